@@ -1,0 +1,35 @@
+{
+  "targets": [
+    {
+      "target_name": "corews",
+      "sources": [
+        "native/core/poller_epoll.cpp",
+        "native/core/wakeup_eventfd.cpp",
+        "native/proto/base64.cpp",
+        "native/proto/frame.cpp",
+        "native/proto/handshake.cpp",
+        "native/proto/http_request.cpp",
+        "native/proto/sha1.cpp",
+        "native/proto/utf8.cpp",
+        "native/server/listener.cpp",
+        "native/server/worker.cpp",
+        "native/addon/batch_to_js.cpp",
+        "native/addon/module.cpp",
+        "native/addon/native_server.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++20"
+          }
+        }]
+      ]
+    }
+  ]
+}

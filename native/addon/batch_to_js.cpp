@@ -1,0 +1,104 @@
+#include "batch_to_js.h"
+
+#include <cstring>
+#include <vector>
+
+namespace corews::addon {
+namespace {
+
+using server::Event;
+using server::EventType;
+
+constexpr size_t kMetaFields = 6;
+
+napi_value string_at(napi_env env, const uint8_t* p, size_t len, bool ascii) {
+  napi_value s;
+  if (ascii) {
+    napi_create_string_latin1(env, reinterpret_cast<const char*>(p), len, &s);
+  } else {
+    napi_create_string_utf8(env, reinterpret_cast<const char*>(p), len, &s);
+  }
+  return s;
+}
+
+// The arena as an ArrayBuffer the GC owns, without a copy where the runtime
+// allows external buffers.
+napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena) {
+  napi_value ab;
+  if (!arena.empty()) {
+    auto* owned = new std::vector<uint8_t>(std::move(arena));
+    napi_status st = napi_create_external_arraybuffer(
+        env, owned->data(), owned->size(),
+        [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); }, owned, &ab);
+    if (st == napi_ok) return ab;
+    arena = std::move(*owned);
+    delete owned;
+  }
+  void* data = nullptr;
+  napi_create_arraybuffer(env, arena.size(), &data, &ab);
+  if (!arena.empty()) std::memcpy(data, arena.data(), arena.size());
+  return ab;
+}
+
+}  // namespace
+
+void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+
+  const std::vector<Event>& events = batch->events;
+  const uint8_t* arena = batch->arena.data();
+
+  napi_value meta_ab, meta;
+  void* meta_data = nullptr;
+  napi_create_arraybuffer(env, events.size() * kMetaFields * 4, &meta_data, &meta_ab);
+  napi_create_typedarray(env, napi_int32_array, events.size() * kMetaFields, meta_ab, 0, &meta);
+  auto* m = static_cast<int32_t*>(meta_data);
+
+  napi_value values;
+  napi_create_array(env, &values);
+  uint32_t vi = 0;
+  for (const Event& e : events) {
+    *m++ = int32_t(e.type);
+    *m++ = int32_t(e.slot);
+    *m++ = int32_t(e.gen);
+    *m++ = int32_t(e.num);
+    *m++ = int32_t(e.offset);
+    *m++ = int32_t(e.size);
+    if (e.type == EventType::kMessage) {
+      if (!(e.num & server::kMessageBinary)) {
+        napi_set_element(env, values, vi++,
+                         string_at(env, arena + e.offset, e.size, (e.num & server::kMessageAscii) != 0));
+      }
+      continue;
+    }
+    const uint8_t* p = arena + e.offset;
+    for (uint32_t i = 0; i < e.size; ++i) {
+      uint32_t len;
+      std::memcpy(&len, p, 4);
+      napi_set_element(env, values, vi++, string_at(env, p + 4, len, false));
+      p += 4 + len;
+    }
+  }
+
+  napi_value args[4];
+  napi_create_uint32(env, batch->worker, &args[0]);
+  args[1] = meta;
+  args[2] = values;
+  if (batch->has_binary) {
+    args[3] = arena_to_js(env, std::move(batch->arena));
+  } else {
+    napi_get_undefined(env, &args[3]);
+  }
+  napi_value global, result;
+  napi_get_global(env, &global);
+  // A throwing handler is the JS layer's to report; the engine goes on.
+  if (napi_call_function(env, global, dispatch, 4, args, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+}  // namespace corews::addon

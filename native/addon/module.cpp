@@ -1,0 +1,16 @@
+// Entry point of the addon. Context-aware: every env (main thread or
+// worker_thread) gets its own class and state, nothing is global.
+#include <napi.h>
+
+#include "native_server.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeServer", corews::addon::NativeServer::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(corews, Init)

@@ -1,0 +1,257 @@
+#include "native_server.h"
+
+#include <cstring>
+#include <string>
+
+#include "../proto/frame.h"
+#include "../server/commands.h"
+#include "../server/listener.h"
+#include "batch_to_js.h"
+
+namespace corews::addon {
+namespace {
+
+using server::CommandType;
+using server::CommandWriter;
+
+uint32_t u32(const Napi::CallbackInfo& info, size_t i) {
+  uint32_t v = 0;
+  napi_get_value_uint32(info.Env(), info[i], &v);
+  return v;
+}
+
+std::string utf8(const Napi::Value& v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
+
+std::vector<std::string> string_list(const Napi::Value& v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(utf8(a.Get(i)));
+  return out;
+}
+
+// Bytes of a Uint8Array (JS normalises every binary input to one).
+bool bytes_of(napi_env env, napi_value v, const uint8_t*& data, size_t& len) {
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  if (!is_typed) return false;
+  napi_typedarray_type type;
+  void* p = nullptr;
+  napi_value ab;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &type, &len, &p, &ab, &offset);
+  data = static_cast<const uint8_t*>(p);
+  return type == napi_uint8_array;
+}
+
+}  // namespace
+
+Napi::Function NativeServer::Define(Napi::Env env) {
+  return DefineClass(env, "NativeServer",
+                     {
+                         InstanceMethod<&NativeServer::Listen>("listen"),
+                         InstanceMethod<&NativeServer::Send>("send"),
+                         InstanceMethod<&NativeServer::Close>("close"),
+                         InstanceMethod<&NativeServer::Terminate>("terminate"),
+                         InstanceMethod<&NativeServer::Accept>("accept"),
+                         InstanceMethod<&NativeServer::Respond>("respond"),
+                         InstanceMethod<&NativeServer::Flush>("flush"),
+                         InstanceMethod<&NativeServer::Stop>("stop"),
+                         InstanceMethod<&NativeServer::Join>("join"),
+                     });
+}
+
+// options: { path, origins, protocols, maxPayload, handshakeTimeout, closeTimeout,
+//            upgradeHook, httpHook } (validated by the TypeScript layer)
+NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeServer>(info) {
+  env_ = info.Env();
+  auto o = info[0].As<Napi::Object>();
+  config_ = std::make_shared<server::WorkerConfig>();
+  config_->policy.path = utf8(o.Get("path"));
+  config_->policy.origins = string_list(o.Get("origins"));
+  config_->policy.protocols = string_list(o.Get("protocols"));
+  config_->parser.max_payload = uint64_t(o.Get("maxPayload").As<Napi::Number>().DoubleValue());
+  config_->handshake_timeout_ms = int64_t(o.Get("handshakeTimeout").As<Napi::Number>().DoubleValue());
+  config_->close_timeout_ms = int64_t(o.Get("closeTimeout").As<Napi::Number>().DoubleValue());
+  config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
+  config_->http_hook = o.Get("httpHook").ToBoolean();
+
+  Napi::Function dispatch = info[1].As<Napi::Function>();
+  napi_value name = Napi::String::New(env_, "corews");
+  NAPI_THROW_IF_FAILED_VOID(env_, napi_create_threadsafe_function(env_, dispatch, nullptr, name, 0, 1, nullptr,
+                                                                  nullptr, this, &NativeServer::CallJs, &tsfn_));
+  // Nothing to keep the process alive for until listen().
+  napi_unref_threadsafe_function(env_, tsfn_);
+}
+
+NativeServer::~NativeServer() {
+  shutdown_workers();
+  if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+}
+
+// listen(host, port, threads, backlog) → bound port
+Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!workers_.empty()) NAPI_THROW(Napi::Error::New(env, "already listening"), env.Undefined());
+  std::string host = utf8(info[0]);
+  int port = int(u32(info, 1));
+  int threads = int(u32(info, 2));
+  int backlog = int(u32(info, 3));
+  server::ListenResult r = server::open_listeners(host, port, threads, backlog);
+  if (r.fds.empty()) {
+    std::string code = r.error == EADDRINUSE ? "EADDRINUSE" : r.error == EACCES ? "EACCES"
+                     : r.error == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "E" + std::to_string(r.error);
+    Napi::Error e = Napi::Error::New(env, std::string(r.syscall) + " " + code + " " + host + ":" +
+                                              std::to_string(port) + ": " + std::strerror(r.error));
+    e.Set("code", Napi::String::New(env, code));
+    e.Set("errno", Napi::Number::New(env, -r.error));
+    e.Set("syscall", Napi::String::New(env, r.syscall));
+    NAPI_THROW(e, env.Undefined());
+  }
+  outboxes_.assign(r.fds.size(), {});
+  for (size_t i = 0; i < r.fds.size(); ++i) {
+    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, r.fds[i], *this));
+  }
+  for (auto& w : workers_) w->start();
+  napi_ref_threadsafe_function(env, tsfn_);
+  Ref();  // not collected while workers may call back
+  napi_add_env_cleanup_hook(env, &NativeServer::OnEnvCleanup, this);
+  cleanup_hook_ = true;
+  return Napi::Number::New(env, r.port);
+}
+
+std::vector<uint8_t>* NativeServer::outbox(const Napi::CallbackInfo& info) {
+  uint32_t w = u32(info, 0);
+  return w < outboxes_.size() ? &outboxes_[w] : nullptr;
+}
+
+// send(worker, slot, gen, data: string | Uint8Array, opcode) → queued?
+// The frame is built here, on the JS thread, because the data must be copied
+// anyway before JS can change it; the worker then only writes.
+Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  auto* box = outbox(info);
+  if (box == nullptr) return Napi::Boolean::New(env, false);
+  uint32_t slot = u32(info, 1), gen = u32(info, 2);
+  auto op = proto::Opcode(u32(info, 4));
+  CommandWriter writer(*box);
+  napi_value data = info[3];
+  napi_valuetype type;
+  napi_typeof(env, data, &type);
+  if (type == napi_string) {
+    // The UTF-8 size is known only after conversion: leave room for the
+    // largest header and let the command skip what the real header leaves.
+    size_t units = 0;
+    napi_get_value_string_utf16(env, data, nullptr, 0, &units);
+    constexpr size_t kGap = 10;
+    uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, kGap + 3 * units + 1);
+    size_t written = 0;
+    napi_get_value_string_utf8(env, data, reinterpret_cast<char*>(out + kGap), 3 * units + 1, &written);
+    size_t h = proto::frame_header_size(written, false);
+    proto::write_frame_header(out + kGap - h, op, written, nullptr);
+    writer.commit(kGap + written, uint16_t(kGap - h));
+  } else {
+    const uint8_t* bytes = nullptr;
+    size_t len = 0;
+    if (!bytes_of(env, data, bytes, len)) return Napi::Boolean::New(env, false);
+    uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len);
+    size_t h = proto::write_frame_header(out, op, len, nullptr);
+    if (len) std::memcpy(out + h, bytes, len);
+    writer.commit(h + len, 0);
+  }
+  return Napi::Boolean::New(env, true);
+}
+
+// close(worker, slot, gen, code, reason): code 0 sends a Close without a code.
+void NativeServer::Close(const Napi::CallbackInfo& info) {
+  if (auto* box = outbox(info)) {
+    CommandWriter(*box).add(CommandType::kClose, u32(info, 1), u32(info, 2), uint16_t(u32(info, 3)),
+                            {utf8(info[4])});
+  }
+}
+
+void NativeServer::Terminate(const Napi::CallbackInfo& info) {
+  if (auto* box = outbox(info)) CommandWriter(*box).add(CommandType::kTerminate, u32(info, 1), u32(info, 2), 0, {});
+}
+
+// accept(worker, slot, gen, protocol, headerLines)
+void NativeServer::Accept(const Napi::CallbackInfo& info) {
+  auto* box = outbox(info);
+  if (box == nullptr) return;
+  std::string protocol = utf8(info[3]);
+  std::string headers = utf8(info[4]);
+  uint32_t plen = uint32_t(protocol.size());
+  std::string_view plen_bytes(reinterpret_cast<const char*>(&plen), 4);
+  CommandWriter(*box).add(CommandType::kAccept, u32(info, 1), u32(info, 2), 0, {plen_bytes, protocol, headers});
+}
+
+// respond(worker, slot, gen, status, headerLines, body: Uint8Array)
+void NativeServer::Respond(const Napi::CallbackInfo& info) {
+  auto* box = outbox(info);
+  if (box == nullptr) return;
+  std::string headers = utf8(info[4]);
+  const uint8_t* body = nullptr;
+  size_t body_len = 0;
+  bytes_of(info.Env(), info[5], body, body_len);
+  uint32_t hlen = uint32_t(headers.size());
+  std::string_view hlen_bytes(reinterpret_cast<const char*>(&hlen), 4);
+  CommandWriter(*box).add(CommandType::kRespond, u32(info, 1), u32(info, 2), uint16_t(u32(info, 3)),
+                          {hlen_bytes, headers, {reinterpret_cast<const char*>(body), body_len}});
+}
+
+void NativeServer::Flush(const Napi::CallbackInfo&) { flush(); }
+
+// One wakeup per worker per flush, and none when the worker still has an
+// earlier batch to read.
+void NativeServer::flush() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (outboxes_[i].empty()) continue;
+    if (workers_[i]->inbox().push(outboxes_[i])) workers_[i]->wake();
+  }
+}
+
+void NativeServer::Stop(const Napi::CallbackInfo&) {
+  for (auto& box : outboxes_) CommandWriter(box).add(CommandType::kStop, 0, 0, 0, {});
+  flush();
+}
+
+// After every worker reported kStopped: join the threads and let go.
+void NativeServer::Join(const Napi::CallbackInfo& info) {
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+  outboxes_.clear();
+  if (cleanup_hook_) {
+    napi_remove_env_cleanup_hook(info.Env(), &NativeServer::OnEnvCleanup, this);
+    cleanup_hook_ = false;
+    napi_unref_threadsafe_function(info.Env(), tsfn_);
+    Unref();
+  }
+}
+
+void NativeServer::shutdown_workers() {
+  for (auto& w : workers_) w->request_stop();
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+}
+
+void NativeServer::OnEnvCleanup(void* self) {
+  auto* s = static_cast<NativeServer*>(self);
+  s->cleanup_hook_ = false;
+  s->shutdown_workers();
+}
+
+void NativeServer::deliver(std::unique_ptr<server::EventBatch> batch) {
+  if (napi_call_threadsafe_function(tsfn_, batch.get(), napi_tsfn_nonblocking) == napi_ok) batch.release();
+}
+
+void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void* data) {
+  std::unique_ptr<server::EventBatch> batch(static_cast<server::EventBatch*>(data));
+  if (env == nullptr || dispatch == nullptr) return;  // the env is going away
+  auto* self = static_cast<NativeServer*>(context);
+  dispatch_batch(env, dispatch, std::move(batch));
+  // Commands that handlers issued while the batch was dispatched go out now,
+  // with one wakeup per worker.
+  self->flush();
+}
+
+}  // namespace corews::addon

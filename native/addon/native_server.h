@@ -1,0 +1,52 @@
+// The JS face of a set of workers: starts them, turns their event batches into
+// one JS call each, and queues JS's commands for them. The only place where
+// N-API meets the engine.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "../server/worker.h"
+
+namespace corews::addon {
+
+class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::EventSink {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new NativeServer(options, dispatch)
+  explicit NativeServer(const Napi::CallbackInfo& info);
+  ~NativeServer() override;
+
+  // Worker threads: hands a batch to the JS thread.
+  void deliver(std::unique_ptr<server::EventBatch> batch) override;
+
+ private:
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  void Terminate(const Napi::CallbackInfo& info);
+  void Accept(const Napi::CallbackInfo& info);
+  void Respond(const Napi::CallbackInfo& info);
+  void Flush(const Napi::CallbackInfo& info);
+  void Stop(const Napi::CallbackInfo& info);
+  void Join(const Napi::CallbackInfo& info);
+
+  // The outbox of worker `info[0]`, or null for an unknown index.
+  std::vector<uint8_t>* outbox(const Napi::CallbackInfo& info);
+  void flush();
+  void shutdown_workers();  // stop without JS and join
+
+  static void CallJs(napi_env env, napi_value dispatch, void* context, void* data);
+  static void OnEnvCleanup(void* self);
+
+  std::shared_ptr<server::WorkerConfig> config_;
+  std::vector<std::unique_ptr<server::Worker>> workers_;
+  std::vector<std::vector<uint8_t>> outboxes_;  // commands not yet handed to each worker
+  napi_env env_ = nullptr;
+  napi_threadsafe_function tsfn_ = nullptr;
+  bool cleanup_hook_ = false;
+};
+
+}  // namespace corews::addon

@@ -1,0 +1,40 @@
+// One event-loop interface; a backend per OS (epoll here, see poller_epoll.cpp).
+// Level-triggered: a readable fd is reported again until it is drained, which
+// lets a loop read once per fd per iteration and stay fair.
+#pragma once
+#include <cstdint>
+
+namespace corews::core {
+
+enum PollFlags : uint32_t {
+  kPollIn = 1,
+  kPollOut = 2,
+  kPollHup = 4,  // peer hung up or the fd is in error (reported, never requested)
+};
+
+struct PollEvent {
+  void* tag;
+  uint32_t flags;
+};
+
+class Poller {
+ public:
+  Poller();
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  // Each returns 0 or -errno.
+  int add(int fd, uint32_t interest, void* tag);
+  int modify(int fd, uint32_t interest, void* tag);
+  int remove(int fd);
+  // Waits up to timeout_ms (-1: forever); fills `out`, returns the count (0 on
+  // timeout or EINTR).
+  int wait(PollEvent* out, int max, int timeout_ms);
+
+ private:
+  int fd_;
+};
+
+}  // namespace corews::core

@@ -1,0 +1,54 @@
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "poller.h"
+
+namespace corews::core {
+namespace {
+
+uint32_t to_epoll(uint32_t interest) {
+  uint32_t e = 0;
+  if (interest & kPollIn) e |= EPOLLIN | EPOLLRDHUP;
+  if (interest & kPollOut) e |= EPOLLOUT;
+  return e;
+}
+
+int ctl(int epfd, int op, int fd, uint32_t interest, void* tag) {
+  epoll_event ev{};
+  ev.events = to_epoll(interest);
+  ev.data.ptr = tag;
+  return epoll_ctl(epfd, op, fd, &ev) == 0 ? 0 : -errno;
+}
+
+}  // namespace
+
+Poller::Poller() : fd_(epoll_create1(EPOLL_CLOEXEC)) {}
+
+Poller::~Poller() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int Poller::add(int fd, uint32_t interest, void* tag) { return ctl(fd_, EPOLL_CTL_ADD, fd, interest, tag); }
+
+int Poller::modify(int fd, uint32_t interest, void* tag) { return ctl(fd_, EPOLL_CTL_MOD, fd, interest, tag); }
+
+int Poller::remove(int fd) { return ctl(fd_, EPOLL_CTL_DEL, fd, 0, nullptr); }
+
+int Poller::wait(PollEvent* out, int max, int timeout_ms) {
+  constexpr int kBatch = 256;
+  epoll_event evs[kBatch];
+  int n = epoll_wait(fd_, evs, max < kBatch ? max : kBatch, timeout_ms);
+  if (n < 0) return 0;  // EINTR: the caller just loops
+  for (int i = 0; i < n; ++i) {
+    uint32_t f = 0;
+    if (evs[i].events & (EPOLLIN | EPOLLRDHUP)) f |= kPollIn;
+    if (evs[i].events & EPOLLOUT) f |= kPollOut;
+    if (evs[i].events & (EPOLLHUP | EPOLLERR)) f |= kPollHup;
+    out[i] = {evs[i].data.ptr, f};
+  }
+  return n;
+}
+
+}  // namespace corews::core

@@ -1,0 +1,21 @@
+// A level a thread can raise to wake a loop that polls it (eventfd on Linux).
+#pragma once
+
+namespace corews::core {
+
+class Wakeup {
+ public:
+  Wakeup();
+  ~Wakeup();
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+
+  int fd() const { return fd_; }
+  void signal();  // any thread
+  void drain();   // the polling thread, once readable
+
+ private:
+  int fd_;
+};
+
+}  // namespace corews::core

@@ -1,0 +1,260 @@
+// Receiving side of RFC 6455 §5: a streaming parser that turns bytes, in
+// whatever pieces they arrive, into complete messages and control frames.
+//
+// It unmasks in place, validates text as it arrives (§8.1: fail fast, also in
+// the middle of a frame and across fragments), reassembles fragmented messages
+// (§5.4) while letting control frames interleave, and enforces the limits of
+// §5.2 and §5.5. A message whose single frame lies whole in the input is handed
+// out without a copy; only a message that spans reads or frames is buffered.
+//
+// The handler is a template parameter, so the parser knows nothing of sockets:
+//   void on_message(Opcode op, uint8_t* data, size_t len, bool ascii);
+//   void on_ping(const uint8_t* data, size_t len);
+//   void on_pong(const uint8_t* data, size_t len);
+//   void on_close(uint16_t code, const uint8_t* reason, size_t len);  // 1005: no code
+//   void on_error(uint16_t close_code, const char* reason);
+// After on_close or on_error the parser is stopped and ignores further input.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "close_code.h"
+#include "frame.h"
+#include "mask.h"
+#include "utf8.h"
+
+namespace corews::proto {
+
+struct FrameParserOptions {
+  uint64_t max_payload = 16 * 1024 * 1024;  // whole messages, after reassembly
+  bool require_mask = true;                  // server role: §5.1 clients must mask
+};
+
+class FrameParser {
+ public:
+  explicit FrameParser(const FrameParserOptions& options = {}) : options_(options) {}
+
+  bool stopped() const { return stopped_; }
+  // True while a message or frame is half-received.
+  bool mid_message() const { return msg_op_ != 0 || in_payload_ || header_have_ != 0; }
+
+  // Consumes all of `data` (or stops early on close or error). `data` is
+  // modified: payloads are unmasked in place.
+  template <class Handler>
+  void feed(Handler& h, uint8_t* data, size_t len) {
+    while (len > 0 && !stopped_) {
+      if (!in_payload_) {
+        size_t used = read_header(h, data, len);
+        data += used;
+        len -= used;
+        if (stopped_ || !in_payload_) continue;
+        if (frame_left_ == 0) {
+          finish_frame(h, nullptr, 0);
+          continue;
+        }
+      }
+      size_t n = frame_left_ < len ? size_t(frame_left_) : len;
+      consume_payload(h, data, n);
+      data += n;
+      len -= n;
+    }
+  }
+
+ private:
+  // Collects header bytes; once the header is whole, validates it and enters
+  // the payload stage. Returns the number of bytes used.
+  template <class Handler>
+  size_t read_header(Handler& h, const uint8_t* data, size_t len) {
+    const uint8_t* hdr;
+    size_t used;
+    if (header_have_ == 0 && len >= kMaxFrameHeader) {
+      hdr = data;  // fast path: the whole header is in the input
+      used = header_size(hdr);
+    } else {
+      size_t want = header_have_ < 2 ? 2 : header_size(header_);
+      size_t take = 0;
+      while (header_have_ < want && take < len) {
+        header_[header_have_++] = data[take++];
+        if (header_have_ == 2) want = header_size(header_);
+      }
+      if (header_have_ < want) return take;
+      hdr = header_;
+      used = take;
+      header_have_ = 0;
+    }
+    start_frame(h, hdr);
+    return used;
+  }
+
+  static size_t header_size(const uint8_t* hdr) {
+    uint8_t len7 = hdr[1] & 0x7f;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((hdr[1] & 0x80) ? 4 : 0);
+  }
+
+  template <class Handler>
+  void start_frame(Handler& h, const uint8_t* hdr) {
+    bool fin = hdr[0] & 0x80;
+    uint8_t rsv = hdr[0] & 0x70;
+    uint8_t op = hdr[0] & 0x0f;
+    bool masked = hdr[1] & 0x80;
+    uint8_t len7 = hdr[1] & 0x7f;
+    size_t pos = 2;
+    uint64_t len = len7;
+    if (len7 == 126) {
+      len = uint64_t(hdr[2]) << 8 | hdr[3];
+      pos = 4;
+    } else if (len7 == 127) {
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = len << 8 | hdr[2 + i];
+      pos = 10;
+    }
+
+    // §5.2: RSV1-3 must be 0 unless an extension defines them (none negotiated).
+    if (rsv) return fail(h, kCloseProtocolError, "RSV bits set without a negotiated extension");
+    if (!is_known_opcode(op)) return fail(h, kCloseProtocolError, "reserved opcode");
+    // §5.1: a server closes the connection on an unmasked client frame.
+    if (masked != options_.require_mask) {
+      return fail(h, kCloseProtocolError,
+                  masked ? "frames from a server must not be masked" : "client frames must be masked");
+    }
+    // §5.2: the most significant bit of a 64-bit length must be 0.
+    if (len >> 63) return fail(h, kCloseProtocolError, "payload length has its top bit set");
+
+    if (is_control(op)) {
+      // §5.5: control frames carry at most 125 bytes and are never fragmented.
+      if (len > kMaxControlPayload) return fail(h, kCloseProtocolError, "control frame payload over 125 bytes");
+      if (!fin) return fail(h, kCloseProtocolError, "fragmented control frame");
+    } else if (op == kOpContinuation) {
+      // §5.4: a continuation frame only continues a message in progress.
+      if (msg_op_ == 0) return fail(h, kCloseProtocolError, "continuation frame without a message to continue");
+    } else if (msg_op_ != 0) {
+      return fail(h, kCloseProtocolError, "new data frame before the fragmented message ended");
+    }
+    if (!is_control(op) && len > options_.max_payload - msg_size_) {
+      return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
+    }
+
+    frame_op_ = op;
+    frame_fin_ = fin;
+    frame_left_ = len;
+    frame_len_ = len;
+    if (masked) std::memcpy(mask_, hdr + pos, 4);
+    masked_ = masked;
+    in_payload_ = true;
+    if (!is_control(op) && op != kOpContinuation) {
+      msg_op_ = op;
+      msg_size_ = 0;
+      utf8_.reset();
+    }
+    if (is_control(op)) control_len_ = 0;
+  }
+
+  template <class Handler>
+  void consume_payload(Handler& h, uint8_t* data, size_t n) {
+    size_t offset = size_t(frame_len_ - frame_left_);
+    if (masked_) apply_mask(data, n, mask_, offset);
+    frame_left_ -= n;
+
+    if (is_control(frame_op_)) {
+      std::memcpy(control_ + control_len_, data, n);
+      control_len_ += uint8_t(n);
+      if (frame_left_ == 0) finish_frame(h, nullptr, 0);
+      return;
+    }
+    if (msg_op_ == kOpText && !utf8_.feed(data, n)) {
+      return fail(h, kCloseInvalidPayload, "invalid UTF-8 in a text message");
+    }
+    msg_size_ += n;
+    bool whole = frame_fin_ && frame_left_ == 0 && offset == 0 && message_.empty();
+    if (whole) {
+      finish_frame(h, data, n);  // the common case: no copy
+      return;
+    }
+    message_.insert(message_.end(), data, data + n);
+    if (frame_left_ == 0) finish_frame(h, nullptr, 0);
+  }
+
+  // The frame's payload is complete. For a final data frame `data` holds the
+  // whole message when it was not buffered.
+  template <class Handler>
+  void finish_frame(Handler& h, uint8_t* data, size_t n) {
+    in_payload_ = false;
+    switch (frame_op_) {
+      case kOpPing:
+        h.on_ping(control_, control_len_);
+        return;
+      case kOpPong:
+        h.on_pong(control_, control_len_);
+        return;
+      case kOpClose:
+        return finish_close(h);
+      default:
+        break;
+    }
+    if (!frame_fin_) return;
+    if (msg_op_ == kOpText && !utf8_.complete()) {
+      return fail(h, kCloseInvalidPayload, "text message ends inside a UTF-8 sequence");
+    }
+    Opcode op = Opcode(msg_op_);
+    bool ascii = op == kOpText && utf8_.ascii();
+    msg_op_ = 0;
+    msg_size_ = 0;
+    if (data == nullptr) {
+      // Hand out the buffered message, then release its memory: an idle
+      // connection keeps no buffer.
+      std::vector<uint8_t> message;
+      message.swap(message_);
+      h.on_message(op, message.data(), message.size(), ascii);
+    } else {
+      h.on_message(op, data, n, ascii);
+    }
+  }
+
+  // §5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
+  template <class Handler>
+  void finish_close(Handler& h) {
+    if (control_len_ == 0) {
+      stopped_ = true;
+      h.on_close(kCloseNoStatus, nullptr, 0);
+      return;
+    }
+    if (control_len_ == 1) return fail(h, kCloseProtocolError, "close frame with a 1-byte payload");
+    uint16_t code = uint16_t(control_[0] << 8 | control_[1]);
+    if (!is_valid_close_code(code)) return fail(h, kCloseProtocolError, "invalid close code");
+    if (!is_valid_utf8(control_ + 2, control_len_ - 2)) {
+      return fail(h, kCloseInvalidPayload, "close reason is not valid UTF-8");
+    }
+    stopped_ = true;
+    h.on_close(code, control_ + 2, control_len_ - 2);
+  }
+
+  template <class Handler>
+  void fail(Handler& h, uint16_t code, const char* reason) {
+    stopped_ = true;
+    in_payload_ = false;
+    std::vector<uint8_t>().swap(message_);
+    h.on_error(code, reason);
+  }
+
+  FrameParserOptions options_;
+  std::vector<uint8_t> message_;  // only while a message spans reads or frames
+  uint64_t msg_size_ = 0;         // bytes of the current message so far
+  uint64_t frame_len_ = 0;
+  uint64_t frame_left_ = 0;
+  Utf8Validator utf8_;
+  uint8_t header_[kMaxFrameHeader];
+  uint8_t header_have_ = 0;
+  uint8_t mask_[4] = {};
+  uint8_t msg_op_ = 0;    // opcode of the message in progress, 0 when none
+  uint8_t frame_op_ = 0;
+  uint8_t control_len_ = 0;
+  bool frame_fin_ = false;
+  bool masked_ = false;
+  bool in_payload_ = false;
+  bool stopped_ = false;
+  uint8_t control_[kMaxControlPayload];
+};
+
+}  // namespace corews::proto

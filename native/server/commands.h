@@ -1,0 +1,73 @@
+// What JS asks of a worker. Commands are encoded into a byte buffer on the JS
+// thread and moved to the worker's inbox in batches; each record is a fixed
+// header and a payload, padded to 8 bytes.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace corews::server {
+
+enum class CommandType : uint8_t {
+  kSend = 1,       // payload: `code` bytes of padding, then a complete frame
+  kClose = 2,      // code: close code (0: no code), payload: reason
+  kTerminate = 3,  // drop the TCP connection now
+  kAccept = 4,     // payload: u32 protocol length, protocol, extra header lines
+  kRespond = 5,    // code: HTTP status, payload: u32 header-lines length, header lines, body
+  kStop = 6,       // the whole worker: close everything and exit
+};
+
+struct CommandHeader {
+  CommandType type;
+  uint8_t reserved;
+  uint16_t code;
+  uint32_t slot;
+  uint32_t gen;
+  uint32_t len;  // payload bytes after the header
+};
+static_assert(sizeof(CommandHeader) == 16);
+
+constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
+
+// Appends a record whose payload is at most `max_len` bytes and returns where
+// the payload goes; commit() then records how much was actually written.
+class CommandWriter {
+ public:
+  explicit CommandWriter(std::vector<uint8_t>& buf) : buf_(buf) {}
+
+  uint8_t* begin(CommandType type, uint32_t slot, uint32_t gen, uint16_t code, size_t max_len) {
+    start_ = buf_.size();
+    buf_.resize(start_ + sizeof(CommandHeader) + pad8(max_len));
+    CommandHeader h{type, 0, code, slot, gen, 0};
+    std::memcpy(buf_.data() + start_, &h, sizeof h);
+    return buf_.data() + start_ + sizeof(CommandHeader);
+  }
+
+  void commit(size_t len, uint16_t code) {
+    CommandHeader h;
+    std::memcpy(&h, buf_.data() + start_, sizeof h);
+    h.len = uint32_t(len);
+    h.code = code;
+    std::memcpy(buf_.data() + start_, &h, sizeof h);
+    buf_.resize(start_ + sizeof(CommandHeader) + pad8(len));
+  }
+
+  void add(CommandType type, uint32_t slot, uint32_t gen, uint16_t code,
+           std::initializer_list<std::string_view> parts) {
+    size_t len = 0;
+    for (auto p : parts) len += p.size();
+    uint8_t* out = begin(type, slot, gen, code, len);
+    for (auto p : parts) {
+      if (!p.empty()) std::memcpy(out, p.data(), p.size());
+      out += p.size();
+    }
+    commit(len, code);
+  }
+
+ private:
+  std::vector<uint8_t>& buf_;
+  size_t start_ = 0;
+};
+
+}  // namespace corews::server

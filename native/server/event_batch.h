@@ -1,0 +1,75 @@
+// What a worker tells JS, collected over one loop iteration and handed over in
+// one threadsafe-function call. Payloads and strings live in one arena; the
+// addon turns the arena into JS values (text) or hands it to the GC (binary).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+#include <vector>
+
+namespace corews::server {
+
+enum class EventType : uint32_t {
+  kOpen = 1,           // strings: url, protocol, remote address
+  kMessage = 2,        // payload; num: MessageFlags
+  kPeerClose = 3,      // the peer sent Close; num: code, strings: reason
+  kProtocolError = 4,  // the peer broke the protocol; num: close code, strings: reason
+  kClosed = 5,         // the connection is gone; num: code, strings: reason
+  kUpgrade = 6,        // strings: method, url, remote address, protocol, then header name/value pairs
+  kHttpRequest = 7,    // as kUpgrade, protocol empty
+  kStopped = 8,        // the worker has closed everything and is exiting
+};
+
+enum MessageFlags : uint32_t {
+  kMessageBinary = 1,
+  kMessageAscii = 2,  // text that is pure ASCII (cheaper to turn into a JS string)
+};
+
+struct Event {
+  EventType type;
+  uint32_t slot;
+  uint32_t gen;
+  uint32_t num;
+  uint32_t offset;  // into the arena
+  uint32_t size;    // kMessage: payload bytes; otherwise: number of strings at offset
+};
+
+struct EventBatch {
+  uint32_t worker = 0;
+  bool has_binary = false;
+  std::vector<Event> events;
+  std::vector<uint8_t> arena;
+
+  void add_message(uint32_t slot, uint32_t gen, const uint8_t* data, size_t len, uint32_t flags) {
+    uint32_t offset = uint32_t(arena.size());
+    if (len) arena.insert(arena.end(), data, data + len);
+    has_binary |= (flags & kMessageBinary) != 0;
+    events.push_back({EventType::kMessage, slot, gen, flags, offset, uint32_t(len)});
+  }
+
+  // Strings are stored as a 4-byte length followed by the bytes.
+  void add(EventType type, uint32_t slot, uint32_t gen, uint32_t num,
+           std::initializer_list<std::string_view> strings) {
+    uint32_t offset = uint32_t(arena.size());
+    for (std::string_view s : strings) append_string(s);
+    events.push_back({type, slot, gen, num, offset, uint32_t(strings.size())});
+  }
+
+  // For variable-length string lists: begin, append_string() each, then end.
+  uint32_t begin_strings() const { return uint32_t(arena.size()); }
+  void append_string(std::string_view s) {
+    uint32_t n = uint32_t(s.size());
+    size_t at = arena.size();
+    arena.resize(at + 4 + n);
+    std::memcpy(arena.data() + at, &n, 4);
+    if (n) std::memcpy(arena.data() + at + 4, s.data(), n);
+  }
+  void end_strings(EventType type, uint32_t slot, uint32_t gen, uint32_t offset, uint32_t count) {
+    events.push_back({type, slot, gen, 0, offset, count});
+  }
+
+  bool empty() const { return events.empty(); }
+};
+
+}  // namespace corews::server

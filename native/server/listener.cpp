@@ -1,0 +1,106 @@
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <unistd.h>
+
+namespace corews::server {
+namespace {
+
+int open_one(const sockaddr_storage& addr, socklen_t len, int backlog, ListenResult& r) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.error = errno;
+    r.syscall = "socket";
+    return -1;
+  }
+  int one = 1, zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (addr.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    bool any = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, any ? &zero : &one, sizeof one);
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    r.error = errno;
+    r.syscall = "bind";
+    close(fd);
+    return -1;
+  }
+  if (listen(fd, backlog) != 0) {
+    r.error = errno;
+    r.syscall = "listen";
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+ListenResult open_listeners(const std::string& host, int port, int count, int backlog) {
+  ListenResult r;
+  sockaddr_storage addr{};
+  socklen_t len;
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(uint16_t(port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(uint16_t(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    r.error = EINVAL;
+    r.syscall = "inet_pton";
+    return r;
+  }
+  for (int i = 0; i < count; ++i) {
+    int fd = open_one(addr, len, backlog, r);
+    if (fd < 0) {
+      for (int f : r.fds) close(f);
+      r.fds.clear();
+      return r;
+    }
+    r.fds.push_back(fd);
+    if (i == 0) {
+      // Port 0: the first socket picks a port, the others join it.
+      sockaddr_storage bound{};
+      socklen_t blen = sizeof bound;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+      r.port = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                                : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+      if (addr.ss_family == AF_INET) {
+        a4->sin_port = htons(uint16_t(r.port));
+      } else {
+        a6->sin6_port = htons(uint16_t(r.port));
+      }
+    }
+  }
+  return r;
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &a, buf, sizeof buf);
+    }
+  }
+  return buf;
+}
+
+}  // namespace corews::server

@@ -1,0 +1,581 @@
+#include "worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../core/clock.h"
+#include "../proto/frame.h"
+#include "commands.h"
+#include "listener.h"
+
+namespace corews::server {
+namespace {
+
+constexpr size_t kReadBufferSize = 256 * 1024;
+constexpr int kMaxEventsPerWait = 256;
+constexpr int kMaxAcceptsPerWake = 64;     // then let the loop serve established connections
+constexpr int64_t kAcceptPauseMs = 100;     // after EMFILE/ENFILE
+constexpr size_t kMaxCorkIov = 64;
+constexpr size_t kKeepCommandCapacity = 1 << 20;
+
+std::unique_ptr<EventBatch> new_batch(uint32_t worker) {
+  auto b = std::make_unique<EventBatch>();
+  b->worker = worker;
+  b->events.reserve(64);
+  b->arena.reserve(16 * 1024);
+  return b;
+}
+
+}  // namespace
+
+// The frame parser's handler for one connection: turns what it parsed into
+// events for JS, and answers pings on the spot.
+struct Worker::ParserEvents {
+  Worker& w;
+  Connection* c;
+
+  void on_message(proto::Opcode op, const uint8_t* data, size_t len, bool ascii) {
+    uint32_t flags = op == proto::kOpBinary ? uint32_t(kMessageBinary) : ascii ? uint32_t(kMessageAscii) : 0u;
+    w.batch_->add_message(c->slot, c->gen, data, len, flags);
+  }
+
+  void on_ping(const uint8_t* data, size_t len) {
+    if (c->state != ConnState::kOpen) return;  // after our Close, no more frames from us
+    uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
+    size_t h = proto::write_frame_header(frame, proto::kOpPong, len, nullptr);
+    if (len) std::memcpy(frame + h, data, len);
+    w.write(c, frame, h + len);
+  }
+
+  void on_pong(const uint8_t*, size_t) {}
+
+  void on_close(uint16_t code, const uint8_t* reason, size_t len) {
+    c->close_code = code;
+    c->close_reason.assign(reinterpret_cast<const char*>(reason), len);
+    if (c->state == ConnState::kClosing) {
+      // The peer answered our Close: the closing handshake is complete (§7.1.2).
+      w.begin_drain(c);
+      return;
+    }
+    // Leave the echo to JS, so that replies to the messages before this Close
+    // go out first.
+    c->state = ConnState::kPeerClosed;
+    w.update_interest(c);
+    w.batch_->add(EventType::kPeerClose, c->slot, c->gen, code, {c->close_reason});
+  }
+
+  void on_error(uint16_t code, const char* reason) {
+    if (c->state == ConnState::kClosing) {
+      w.destroy(c);  // we already sent our Close; nothing more to say
+      return;
+    }
+    c->close_code = code;
+    c->close_reason = reason;
+    c->state = ConnState::kFailed;
+    w.update_interest(c);
+    w.batch_->add(EventType::kProtocolError, c->slot, c->gen, code, {c->close_reason});
+  }
+};
+
+Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink)
+    : id_(id),
+      config_(std::move(config)),
+      listen_fd_(listen_fd),
+      sink_(sink),
+      handshake_timers_(config_->handshake_timeout_ms),
+      closing_timers_(config_->close_timeout_ms),
+      batch_(new_batch(id)),
+      read_buffer_(kReadBufferSize) {
+  poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_);
+  poller_.add(listen_fd_, core::kPollIn, &listen_tag_);
+  cork_iov_.reserve(kMaxCorkIov);
+}
+
+Worker::~Worker() {
+  join();
+  if (!stopped_) stop_all();
+  for (Connection* c : graveyard_) delete c;
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    while (run_once(-1)) {
+    }
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  wakeup_.signal();
+}
+
+bool Worker::run_once(int timeout_ms) {
+  if (stopped_) return false;
+  int64_t now = core::now_ms();
+  int64_t next = -1;
+  for (int64_t d : {handshake_timers_.next_deadline(), closing_timers_.next_deadline(),
+                    accept_paused_until_ ? accept_paused_until_ : -1}) {
+    if (d >= 0 && (next < 0 || d < next)) next = d;
+  }
+  if (next >= 0) {
+    int until = int(next > now ? next - now : 0);
+    if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
+  }
+
+  core::PollEvent events[kMaxEventsPerWait];
+  int n = poller_.wait(events, kMaxEventsPerWait, timeout_ms);
+  for (int i = 0; i < n && !stopped_; ++i) {
+    if (events[i].tag == &wakeup_tag_) {
+      wakeup_.drain();
+      process_commands();
+    } else if (events[i].tag == &listen_tag_) {
+      accept_connections();
+    } else {
+      on_io(static_cast<Connection*>(events[i].tag), events[i].flags);
+    }
+  }
+  if (stop_requested_.load(std::memory_order_acquire) && !stopped_) stop_all();
+  if (!stopped_) expire_timers();
+  flush_batch();
+  for (Connection* c : graveyard_) delete c;
+  graveyard_.clear();
+  return !stopped_;
+}
+
+// ---------------------------------------------------------------- accepting
+
+void Worker::accept_connections() {
+  for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop watching the listener for a moment rather
+        // than spin on a readable socket we cannot accept from.
+        poller_.modify(listen_fd_, 0, &listen_tag_);
+        accept_paused_until_ = core::now_ms() + kAcceptPauseMs;
+      }
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    uint32_t slot;
+    if (free_slots_.empty()) {
+      slot = uint32_t(slots_.size());
+      slots_.push_back(nullptr);
+      generations_.push_back(1);
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    auto* c = new Connection(fd, slot, generations_[slot], config_->parser);
+    slots_[slot] = c;
+    c->interest = core::kPollIn;
+    if (poller_.add(fd, core::kPollIn, c) != 0) {
+      destroy(c);
+      continue;
+    }
+    handshake_timers_.arm(c, core::now_ms());
+  }
+}
+
+Connection* Worker::lookup(uint32_t slot, uint32_t gen) const {
+  if (slot >= slots_.size() || generations_[slot] != gen) return nullptr;
+  return slots_[slot];
+}
+
+// ---------------------------------------------------------------- reading
+
+void Worker::on_io(Connection* c, uint32_t flags) {
+  if (c->state == ConnState::kDead) return;
+  if (flags & core::kPollOut) on_writable(c);
+  if (c->state == ConnState::kDead) return;
+  if (flags & (core::kPollIn | core::kPollHup)) on_readable(c);
+}
+
+void Worker::on_readable(Connection* c) {
+  ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    destroy(c);
+    return;
+  }
+  if (n == 0) {
+    destroy(c);  // FIN: after a completed close this is the clean end; otherwise abnormal (1006)
+    return;
+  }
+  uint8_t* data = read_buffer_.data();
+  switch (c->state) {
+    case ConnState::kHandshake:
+      on_request_bytes(c, data, size_t(n));
+      break;
+    case ConnState::kAwaitingJs:
+      // Bytes a client sent before our answer (pipelined frames): keep them
+      // for after the handshake, within the same bound as the request itself.
+      c->http.append(reinterpret_cast<const char*>(data), size_t(n));
+      if (c->http.size() > 2 * proto::kMaxRequestHead) destroy(c);
+      break;
+    case ConnState::kOpen:
+    case ConnState::kClosing: {
+      ParserEvents events{*this, c};
+      c->parser.feed(events, data, size_t(n));
+      break;
+    }
+    default:
+      break;  // draining, or waiting for JS after a Close or an error: discard
+  }
+}
+
+void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
+  c->http.append(reinterpret_cast<const char*>(data), len);
+  proto::HttpRequest req;
+  size_t head_len = 0;
+  switch (proto::parse_request_head(c->http.data(), c->http.size(), req, head_len)) {
+    case proto::HeadStatus::kIncomplete:
+      return;
+    case proto::HeadStatus::kTooLarge:
+      return refuse(c, 431, "request head too large");
+    case proto::HeadStatus::kBad:
+      return refuse(c, 400, "malformed HTTP request");
+    case proto::HeadStatus::kComplete:
+      break;
+  }
+  proto::HandshakeDecision d = proto::decide_upgrade(req, config_->policy);
+  switch (d.kind) {
+    case proto::HandshakeDecision::kReject:
+      return refuse(c, d.status, d.reason);
+    case proto::HandshakeDecision::kNotUpgrade:
+      if (!config_->http_hook) return refuse(c, d.status, d.reason);
+      c->state = ConnState::kAwaitingJs;
+      return emit_request(c, EventType::kHttpRequest, req, {});
+    case proto::HandshakeDecision::kAccept:
+      if (config_->upgrade_hook) {
+        c->state = ConnState::kAwaitingJs;
+        return emit_request(c, EventType::kUpgrade, req, d.protocol);
+      }
+      return accept_upgrade(c, d.protocol, {});
+  }
+}
+
+void Worker::emit_request(Connection* c, EventType type, const proto::HttpRequest& req,
+                          std::string_view protocol) {
+  c->js_knows = true;
+  std::string remote = peer_address(c->fd);
+  uint32_t offset = batch_->begin_strings();
+  batch_->append_string(req.method);
+  batch_->append_string(req.target);
+  batch_->append_string(remote);
+  batch_->append_string(protocol);
+  for (size_t i = 0; i < req.header_count; ++i) {
+    batch_->append_string(req.headers[i].name);
+    batch_->append_string(req.headers[i].value);
+  }
+  batch_->end_strings(type, c->slot, c->gen, offset, uint32_t(4 + 2 * req.header_count));
+}
+
+// Answers 101 and opens the connection. The request is still in c->http;
+// anything after its head is the client's first frames.
+void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers) {
+  proto::HttpRequest req;
+  size_t head_len = 0;
+  proto::parse_request_head(c->http.data(), c->http.size(), req, head_len);
+  std::string response =
+      proto::build_switching_protocols(req.get("sec-websocket-key"), protocol, extra_headers);
+  write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  if (c->state == ConnState::kDead) return;
+
+  core::DeadlineList::cancel(c);
+  c->state = ConnState::kOpen;
+  c->js_knows = true;
+  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, peer_address(c->fd)});
+
+  std::string early = c->http.substr(head_len);
+  std::string().swap(c->http);  // an open connection keeps no request buffer
+  if (!early.empty()) {
+    ParserEvents events{*this, c};
+    c->parser.feed(events, reinterpret_cast<uint8_t*>(early.data()), early.size());
+  }
+}
+
+void Worker::refuse(Connection* c, int status, std::string_view reason) {
+  std::string body(reason);
+  body += '\n';
+  std::string response = proto::build_response(status, {}, body, true);
+  std::string().swap(c->http);
+  write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  begin_drain(c);
+}
+
+// ---------------------------------------------------------------- commands from JS
+
+void Worker::process_commands() {
+  inbox_.take(commands_);
+  size_t pos = 0;
+  while (pos + sizeof(CommandHeader) <= commands_.size() && !stopped_) {
+    CommandHeader h;
+    std::memcpy(&h, commands_.data() + pos, sizeof h);
+    const uint8_t* payload = commands_.data() + pos + sizeof h;
+    pos += sizeof h + pad8(h.len);
+    run_command(h, payload);
+  }
+  uncork();
+  commands_.clear();
+  if (commands_.capacity() > kKeepCommandCapacity) std::vector<uint8_t>().swap(commands_);
+}
+
+void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
+  if (h.type == CommandType::kStop) {
+    uncork();
+    stop_all();
+    return;
+  }
+  Connection* c = lookup(h.slot, h.gen);
+  if (c == nullptr || c->state == ConnState::kDead) return;  // closed meanwhile: a no-op
+  if (h.type == CommandType::kSend) {
+    // Data may follow an incoming Close or error: it answers what came before.
+    if (c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed) {
+      cork(c, payload + h.code, h.len - h.code);
+    }
+    return;
+  }
+  uncork();
+  std::string_view body(reinterpret_cast<const char*>(payload), h.len);
+  switch (h.type) {
+    case CommandType::kClose:
+      send_close(c, h.code, body);
+      break;
+    case CommandType::kTerminate:
+      destroy(c);
+      break;
+    case CommandType::kAccept: {
+      if (c->state != ConnState::kAwaitingJs) break;
+      uint32_t plen;
+      std::memcpy(&plen, payload, 4);
+      accept_upgrade(c, body.substr(4, plen), body.substr(4 + plen));
+      break;
+    }
+    case CommandType::kRespond: {
+      if (c->state != ConnState::kAwaitingJs) break;
+      uint32_t hlen;
+      std::memcpy(&hlen, payload, 4);
+      std::string response = proto::build_response(h.code, body.substr(4, hlen), body.substr(4 + hlen), false);
+      std::string().swap(c->http);
+      write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+      begin_drain(c);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Consecutive sends to one connection (a handler's replies) go out in one writev.
+void Worker::cork(Connection* c, const uint8_t* data, size_t len) {
+  if (corked_ != c || cork_iov_.size() == kMaxCorkIov) uncork();
+  corked_ = c;
+  cork_iov_.push_back({const_cast<uint8_t*>(data), len});
+}
+
+void Worker::uncork() {
+  if (corked_ && !cork_iov_.empty()) writev(corked_, cork_iov_.data(), int(cork_iov_.size()));
+  corked_ = nullptr;
+  cork_iov_.clear();
+}
+
+// ---------------------------------------------------------------- writing
+
+void Worker::write(Connection* c, const uint8_t* data, size_t len) {
+  iovec iov{const_cast<uint8_t*>(data), len};
+  writev(c, &iov, 1);
+}
+
+// Writes now what the kernel takes; queues the rest until the socket is writable.
+void Worker::writev(Connection* c, iovec* iov, int count) {
+  if (c->state == ConnState::kDead) return;
+  int first = 0;
+  if (!c->out_pending()) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = size_t(count);
+    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        destroy(c);
+        return;
+      }
+      n = 0;
+    }
+    size_t written = size_t(n);
+    while (first < count && written >= iov[first].iov_len) written -= iov[first++].iov_len;
+    if (first == count) return;
+    iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + written;
+    iov[first].iov_len -= written;
+  }
+  for (int i = first; i < count; ++i) {
+    auto* p = static_cast<uint8_t*>(iov[i].iov_base);
+    c->out.insert(c->out.end(), p, p + iov[i].iov_len);
+  }
+  update_interest(c);
+}
+
+void Worker::on_writable(Connection* c) {
+  while (c->out_pending()) {
+    ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      destroy(c);
+      return;
+    }
+    c->out_head += size_t(n);
+  }
+  if (!c->out_pending()) {
+    std::vector<uint8_t>().swap(c->out);  // no buffer while nothing is queued
+    c->out_head = 0;
+    if (c->shutdown_after_flush) {
+      c->shutdown_after_flush = false;
+      shutdown(c->fd, SHUT_WR);
+    }
+  }
+  update_interest(c);
+}
+
+void Worker::update_interest(Connection* c) {
+  if (c->state == ConnState::kDead) return;
+  uint8_t want = 0;
+  // While JS decides what to answer to a Close or an error, leave the peer's
+  // further bytes in the kernel.
+  if (c->state != ConnState::kPeerClosed && c->state != ConnState::kFailed) want |= core::kPollIn;
+  if (c->out_pending()) want |= core::kPollOut;
+  if (want != c->interest) {
+    c->interest = want;
+    poller_.modify(c->fd, want, c);
+  }
+}
+
+// ---------------------------------------------------------------- closing
+
+void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
+  switch (c->state) {
+    case ConnState::kOpen:
+    case ConnState::kPeerClosed:
+    case ConnState::kFailed:
+      break;
+    default:
+      return;  // not open yet, or already closing
+  }
+  uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
+  size_t len = 0;
+  if (code != 0) {
+    frame[0] = uint8_t(code >> 8);
+    frame[1] = uint8_t(code);
+    size_t r = reason.size() > proto::kMaxControlPayload - 2 ? proto::kMaxControlPayload - 2 : reason.size();
+    std::memcpy(frame + 2, reason.data(), r);
+    len = 2 + r;
+  }
+  uint8_t out[proto::kMaxFrameHeader + proto::kMaxControlPayload];
+  size_t h = proto::write_frame_header(out, proto::kOpClose, len, nullptr);
+  std::memcpy(out + h, frame, len);
+  write(c, out, h + len);
+  if (c->state == ConnState::kDead) return;
+
+  if (c->state == ConnState::kOpen) {
+    // We start the closing handshake: the close handler will hear our code
+    // unless the peer answers with its own.
+    c->close_code = code ? code : uint16_t(proto::kCloseNoStatus);
+    c->close_reason.assign(reason.substr(0, len ? len - 2 : 0));
+    c->state = ConnState::kClosing;
+    closing_timers_.arm(c, core::now_ms());
+    update_interest(c);
+  } else {
+    begin_drain(c);  // our Close answers the peer's, or fails the connection
+  }
+}
+
+// Our last bytes are queued: half-close once they are written, then wait (up
+// to the close timeout) for the peer's FIN so the kernel does not reset the
+// connection under unread data.
+void Worker::begin_drain(Connection* c) {
+  if (c->state == ConnState::kDead) return;
+  c->state = ConnState::kDraining;
+  closing_timers_.arm(c, core::now_ms());
+  if (c->out_pending()) {
+    c->shutdown_after_flush = true;
+  } else {
+    shutdown(c->fd, SHUT_WR);
+  }
+  update_interest(c);
+}
+
+void Worker::destroy(Connection* c) {
+  if (c->state == ConnState::kDead) return;
+  if (c == corked_) {
+    corked_ = nullptr;
+    cork_iov_.clear();
+  }
+  core::DeadlineList::cancel(c);
+  close(c->fd);
+  c->state = ConnState::kDead;
+  if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});
+  slots_[c->slot] = nullptr;
+  ++generations_[c->slot];
+  free_slots_.push_back(c->slot);
+  graveyard_.push_back(c);
+}
+
+void Worker::expire_timers() {
+  int64_t now = core::now_ms();
+  while (core::DeadlineNode* n = handshake_timers_.pop_expired(now)) {
+    Connection* c = static_cast<Connection*>(n);
+    refuse(c, 408, "handshake timed out");
+  }
+  while (core::DeadlineNode* n = closing_timers_.pop_expired(now)) {
+    Connection* c = static_cast<Connection*>(n);
+    destroy(c);
+  }
+  if (accept_paused_until_ && now >= accept_paused_until_) {
+    accept_paused_until_ = 0;
+    poller_.modify(listen_fd_, core::kPollIn, &listen_tag_);
+  }
+}
+
+void Worker::stop_all() {
+  if (listen_fd_ >= 0) {
+    poller_.remove(listen_fd_);
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  static constexpr std::string_view kReason = "server shutting down";
+  for (Connection* c : slots_) {
+    if (c == nullptr) continue;
+    if (c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed) {
+      if (c->close_code == proto::kCloseAbnormal) {
+        c->close_code = proto::kCloseGoingAway;
+        c->close_reason = kReason;
+      }
+      send_close(c, proto::kCloseGoingAway, kReason);
+    }
+    destroy(c);
+  }
+  batch_->add(EventType::kStopped, 0, 0, 0, {});
+  stopped_ = true;
+}
+
+void Worker::flush_batch() {
+  if (batch_->empty()) return;
+  sink_.deliver(std::move(batch_));
+  batch_ = new_batch(id_);
+}
+
+}  // namespace corews::server

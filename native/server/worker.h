@@ -1,0 +1,123 @@
+// A worker: one event loop on one thread, its own listening socket, and the
+// connections it accepted. Everything a connection does happens here; JS talks
+// to it through the inbox and hears from it through event batches.
+#pragma once
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "../core/deadline_list.h"
+#include "../core/inbox.h"
+#include "../core/poller.h"
+#include "../core/wakeup.h"
+#include "../proto/handshake.h"
+#include "connection.h"
+#include "event_batch.h"
+
+namespace corews::server {
+
+struct WorkerConfig {
+  proto::FrameParserOptions parser;
+  proto::HandshakePolicy policy;
+  bool upgrade_hook = false;  // ask JS before accepting an upgrade
+  bool http_hook = false;     // hand plain HTTP requests to JS instead of answering 426
+  int64_t handshake_timeout_ms = 10000;
+  int64_t close_timeout_ms = 5000;  // for the peer's Close or FIN after ours
+};
+
+// Where a worker sends its event batches (the addon: a threadsafe function).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void deliver(std::unique_ptr<EventBatch> batch) = 0;
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();  // runs the loop on a new thread until stopped
+  void join();
+  // From any thread, when JS can no longer take part (env teardown): close
+  // everything without waiting for JS.
+  void request_stop();
+
+  core::Inbox& inbox() { return inbox_; }
+  void wake() { wakeup_.signal(); }
+
+  // One loop iteration: wait up to timeout_ms (-1: until something happens),
+  // handle what happened, hand the batch over. False once stopped.
+  bool run_once(int timeout_ms);
+
+ private:
+  struct ParserEvents;
+  friend struct ParserEvents;
+
+  void accept_connections();
+  void on_io(Connection* c, uint32_t flags);
+  void on_readable(Connection* c);
+  void on_writable(Connection* c);
+  void on_request_bytes(Connection* c, const uint8_t* data, size_t len);
+  void accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers);
+  void refuse(Connection* c, int status, std::string_view reason);
+  void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
+
+  void process_commands();
+  void run_command(const struct CommandHeader& h, const uint8_t* payload);
+  void cork(Connection* c, const uint8_t* data, size_t len);
+  void uncork();
+
+  void write(Connection* c, const uint8_t* data, size_t len);
+  void writev(Connection* c, iovec* iov, int count);
+  void send_close(Connection* c, uint16_t code, std::string_view reason);
+  void begin_drain(Connection* c);
+  void destroy(Connection* c);
+  void update_interest(Connection* c);
+  void expire_timers();
+  void stop_all();
+  void flush_batch();
+
+  Connection* lookup(uint32_t slot, uint32_t gen) const;
+
+  const uint32_t id_;
+  std::shared_ptr<const WorkerConfig> config_;
+  int listen_fd_;
+  EventSink& sink_;
+  core::Poller poller_;
+  core::Wakeup wakeup_;
+  core::Inbox inbox_;
+  core::DeadlineList handshake_timers_;
+  core::DeadlineList closing_timers_;
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopped_ = false;
+  int64_t accept_paused_until_ = 0;  // out of fds: retry accepting after this
+
+  std::vector<Connection*> slots_;
+  std::vector<uint32_t> generations_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<Connection*> graveyard_;  // closed this iteration, freed at its end
+
+  std::unique_ptr<EventBatch> batch_;
+  std::vector<uint8_t> commands_;  // the batch of commands being run
+  std::vector<uint8_t> read_buffer_;
+
+  // Sends queued for one connection while running commands, written with one writev.
+  Connection* corked_ = nullptr;
+  std::vector<iovec> cork_iov_;
+
+  // Tags that tell the listener and the wakeup fd apart from connections.
+  char listen_tag_ = 0;
+  char wakeup_tag_ = 0;
+};
+
+}  // namespace corews::server

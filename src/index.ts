@@ -1,0 +1,17 @@
+/**
+ * corews: a WebSocket server for Node.js whose I/O runs in native per-core
+ * event loops. See README.md for the guide.
+ * @packageDocumentation
+ */
+export { createServer, Server, type AddressInfo } from './server';
+export { WebSocket, SendStatus, type Payload, type ReadyState, type SendOptions } from './websocket';
+export type {
+  Headers,
+  HttpRequest,
+  HttpResponse,
+  ServerOptions,
+  UpgradeAccept,
+  UpgradeReject,
+  UpgradeRequest,
+  UpgradeResult,
+} from './options';

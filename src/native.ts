@@ -1,0 +1,58 @@
+// The shape of the addon (native/addon/), as the TypeScript layer uses it.
+// Internal: nothing here is exported from the package.
+
+/** Event kinds of a batch; the numbers match native/server/event_batch.h. */
+export const enum EventType {
+  Open = 1,
+  Message = 2,
+  PeerClose = 3,
+  ProtocolError = 4,
+  Closed = 5,
+  Upgrade = 6,
+  HttpRequest = 7,
+  Stopped = 8,
+}
+
+/** Message flags; match MessageFlags in native/server/event_batch.h. */
+export const enum MessageFlag {
+  Binary = 1,
+}
+
+/** Int32 fields per event in a batch's meta array. */
+export const META_FIELDS = 6;
+
+export const enum Opcode {
+  Text = 1,
+  Binary = 2,
+  Ping = 9,
+  Pong = 10,
+}
+
+export interface NativeOptions {
+  path: string;
+  origins: string[];
+  protocols: string[];
+  maxPayload: number;
+  handshakeTimeout: number;
+  closeTimeout: number;
+  upgradeHook: boolean;
+  httpHook: boolean;
+}
+
+export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
+
+export interface NativeServer {
+  listen(host: string, port: number, threads: number, backlog: number): number;
+  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode): boolean;
+  close(worker: number, slot: number, gen: number, code: number, reason: string): void;
+  terminate(worker: number, slot: number, gen: number): void;
+  accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
+  respond(worker: number, slot: number, gen: number, status: number, headerLines: string, body: Uint8Array): void;
+  flush(): void;
+  stop(): void;
+  join(): void;
+}
+
+export interface NativeBinding {
+  NativeServer: new (options: NativeOptions, dispatch: DispatchFn) => NativeServer;
+}

@@ -1,0 +1,191 @@
+// Server options: their types, defaults and validation. A wrong option throws
+// a TypeError (wrong type) or RangeError (out of range) that names it.
+import os from 'node:os';
+import type { WebSocket } from './websocket';
+
+/** Header fields, with lower-case names. Repeated fields are joined with ", ". */
+export type Headers = Record<string, string>;
+
+/** A WebSocket upgrade request, as the `upgrade` hook sees it. */
+export interface UpgradeRequest {
+  /** Always `"GET"`: other methods are refused natively with 405. */
+  readonly method: string;
+  /** The request target, e.g. `"/chat?room=1"`. */
+  readonly url: string;
+  readonly headers: Headers;
+  /** The client's IP address (IPv4-mapped IPv6 addresses are shown as IPv4). */
+  readonly remoteAddress: string;
+  /** Subprotocols the client offered, in its order. */
+  readonly protocols: readonly string[];
+  /** The subprotocol the `protocols` option picks for this client, or `""`. */
+  readonly protocol: string;
+}
+
+/** Accepts an upgrade, optionally choosing the subprotocol and attaching user data. */
+export interface UpgradeAccept<UserData> {
+  readonly accept: true;
+  /** Becomes `ws.data`. */
+  readonly data?: UserData;
+  /** Must be one the client offered; defaults to `UpgradeRequest.protocol`. */
+  readonly protocol?: string;
+  /** Extra response headers for the 101 answer. */
+  readonly headers?: Headers;
+}
+
+/** Refuses an upgrade with an HTTP response. */
+export interface UpgradeReject {
+  readonly accept: false;
+  /** 200–599; default 403. */
+  readonly status?: number;
+  readonly headers?: Headers;
+  readonly body?: string | Uint8Array;
+}
+
+/** What the `upgrade` hook returns; `undefined` accepts with defaults. */
+export type UpgradeResult<UserData> = UpgradeAccept<UserData> | UpgradeReject | undefined | void;
+
+/** A plain (non-upgrade) HTTP request, as the `http` hook sees it. */
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Headers;
+  readonly remoteAddress: string;
+}
+
+/** The `http` hook's answer. The connection closes after it (one request per connection). */
+export interface HttpResponse {
+  /** 200–599; default 200. */
+  readonly status?: number;
+  readonly headers?: Headers;
+  /** A string body gets `content-type: text/plain; charset=utf-8` unless a content-type is given. */
+  readonly body?: string | Uint8Array;
+}
+
+/** Options of {@link createServer}. Every field is optional. */
+export interface ServerOptions<UserData = unknown> {
+  /** Worker threads, each with its own event loop and SO_REUSEPORT socket. Default: `os.availableParallelism()`. */
+  threads?: number;
+  /** Only upgrades to this path (without query) are accepted; others get 404. Default: any path. */
+  path?: string;
+  /** Allowed `Origin` values (exact, case-insensitive); others, and requests without Origin, get 403. Default: any. */
+  origins?: readonly string[];
+  /** Subprotocols the server speaks, in preference order; the first one the client offers is chosen. */
+  protocols?: readonly string[];
+  /** Largest message in bytes, after reassembly; larger ones close with 1009. Default 16 MiB, at most 1 GiB. */
+  maxPayload?: number;
+  /** Milliseconds a client has to complete its handshake, else 408. Default 10 000. */
+  handshakeTimeout?: number;
+  /** Milliseconds to wait for the peer's Close (or FIN) after ours before dropping the connection. Default 5 000. */
+  closeTimeout?: number;
+  /** listen(2) backlog per worker. Default 511. */
+  backlog?: number;
+  /** Decides upgrades in JS (auth, user data). Without it no handshake touches JS. */
+  upgrade?: (req: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
+  /** Answers plain HTTP requests (health checks, a demo page). Without it they get 426. */
+  http?: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+  /** A connection is open. */
+  open?: (ws: WebSocket<UserData>) => void;
+  /** A complete message: text as a string, binary as a Buffer (both stay valid after the call). */
+  message?: (ws: WebSocket<UserData>, data: string | Buffer, isBinary: boolean) => void;
+  /**
+   * A connection is gone. `code` is the peer's close code if it sent a Close (1005 when it had
+   * none), else the code the server closed with (e.g. 1002, 1007, 1009, 1001), else 1006.
+   */
+  close?: (ws: WebSocket<UserData>, code: number, reason: string) => void;
+  /** Errors thrown by handlers and hooks. Without it they are rethrown as uncaught exceptions. */
+  error?: (err: unknown, ws?: WebSocket<UserData>) => void;
+}
+
+/** Options after defaults, as the server uses them. */
+export interface ResolvedOptions<UserData> {
+  threads: number;
+  path: string;
+  origins: string[];
+  protocols: string[];
+  maxPayload: number;
+  handshakeTimeout: number;
+  closeTimeout: number;
+  backlog: number;
+  upgrade: ServerOptions<UserData>['upgrade'];
+  http: ServerOptions<UserData>['http'];
+  open: ServerOptions<UserData>['open'];
+  message: ServerOptions<UserData>['message'];
+  close: ServerOptions<UserData>['close'];
+  error: ServerOptions<UserData>['error'];
+}
+
+const KNOWN = new Set([
+  'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
+  'upgrade', 'http', 'open', 'message', 'close', 'error',
+]);
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`option '${name}' must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) throw new RangeError(`option '${name}' must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function strings(name: string, value: unknown, check?: (s: string) => boolean, what?: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new TypeError(`option '${name}' must be an array of strings, got ${describe(value)}`);
+  return value.map((s: unknown, i) => {
+    if (typeof s !== 'string') throw new TypeError(`option '${name}[${i}]' must be a string, got ${describe(s)}`);
+    if (check && !check(s)) throw new TypeError(`option '${name}[${i}]' must be ${what}, got ${JSON.stringify(s)}`);
+    return s;
+  });
+}
+
+function fn<T>(name: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new TypeError(`option '${name}' must be a function, got ${describe(value)}`);
+  return value as T;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object' || typeof value === 'function') return `a ${typeof value}`;
+  return String(value);
+}
+
+export const MAX_PAYLOAD_LIMIT = 1024 * 1024 * 1024;
+
+/** Validates `options` and fills in defaults. */
+export function resolveOptions<UserData>(options: ServerOptions<UserData> | undefined): ResolvedOptions<UserData> {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`unknown option '${key}'`);
+  }
+  const o = options as Record<string, unknown>;
+  const path = o.path;
+  if (path !== undefined && typeof path !== 'string') throw new TypeError(`option 'path' must be a string, got ${describe(path)}`);
+  if (typeof path === 'string' && !/^\/[\x21-\x7e]*$/.test(path)) {
+    throw new TypeError(`option 'path' must start with '/' and contain no spaces or control characters, got ${JSON.stringify(path)}`);
+  }
+  if (typeof path === 'string' && path.includes('?')) throw new TypeError(`option 'path' must not contain a query, got ${JSON.stringify(path)}`);
+  return {
+    threads: integer('threads', o.threads, os.availableParallelism(), 1, 256),
+    path: path ?? '',
+    origins: strings('origins', o.origins, (s) => s.length > 0 && !/[\r\n]/.test(s), 'a non-empty origin'),
+    protocols: strings('protocols', o.protocols, (s) => TOKEN.test(s), 'an HTTP token'),
+    maxPayload: integer('maxPayload', o.maxPayload, 16 * 1024 * 1024, 1, MAX_PAYLOAD_LIMIT),
+    handshakeTimeout: integer('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 2_147_483_647),
+    closeTimeout: integer('closeTimeout', o.closeTimeout, 5_000, 1, 2_147_483_647),
+    backlog: integer('backlog', o.backlog, 511, 1, 65_535),
+    upgrade: fn('upgrade', o.upgrade),
+    http: fn('http', o.http),
+    open: fn('open', o.open),
+    message: fn('message', o.message),
+    close: fn('close', o.close),
+    error: fn('error', o.error),
+  };
+}

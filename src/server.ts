@@ -1,0 +1,368 @@
+// The server: starts the native workers, dispatches their event batches to the
+// user's handlers, and runs the upgrade and http hooks.
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import os from 'node:os';
+import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
+import { binding } from './loader';
+import { EventType, META_FIELDS, MessageFlag, type NativeServer } from './native';
+import { resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
+import { WebSocket, type SocketLink } from './websocket';
+
+/** Where a listening server is bound. */
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** A connection whose handshake JS is deciding (upgrade hook) or answering (http hook). */
+interface Pending<UserData> {
+  gen: number;
+  data: UserData | undefined;
+}
+
+const enum State {
+  Idle,
+  Listening,
+  Closing,
+  Closed,
+}
+
+/** A WebSocket server; create one with {@link createServer}. */
+export class Server<UserData = unknown> {
+  readonly #options: ResolvedOptions<UserData>;
+  readonly #native: NativeServer;
+  readonly #link: SocketLink;
+  #state = State.Idle;
+  #address: AddressInfo | null = null;
+  /** Open sockets by worker, then slot. */
+  #sockets: (WebSocket<UserData> | undefined)[][] = [];
+  /** Handshakes waiting on a hook, by worker, then slot. */
+  #pending: Map<number, Pending<UserData>>[] = [];
+  #openCount = 0;
+  #stoppedWorkers = 0;
+  #closed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
+  #flushScheduled = false;
+  #dispatching = false;
+
+  /** @internal Use {@link createServer}. */
+  constructor(options?: ServerOptions<UserData>) {
+    this.#options = resolveOptions(options);
+    const o = this.#options;
+    this.#native = new binding.NativeServer(
+      {
+        path: o.path,
+        origins: o.origins,
+        protocols: o.protocols,
+        maxPayload: o.maxPayload,
+        handshakeTimeout: o.handshakeTimeout,
+        closeTimeout: o.closeTimeout,
+        upgradeHook: o.upgrade !== undefined,
+        httpHook: o.http !== undefined,
+      },
+      (worker, meta, values, arena) => this.#dispatch(worker, meta, values, arena),
+    );
+    const native = this.#native;
+    this.#link = { native, commandQueued: () => this.#commandQueued() };
+  }
+
+  /** Number of worker threads this server runs. */
+  get threads(): number {
+    return this.#options.threads;
+  }
+
+  /** Number of open connections (those whose `open` handler ran and `close` has not yet). */
+  get connections(): number {
+    return this.#openCount;
+  }
+
+  /**
+   * Starts listening. Port 0 picks a free port (see {@link address}). The host defaults to `::`
+   * (IPv6 and IPv4) where IPv6 is available, else `0.0.0.0`; a name is resolved first.
+   * @throws RangeError for a port outside 0–65535; rejects with the system error (e.g. EADDRINUSE).
+   */
+  async listen(port = 0, host?: string): Promise<void> {
+    if (typeof port !== 'number' || !Number.isInteger(port)) throw new TypeError(`listen: port must be an integer, got ${String(port)}`);
+    if (port < 0 || port > 65535) throw new RangeError(`listen: port must be between 0 and 65535, got ${port}`);
+    if (host !== undefined && typeof host !== 'string') throw new TypeError(`listen: host must be a string, got ${typeof host}`);
+    if (this.#state !== State.Idle) throw new Error(`listen: the server is ${this.#state === State.Listening ? 'already listening' : 'closed'}`);
+    this.#state = State.Listening;
+    try {
+      const address = await resolveHost(host);
+      const threads = this.#options.threads;
+      const bound = this.#native.listen(address, port, threads, this.#options.backlog);
+      this.#sockets = Array.from({ length: threads }, () => []);
+      this.#pending = Array.from({ length: threads }, () => new Map());
+      this.#address = { address, family: net.isIPv6(address) ? 'IPv6' : 'IPv4', port: bound };
+    } catch (err) {
+      this.#state = State.Idle;
+      throw err;
+    }
+  }
+
+  /** The bound address, or null when not listening. */
+  address(): AddressInfo | null {
+    return this.#state === State.Listening ? this.#address : null;
+  }
+
+  /**
+   * Stops accepting, closes every connection (Close 1001 "server shutting down"; each `close`
+   * handler runs) and stops the worker threads. Resolves once all threads are gone.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closed;
+    if (this.#state !== State.Listening) {
+      this.#state = State.Closed;
+      this.#closed = Promise.resolve();
+      return this.#closed;
+    }
+    this.#state = State.Closing;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#native.stop();
+    return this.#closed;
+  }
+
+  #commandQueued(): void {
+    // While a batch is dispatched the addon flushes right after it returns.
+    if (this.#dispatching || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#native.flush();
+    });
+  }
+
+  #report(err: unknown, ws?: WebSocket<UserData>): void {
+    const onError = this.#options.error;
+    if (onError) {
+      try {
+        onError(err, ws);
+        return;
+      } catch (inner) {
+        err = inner;
+      }
+    }
+    // Like an EventEmitter without an 'error' listener: surface it, but only
+    // after the rest of the batch has been dispatched.
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+
+  /** One batch from one worker; see native/addon/batch_to_js.h for the layout. */
+  #dispatch(worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined): void {
+    const o = this.#options;
+    const sockets = this.#sockets[worker];
+    let v = 0;
+    this.#dispatching = true;
+    try {
+      for (let i = 0; i < meta.length; i += META_FIELDS) {
+        const type = meta[i];
+        const slot = meta[i + 1];
+        const gen = meta[i + 2];
+        const num = meta[i + 3];
+        switch (type) {
+          case EventType.Message: {
+            const ws = sockets[slot];
+            const binary = (num & MessageFlag.Binary) !== 0;
+            const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[v++];
+            if (ws !== undefined && o.message) {
+              try {
+                o.message(ws, data, binary);
+              } catch (err) {
+                this.#report(err, ws);
+              }
+            }
+            break;
+          }
+          case EventType.Open: {
+            const url = values[v++];
+            const protocol = values[v++];
+            const remote = values[v++];
+            const pending = this.#pending[worker].get(slot);
+            let data: UserData | undefined;
+            if (pending !== undefined && pending.gen === gen) {
+              data = pending.data;
+              this.#pending[worker].delete(slot);
+            }
+            const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, data as UserData);
+            sockets[slot] = ws;
+            this.#openCount++;
+            if (o.open) {
+              try {
+                o.open(ws);
+              } catch (err) {
+                this.#report(err, ws);
+              }
+            }
+            break;
+          }
+          case EventType.PeerClose:
+          case EventType.ProtocolError: {
+            const reason = values[v++];
+            const ws = sockets[slot];
+            if (ws !== undefined && ws._state === 1) ws._state = 2;
+            // Echo the peer's code (§5.5.1), or fail with ours; either way after
+            // every reply the handlers above queued.
+            const code = type === EventType.PeerClose && num === 1005 ? 0 : num;
+            this.#native.close(worker, slot, gen, code, type === EventType.ProtocolError ? reason : '');
+            break;
+          }
+          case EventType.Closed: {
+            const reason = values[v++];
+            const ws = sockets[slot];
+            if (ws !== undefined && ws._gen === gen) {
+              sockets[slot] = undefined;
+              ws._state = 3;
+              this.#openCount--;
+              if (o.close) {
+                try {
+                  o.close(ws, num, reason);
+                } catch (err) {
+                  this.#report(err, ws);
+                }
+              }
+            } else {
+              const pending = this.#pending[worker].get(slot);
+              if (pending !== undefined && pending.gen === gen) this.#pending[worker].delete(slot);
+            }
+            break;
+          }
+          case EventType.Upgrade:
+          case EventType.HttpRequest: {
+            const count = meta[i + 5];
+            const req = readRequest(values, v, count);
+            v += count;
+            this.#pending[worker].set(slot, { gen, data: undefined });
+            if (type === EventType.Upgrade) this.#runUpgrade(worker, slot, gen, req);
+            else this.#runHttp(worker, slot, gen, req);
+            break;
+          }
+          case EventType.Stopped:
+            if (++this.#stoppedWorkers === this.#sockets.length) this.#finishClose();
+            break;
+        }
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #finishClose(): void {
+    this.#native.join();
+    this.#state = State.Closed;
+    this.#sockets = [];
+    this.#pending = [];
+    this.#resolveClosed?.();
+  }
+
+  /** Still waiting for this handshake's answer (the client may have gone meanwhile)? */
+  #isPending(worker: number, slot: number, gen: number): boolean {
+    return this.#pending[worker]?.get(slot)?.gen === gen;
+  }
+
+  #respond(worker: number, slot: number, gen: number, status: number, headers: string, body: Uint8Array): void {
+    this.#pending[worker].delete(slot);
+    this.#native.respond(worker, slot, gen, status, headers, body);
+    this.#commandQueued();
+  }
+
+  #runUpgrade(worker: number, slot: number, gen: number, parts: RequestParts): void {
+    const hook = this.#options.upgrade!;
+    const req = {
+      method: parts.method,
+      url: parts.url,
+      headers: parts.headers,
+      remoteAddress: parts.remoteAddress,
+      protocols: parts.offered,
+      protocol: parts.protocol,
+    };
+    const decide = (result: UpgradeResult<UserData>): void => {
+      if (!this.#isPending(worker, slot, gen)) return;
+      if (result === undefined || result === null) result = { accept: true };
+      if (typeof result !== 'object') throw new TypeError('the upgrade hook must return { accept: true, … }, { accept: false, … } or undefined');
+      if (result.accept === false) {
+        const body = bodyBytes(result.body ?? 'upgrade refused\n');
+        const lines = headerLines(result.headers, body.length > 0, typeof (result.body ?? '') === 'string');
+        this.#respond(worker, slot, gen, checkStatus(result.status, 403), lines, body);
+        return;
+      }
+      if (result.accept !== true) throw new TypeError("the upgrade hook's result needs accept: true or false");
+      const protocol = result.protocol ?? parts.protocol;
+      if (typeof protocol !== 'string' || (protocol !== '' && !parts.offered.includes(protocol))) {
+        throw new TypeError(`the upgrade hook chose protocol ${JSON.stringify(protocol)}, which the client did not offer`);
+      }
+      const lines = headerLines(result.headers, false, false);
+      this.#pending[worker].get(slot)!.data = result.data;
+      this.#native.accept(worker, slot, gen, protocol, lines);
+      this.#commandQueued();
+    };
+    this.#runHook(worker, slot, gen, () => hook(req), decide);
+  }
+
+  #runHttp(worker: number, slot: number, gen: number, parts: RequestParts): void {
+    const hook = this.#options.http!;
+    const req = { method: parts.method, url: parts.url, headers: parts.headers, remoteAddress: parts.remoteAddress };
+    this.#runHook(worker, slot, gen, () => hook(req), (res) => {
+      if (!this.#isPending(worker, slot, gen)) return;
+      if (res === null || typeof res !== 'object') throw new TypeError('the http hook must return { status?, headers?, body? }');
+      const body = bodyBytes(res.body);
+      const lines = headerLines(res.headers, body.length > 0, typeof res.body === 'string');
+      this.#respond(worker, slot, gen, checkStatus(res.status, 200), lines, body);
+    });
+  }
+
+  /** Runs a hook, sync or async; a throw or rejection answers 500 and is reported. */
+  #runHook<T>(worker: number, slot: number, gen: number, call: () => T | Promise<T>, decide: (result: T) => void): void {
+    const fail = (err: unknown): void => {
+      if (this.#isPending(worker, slot, gen)) {
+        this.#respond(worker, slot, gen, 500, '', Buffer.from('internal error in a request hook\n'));
+      }
+      this.#report(err);
+    };
+    const settle = (result: T): void => {
+      try {
+        decide(result);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    let result: T | Promise<T>;
+    try {
+      result = call();
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (result instanceof Promise) result.then(settle, fail);
+    else settle(result);
+  }
+}
+
+/** The address to bind: numeric hosts as given, names resolved, the default dual-stack when possible. */
+async function resolveHost(host: string | undefined): Promise<string> {
+  if (host === undefined || host === '') return hasIPv6() ? '::' : '0.0.0.0';
+  if (net.isIP(host)) return host;
+  const { address } = await dns.lookup(host);
+  return address;
+}
+
+let ipv6: boolean | undefined;
+function hasIPv6(): boolean {
+  ipv6 ??= Object.values(os.networkInterfaces())
+    .flat()
+    .some((i) => i !== undefined && (i.family === 'IPv6' || (i.family as unknown) === 6));
+  return ipv6;
+}
+
+/**
+ * Creates a WebSocket server. It does nothing until {@link Server.listen}.
+ * @throws TypeError or RangeError naming the first invalid option.
+ */
+export function createServer<UserData = unknown>(options?: ServerOptions<UserData>): Server<UserData> {
+  return new Server<UserData>(options);
+}

@@ -1,0 +1,163 @@
+// A server-side WebSocket connection. JS holds a handle (worker, slot,
+// generation), never a native pointer: once the connection is gone every
+// operation is a harmless no-op that says so in its return value.
+import { Opcode, type NativeServer } from './native';
+import { describe } from './options';
+
+/** What `send` did with a message. */
+export const SendStatus = {
+  /** Queued behind data the kernel has not taken yet (reserved; see `bufferedAmount` in a later release). */
+  BACKPRESSURE: 0,
+  /** Handed to the connection's worker for sending. */
+  SENT: 1,
+  /** Not sent: the connection is closing or closed. */
+  DROPPED: 2,
+} as const;
+/** One of the {@link SendStatus} values. */
+export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
+
+/** What a message or ping payload may be. */
+export type Payload = string | ArrayBuffer | ArrayBufferView;
+
+/** The connection states of the WHATWG WebSocket, which `ws` shares. */
+export type ReadyState = 0 | 1 | 2 | 3;
+
+/** Options of {@link WebSocket.send}. */
+export interface SendOptions {
+  /** Send as a binary (true) or text (false) frame; default: text for strings, binary otherwise. */
+  binary?: boolean;
+}
+
+/** @internal What a socket needs of its server. */
+export interface SocketLink {
+  readonly native: NativeServer;
+  /** Called whenever a command was queued, so that it is flushed soon. */
+  commandQueued(): void;
+}
+
+/** Raw bytes of a binary payload, without copying. */
+export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+function isPayload(data: unknown): data is Payload {
+  return typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ||
+    (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer);
+}
+
+/** A connection accepted by a corews {@link Server}. */
+export class WebSocket<UserData = unknown> {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+
+  /** The subprotocol chosen in the handshake, or `""`. */
+  readonly protocol: string;
+  /** The client's IP address. */
+  readonly remoteAddress: string;
+  /** The request target of the upgrade, e.g. `"/chat?room=1"`. */
+  readonly url: string;
+  /** User data: what the `upgrade` hook attached, or anything you store here. */
+  data: UserData;
+
+  /** @internal */ _state: ReadyState = 1;
+  /** @internal */ readonly _worker: number;
+  /** @internal */ readonly _slot: number;
+  /** @internal */ readonly _gen: number;
+  readonly #link: SocketLink;
+
+  /** @internal Created by the server when a connection opens. */
+  constructor(link: SocketLink, worker: number, slot: number, gen: number, url: string, protocol: string,
+    remoteAddress: string, data: UserData) {
+    this.#link = link;
+    this._worker = worker;
+    this._slot = slot;
+    this._gen = gen;
+    this.url = url;
+    this.protocol = protocol;
+    this.remoteAddress = remoteAddress;
+    this.data = data;
+  }
+
+  /** 1 (OPEN) until `close()` is called or the peer closes, then 2 (CLOSING), and 3 (CLOSED) once gone. */
+  get readyState(): ReadyState {
+    return this._state;
+  }
+
+  /**
+   * Sends a message: a string as a text frame, binary data (Buffer, ArrayBuffer, any view) as a
+   * binary frame, unless `options.binary` says otherwise. The data is copied before `send` returns.
+   * @returns {@link SendStatus.SENT}, or {@link SendStatus.DROPPED} when the socket is not open.
+   * @throws TypeError when `data` is not a string, ArrayBuffer or ArrayBufferView.
+   */
+  send(data: Payload, options?: SendOptions): SendStatus {
+    if (!isPayload(data)) throw new TypeError(`send: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`send: options must be an object, got ${describe(options)}`);
+    }
+    if (this._state !== 1) return SendStatus.DROPPED;
+    const binary = options?.binary ?? typeof data !== 'string';
+    const bytes = typeof data === 'string' ? data : toBytes(data);
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text);
+    this.#link.commandQueued();
+    return SendStatus.SENT;
+  }
+
+  /**
+   * Sends a ping (at most 125 bytes). Pongs from the client need no handling; pings from the
+   * client are answered natively.
+   * @returns false when the socket is not open.
+   * @throws RangeError when the payload is over 125 bytes.
+   */
+  ping(data: Payload = ''): boolean {
+    if (!isPayload(data)) throw new TypeError(`ping: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    if (bytes.byteLength > 125) throw new RangeError(`ping: payload must be at most 125 bytes, got ${bytes.byteLength}`);
+    if (this._state !== 1) return false;
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping);
+    this.#link.commandQueued();
+    return true;
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2). The `close` handler runs once the
+   * connection is gone.
+   * @param code 1000 (default), 1001–1003, 1007–1014 or 3000–4999.
+   * @param reason at most 123 bytes of UTF-8.
+   * @returns false when the socket was already closing or closed.
+   */
+  close(code?: number, reason?: string): boolean {
+    if (code !== undefined && (typeof code !== 'number' || !isSendableCloseCode(code))) {
+      throw new TypeError(`close: code must be 1000–1003, 1007–1014 or 3000–4999, got ${describe(code)}`);
+    }
+    if (reason !== undefined && typeof reason !== 'string') throw new TypeError(`close: reason must be a string, got ${describe(reason)}`);
+    if (reason !== undefined && Buffer.byteLength(reason) > 123) {
+      throw new RangeError(`close: reason must be at most 123 bytes, got ${Buffer.byteLength(reason)}`);
+    }
+    if (this._state !== 1) return false;
+    this._state = 2;
+    this.#link.native.close(this._worker, this._slot, this._gen, code ?? 1000, reason ?? '');
+    this.#link.commandQueued();
+    return true;
+  }
+
+  /**
+   * Drops the TCP connection at once, without a closing handshake; the `close` handler gets 1006.
+   * @returns false when the socket was already closed.
+   */
+  terminate(): boolean {
+    if (this._state === 3) return false;
+    this._state = 2;
+    this.#link.native.terminate(this._worker, this._slot, this._gen);
+    this.#link.commandQueued();
+    return true;
+  }
+}
+
+function isSendableCloseCode(code: number): boolean {
+  return Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
+}
