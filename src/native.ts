@@ -42,7 +42,7 @@ export interface NativeOptions {
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
-  listen(host: string, port: number, threads: number, backlog: number): number;
+  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
   send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode): boolean;
   close(worker: number, slot: number, gen: number, code: number, reason: string): void;
   terminate(worker: number, slot: number, gen: number): void;
@@ -54,5 +54,5 @@ export interface NativeServer {
 }
 
 export interface NativeBinding {
-  NativeServer: new (options: NativeOptions, dispatch: DispatchFn) => NativeServer;
+  NativeServer: new (options: NativeOptions) => NativeServer;
 }

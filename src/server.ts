@@ -51,19 +51,16 @@ export class Server<UserData = unknown> {
   constructor(options?: ServerOptions<UserData>) {
     this.#options = resolveOptions(options);
     const o = this.#options;
-    this.#native = new binding.NativeServer(
-      {
-        path: o.path,
-        origins: o.origins,
-        protocols: o.protocols,
-        maxPayload: o.maxPayload,
-        handshakeTimeout: o.handshakeTimeout,
-        closeTimeout: o.closeTimeout,
-        upgradeHook: o.upgrade !== undefined,
-        httpHook: o.http !== undefined,
-      },
-      (worker, meta, values, arena) => this.#dispatch(worker, meta, values, arena),
-    );
+    this.#native = new binding.NativeServer({
+      path: o.path,
+      origins: o.origins,
+      protocols: o.protocols,
+      maxPayload: o.maxPayload,
+      handshakeTimeout: o.handshakeTimeout,
+      closeTimeout: o.closeTimeout,
+      upgradeHook: o.upgrade !== undefined,
+      httpHook: o.http !== undefined,
+    });
     const native = this.#native;
     this.#link = { native, commandQueued: () => this.#commandQueued() };
   }
@@ -92,7 +89,9 @@ export class Server<UserData = unknown> {
     try {
       const address = await resolveHost(host);
       const threads = this.#options.threads;
-      const bound = this.#native.listen(address, port, threads, this.#options.backlog);
+      const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
+        this.#dispatch(worker, meta, values, arena),
+      );
       this.#sockets = Array.from({ length: threads }, () => []);
       this.#pending = Array.from({ length: threads }, () => new Map());
       this.#address = { address, family: net.isIPv6(address) ? 'IPv6' : 'IPv4', port: bound };
@@ -170,7 +169,7 @@ export class Server<UserData = unknown> {
             const ws = sockets[slot];
             const binary = (num & MessageFlag.Binary) !== 0;
             const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[v++];
-            if (ws !== undefined && o.message) {
+            if (ws !== undefined && ws._gen === gen && o.message) {
               try {
                 o.message(ws, data, binary);
               } catch (err) {
@@ -205,7 +204,7 @@ export class Server<UserData = unknown> {
           case EventType.ProtocolError: {
             const reason = values[v++];
             const ws = sockets[slot];
-            if (ws !== undefined && ws._state === 1) ws._state = 2;
+            if (ws !== undefined && ws._gen === gen && ws._state === 1) ws._state = 2;
             // Echo the peer's code (§5.5.1), or fail with ours; either way after
             // every reply the handlers above queued.
             const code = type === EventType.PeerClose && num === 1005 ? 0 : num;

@@ -1,5 +1,7 @@
 #include "native_server.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <string>
 
@@ -61,8 +63,9 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                      });
 }
 
-// options: { path, origins, protocols, maxPayload, handshakeTimeout, closeTimeout,
-//            upgradeHook, httpHook } (validated by the TypeScript layer)
+// new NativeServer(options): { path, origins, protocols, maxPayload,
+// handshakeTimeout, closeTimeout, upgradeHook, httpHook }, validated by the
+// TypeScript layer.
 NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeServer>(info) {
   env_ = info.Env();
   auto o = info[0].As<Napi::Object>();
@@ -76,23 +79,17 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
   config_->http_hook = o.Get("httpHook").ToBoolean();
 
-  Napi::Function dispatch = info[1].As<Napi::Function>();
-  napi_value name = Napi::String::New(env_, "corews");
-  NAPI_THROW_IF_FAILED_VOID(env_, napi_create_threadsafe_function(env_, dispatch, nullptr, name, 0, 1, nullptr,
-                                                                  nullptr, this, &NativeServer::CallJs, &tsfn_));
-  // Nothing to keep the process alive for until listen().
-  napi_unref_threadsafe_function(env_, tsfn_);
 }
 
-NativeServer::~NativeServer() {
-  shutdown_workers();
-  if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
-}
+NativeServer::~NativeServer() { shutdown_workers(); }
 
-// listen(host, port, threads, backlog) → bound port
+// listen(host, port, threads, backlog, dispatch) → bound port
+//
+// The threadsafe function lives from here to join(): while it exists it keeps
+// the process alive and holds `dispatch` (and so the JS server) strongly.
 Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!workers_.empty()) NAPI_THROW(Napi::Error::New(env, "already listening"), env.Undefined());
+  if (!workers_.empty() || tsfn_) NAPI_THROW(Napi::Error::New(env, "already listening"), env.Undefined());
   std::string host = utf8(info[0]);
   int port = int(u32(info, 1));
   int threads = int(u32(info, 2));
@@ -108,13 +105,19 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
     e.Set("syscall", Napi::String::New(env, r.syscall));
     NAPI_THROW(e, env.Undefined());
   }
+  napi_value name = Napi::String::New(env, "corews");
+  napi_status st = napi_create_threadsafe_function(env, info[4], nullptr, name, 0, 1, this,
+                                                   &NativeServer::OnTsfnFinalized, this, &NativeServer::CallJs, &tsfn_);
+  if (st != napi_ok) {
+    for (int fd : r.fds) close(fd);
+    NAPI_THROW(Napi::Error::New(env, "cannot create the threadsafe function"), env.Undefined());
+  }
+  Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
   outboxes_.assign(r.fds.size(), {});
   for (size_t i = 0; i < r.fds.size(); ++i) {
     workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, r.fds[i], *this));
   }
   for (auto& w : workers_) w->start();
-  napi_ref_threadsafe_function(env, tsfn_);
-  Ref();  // not collected while workers may call back
   napi_add_env_cleanup_hook(env, &NativeServer::OnEnvCleanup, this);
   cleanup_hook_ = true;
   return Napi::Number::New(env, r.port);
@@ -223,9 +226,15 @@ void NativeServer::Join(const Napi::CallbackInfo& info) {
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(info.Env(), &NativeServer::OnEnvCleanup, this);
     cleanup_hook_ = false;
-    napi_unref_threadsafe_function(info.Env(), tsfn_);
-    Unref();
   }
+  if (tsfn_) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
+  }
+}
+
+void NativeServer::OnTsfnFinalized(napi_env, void* self, void*) {
+  static_cast<NativeServer*>(self)->Unref();
 }
 
 void NativeServer::shutdown_workers() {

@@ -15,7 +15,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new NativeServer(options, dispatch)
+  // new NativeServer(options)
   explicit NativeServer(const Napi::CallbackInfo& info);
   ~NativeServer() override;
 
@@ -40,6 +40,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
 
   static void CallJs(napi_env env, napi_value dispatch, void* context, void* data);
   static void OnEnvCleanup(void* self);
+  static void OnTsfnFinalized(napi_env env, void* self, void* hint);
 
   std::shared_ptr<server::WorkerConfig> config_;
   std::vector<std::unique_ptr<server::Worker>> workers_;

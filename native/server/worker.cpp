@@ -22,6 +22,7 @@ constexpr int kMaxAcceptsPerWake = 64;     // then let the loop serve establishe
 constexpr int64_t kAcceptPauseMs = 100;     // after EMFILE/ENFILE
 constexpr size_t kMaxCorkIov = 64;
 constexpr size_t kKeepCommandCapacity = 1 << 20;
+constexpr size_t kFlushArenaBytes = 256u << 20;
 
 std::unique_ptr<EventBatch> new_batch(uint32_t worker) {
   auto b = std::make_unique<EventBatch>();
@@ -40,6 +41,7 @@ struct Worker::ParserEvents {
   Connection* c;
 
   void on_message(proto::Opcode op, const uint8_t* data, size_t len, bool ascii) {
+    if (c->state == ConnState::kDead) return;  // a write failed while this read was parsed
     uint32_t flags = op == proto::kOpBinary ? uint32_t(kMessageBinary) : ascii ? uint32_t(kMessageAscii) : 0u;
     w.batch_->add_message(c->slot, c->gen, data, len, flags);
   }
@@ -230,6 +232,8 @@ void Worker::on_readable(Connection* c) {
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
       c->parser.feed(events, data, size_t(n));
+      // Offsets into a batch are 32-bit: hand over big batches early.
+      if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
       break;
     }
     default:

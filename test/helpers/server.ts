@@ -1,0 +1,40 @@
+// Starting and stopping corews servers in tests.
+import { createServer, type Server, type ServerOptions } from '../../src/index';
+
+export interface Started<UserData = unknown> {
+  server: Server<UserData>;
+  port: number;
+  /** ws://127.0.0.1:port */
+  url: string;
+}
+
+/** A server listening on a free loopback port (1 thread unless told otherwise). */
+export async function startServer<UserData = unknown>(
+  options: ServerOptions<UserData> = {},
+  host = '127.0.0.1',
+): Promise<Started<UserData>> {
+  const server = createServer<UserData>({ threads: 1, ...options });
+  await server.listen(0, host);
+  const port = server.address()!.port;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return { server, port, url: `ws://${h}:${port}` };
+}
+
+/** An echo server: text back as text, binary as binary. */
+export function echoOptions<UserData = unknown>(extra: ServerOptions<UserData> = {}): ServerOptions<UserData> {
+  return {
+    message(ws, data, isBinary) {
+      ws.send(data, { binary: isBinary });
+    },
+    ...extra,
+  };
+}
+
+/** Resolves when `predicate` holds, polling every 5 ms; rejects after `ms`. */
+export async function waitFor(predicate: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
