@@ -5,7 +5,9 @@
       "sources": [
         "native/core/poller_epoll.cpp",
         "native/core/wakeup_eventfd.cpp",
+        "native/client/load_generator.cpp",
         "native/proto/base64.cpp",
+        "native/proto/client_handshake.cpp",
         "native/proto/frame.cpp",
         "native/proto/handshake.cpp",
         "native/proto/http_request.cpp",
@@ -14,6 +16,7 @@
         "native/server/listener.cpp",
         "native/server/worker.cpp",
         "native/addon/batch_to_js.cpp",
+        "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",
         "native/addon/native_server.cpp"
       ],

@@ -55,4 +55,48 @@ export interface NativeServer {
 
 export interface NativeBinding {
   NativeServer: new (options: NativeOptions) => NativeServer;
+  LoadGenerator: new (config: LoadGeneratorConfig) => LoadGenerator;
+}
+
+export type BenchMode = 'echo' | 'latency' | 'connect' | 'idle' | 'fanout';
+
+export interface LoadGeneratorConfig {
+  mode: BenchMode;
+  address: string;
+  port: number;
+  host: string;
+  path: string;
+  connections: number;
+  depth: number;
+  size: number;
+  binary: boolean;
+  duration: number;
+  warmup: number;
+  threads: number;
+  sources: string[];
+}
+
+export interface LoadProgress {
+  messages: number;
+  open: number;
+  errors: number;
+  measuring: boolean;
+  done: boolean;
+}
+
+export interface LoadResult {
+  messages: number;
+  bytes: number;
+  handshakes: number;
+  errors: number;
+  open: number;
+  seconds: number;
+  latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number; count: number };
+}
+
+export interface LoadGenerator {
+  start(): void;
+  progress(): LoadProgress;
+  stop(): void;
+  finish(): LoadResult;
 }

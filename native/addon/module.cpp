@@ -2,12 +2,14 @@
 // worker_thread) gets its own class and state, nothing is global.
 #include <napi.h>
 
+#include "load_generator_binding.h"
 #include "native_server.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeServer", corews::addon::NativeServer::Define(env));
+  exports.Set("LoadGenerator", corews::addon::LoadGeneratorBinding::Define(env));
   return exports;
 }
 

@@ -1,0 +1,527 @@
+#include "load_generator.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <deque>
+
+#include "../core/poller.h"
+#include "../proto/client_handshake.h"
+#include "../proto/frame.h"
+#include "../proto/frame_parser.h"
+
+namespace corews::client {
+namespace {
+
+constexpr size_t kReadBufferSize = 256 * 1024;
+constexpr int kMaxConnecting = 256;  // handshakes in progress per loop, so SYN queues are not flooded
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// xorshift64*: masking keys and handshake nonces need to be unpredictable to
+// intermediaries (§10.3), not cryptographic; a benchmark must not stall on getrandom.
+struct Random {
+  uint64_t s;
+  explicit Random(uint64_t seed) : s(seed | 1) {}
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+};
+
+bool make_address(const std::string& ip, int port, sockaddr_storage& out, socklen_t& len) {
+  std::memset(&out, 0, sizeof out);
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&out);
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (inet_pton(AF_INET, ip.c_str(), &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(uint16_t(port));
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(uint16_t(port));
+    len = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct LoadGenerator::Shared {
+  std::atomic<int> ready{0};                 // loops whose connections are all up
+  std::atomic<int64_t> window_start{0};      // 0 until known
+  std::atomic<int64_t> window_end{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> stopped_at{0};
+};
+
+class LoadGenerator::Loop {
+ public:
+  Loop(const BenchConfig& config, Shared& shared, int index)
+      : config_(config), shared_(shared), index_(index), random_(uint64_t(now_ns()) * 2654435761u + uint64_t(index)),
+        read_buffer_(kReadBufferSize) {
+    for (int id = index; id < config.connections; id += config.threads) pending_.push_back(id);
+    if (config.mode == Mode::kFanout && index == 0) pending_.push_back(config.connections);  // the publisher
+    target_ = int(pending_.size());
+    payload_.resize(config.size);
+    for (size_t i = 0; i < payload_.size(); ++i) {
+      payload_[i] = config.binary ? uint8_t(i * 31 + 7) : uint8_t('a' + i % 26);
+    }
+    make_address(config.address, config.port, server_, server_len_);
+    for (const auto& s : config.sources) {
+      sockaddr_storage a;
+      socklen_t l;
+      if (make_address(s, 0, a, l)) sources_.push_back({a, l});
+    }
+  }
+
+  ~Loop() {
+    for (Conn* c : conns_) {
+      if (c->fd >= 0) close(c->fd);
+      delete c;
+    }
+  }
+
+  void run();
+
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> open{0};
+  std::atomic<uint64_t> errors{0};
+  uint64_t bytes = 0;
+  uint64_t handshakes = 0;
+  Histogram histogram;
+
+ private:
+  enum class State { kConnecting, kHandshake, kOpen, kClosed };
+
+  struct Conn {
+    explicit Conn(int id_) : id(id_), parser(proto::FrameParserOptions{uint64_t(1) << 40, false}) {}
+    int id;
+    int fd = -1;
+    State state = State::kConnecting;
+    bool publisher = false;
+    uint8_t interest = 0;
+    std::string key;
+    std::string head;  // the server's response head, until complete
+    proto::FrameParser parser;
+    std::vector<uint8_t> out;
+    size_t out_head = 0;
+    std::deque<int64_t> sent_at;  // send times of the messages in flight (echo is in order)
+  };
+
+  struct Events {
+    Loop& loop;
+    Conn* c;
+    void on_message(proto::Opcode, const uint8_t* data, size_t len, bool) { loop.on_message(c, data, len); }
+    void on_ping(const uint8_t*, size_t) {}
+    void on_pong(const uint8_t*, size_t) {}
+    void on_close(uint16_t, const uint8_t*, size_t) { loop.fail(c); }
+    void on_error(uint16_t, const char*) { loop.fail(c); }
+  };
+
+  bool in_window(int64_t now) const {
+    int64_t start = shared_.window_start.load(std::memory_order_acquire);
+    return start != 0 && now >= start && now < shared_.window_end.load(std::memory_order_relaxed);
+  }
+
+  void open_next();
+  void on_io(Conn* c, uint32_t flags);
+  void on_connected(Conn* c);
+  void on_handshake_bytes(Conn* c, const uint8_t* data, size_t len);
+  void on_open(Conn* c);
+  void on_message(Conn* c, const uint8_t* data, size_t len);
+  void send_message(Conn* c, int64_t now);
+  void publish_more(int64_t now);
+  void flush(Conn* c);
+  void set_interest(Conn* c, uint8_t want);
+  void fail(Conn* c);
+  void retire(Conn* c);
+  void mark_ready();
+
+  const BenchConfig& config_;
+  Shared& shared_;
+  int index_;
+  Random random_;
+  std::vector<uint8_t> read_buffer_;
+  std::vector<uint8_t> payload_;
+  std::deque<int> pending_;  // connection ids still to open
+  std::vector<Conn*> conns_;
+  std::vector<Conn*> dead_;
+  core::Poller poller_;
+  sockaddr_storage server_{};
+  socklen_t server_len_ = 0;
+  struct Source {
+    sockaddr_storage addr;
+    socklen_t len;
+  };
+  std::vector<Source> sources_;
+  int target_ = 0;      // connections this loop holds
+  int connecting_ = 0;  // in connect or handshake
+  int settled_ = 0;     // opened or failed during set-up
+  bool ready_ = false;
+  Conn* publisher_ = nullptr;
+  uint64_t published_ = 0;
+  uint64_t first_receiver_got_ = 0;  // fanout flow control: the publisher stays `depth` ahead of receiver 0
+};
+
+void LoadGenerator::Loop::open_next() {
+  while (!pending_.empty() && connecting_ < kMaxConnecting) {
+    int id = pending_.front();
+    pending_.pop_front();
+    auto* c = new Conn(id);
+    conns_.push_back(c);
+    ++connecting_;
+    c->publisher = config_.mode == Mode::kFanout && id == config_.connections;
+    c->fd = socket(server_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+      fail(c);
+      continue;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (config_.mode == Mode::kConnect) {
+      linger l{1, 0};  // drop with RST: no TIME_WAIT pile-up at thousands of connects per second
+      setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    if (!sources_.empty()) {
+      const Source& s = sources_[size_t(id) % sources_.size()];
+#ifdef IP_BIND_ADDRESS_NO_PORT
+      setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+      if (bind(c->fd, reinterpret_cast<const sockaddr*>(&s.addr), s.len) != 0) {
+        fail(c);
+        continue;
+      }
+    }
+    if (connect(c->fd, reinterpret_cast<const sockaddr*>(&server_), server_len_) != 0 && errno != EINPROGRESS) {
+      fail(c);
+      continue;
+    }
+    c->interest = core::kPollOut;
+    poller_.add(c->fd, core::kPollOut, c);
+  }
+}
+
+void LoadGenerator::Loop::on_io(Conn* c, uint32_t flags) {
+  if (c->state == State::kClosed) return;
+  if (c->state == State::kConnecting) {
+    if (!(flags & (core::kPollOut | core::kPollHup))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return fail(c);
+    return on_connected(c);
+  }
+  if (flags & core::kPollOut) flush(c);
+  if (c->state == State::kClosed || !(flags & (core::kPollIn | core::kPollHup))) return;
+  ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return fail(c);
+  if (c->state == State::kHandshake) {
+    on_handshake_bytes(c, read_buffer_.data(), size_t(n));
+  } else {
+    Events events{*this, c};
+    c->parser.feed(events, read_buffer_.data(), size_t(n));
+  }
+  if (c->state != State::kClosed) flush(c);
+}
+
+void LoadGenerator::Loop::on_connected(Conn* c) {
+  uint8_t nonce[16];
+  uint64_t a = random_.next(), b = random_.next();
+  std::memcpy(nonce, &a, 8);
+  std::memcpy(nonce + 8, &b, 8);
+  c->key = proto::make_client_key(nonce);
+  std::string path = config_.path;
+  if (config_.mode == Mode::kFanout) {
+    path += path.find('?') == std::string::npos ? '?' : '&';
+    path += c->publisher ? "role=publisher" : "role=subscriber";
+  }
+  std::string req = proto::build_client_request(config_.host_header, path, c->key, {});
+  c->state = State::kHandshake;
+  c->out.assign(req.begin(), req.end());
+  set_interest(c, core::kPollIn);
+  flush(c);
+}
+
+void LoadGenerator::Loop::on_handshake_bytes(Conn* c, const uint8_t* data, size_t len) {
+  c->head.append(reinterpret_cast<const char*>(data), len);
+  size_t head_len = 0;
+  switch (proto::check_server_response(c->head.data(), c->head.size(), c->key, head_len)) {
+    case proto::ClientHandshakeStatus::kIncomplete:
+      return;
+    case proto::ClientHandshakeStatus::kBad:
+      return fail(c);
+    case proto::ClientHandshakeStatus::kOk:
+      break;
+  }
+  std::string early = c->head.substr(head_len);
+  std::string().swap(c->head);
+  on_open(c);
+  if (!early.empty() && c->state == State::kOpen) {
+    Events events{*this, c};
+    c->parser.feed(events, reinterpret_cast<uint8_t*>(early.data()), early.size());
+  }
+}
+
+void LoadGenerator::Loop::on_open(Conn* c) {
+  --connecting_;
+  c->state = State::kOpen;
+  int64_t now = now_ns();
+  if (config_.mode == Mode::kConnect) {
+    if (in_window(now)) ++handshakes;
+    retire(c);
+    pending_.push_back(c->id);  // and again
+    return;
+  }
+  ++handshakes;
+  open.fetch_add(1, std::memory_order_relaxed);
+  if (!ready_ && ++settled_ == target_) mark_ready();
+  if (c->publisher) {
+    publisher_ = c;
+    return;
+  }
+  if (config_.mode == Mode::kEcho || config_.mode == Mode::kLatency) {
+    int depth = config_.mode == Mode::kLatency ? 1 : config_.depth;
+    for (int i = 0; i < depth; ++i) send_message(c, now);
+  }
+}
+
+void LoadGenerator::Loop::mark_ready() {
+  ready_ = true;
+  if (shared_.ready.fetch_add(1) + 1 == config_.threads) {
+    // The last loop up opens the window for everyone.
+    int64_t start = now_ns() + int64_t(config_.warmup_s * 1e9);
+    shared_.window_end.store(start + int64_t(config_.duration_s * 1e9), std::memory_order_relaxed);
+    shared_.window_start.store(start, std::memory_order_release);
+  }
+}
+
+void LoadGenerator::Loop::on_message(Conn* c, const uint8_t* data, size_t len) {
+  int64_t now = now_ns();
+  bool counted = in_window(now);
+  if (config_.mode == Mode::kFanout) {
+    if (c->publisher) return;
+    if (counted) {
+      messages.fetch_add(1, std::memory_order_relaxed);
+      bytes += len;
+      if (len >= 8) {
+        int64_t sent;
+        std::memcpy(&sent, data, 8);
+        if (sent > 0 && sent <= now) histogram.record(uint64_t(now - sent));
+      }
+    }
+    if (c->id == 0) {
+      ++first_receiver_got_;
+      publish_more(now);
+    }
+    return;
+  }
+  if (c->sent_at.empty()) return fail(c);  // an answer to nothing: not an echo server
+  int64_t sent = c->sent_at.front();
+  c->sent_at.pop_front();
+  if (counted) {
+    messages.fetch_add(1, std::memory_order_relaxed);
+    bytes += len;
+    histogram.record(uint64_t(now - sent));
+  }
+  send_message(c, now);
+}
+
+// One masked frame with a fresh key (§5.3), appended to the connection's output.
+void LoadGenerator::Loop::send_message(Conn* c, int64_t now) {
+  uint32_t key32 = uint32_t(random_.next());
+  uint8_t mask[4];
+  std::memcpy(mask, &key32, 4);
+  size_t at = c->out.size();
+  size_t len = payload_.size();
+  c->out.resize(at + proto::kMaxFrameHeader + len);
+  size_t h = proto::write_frame_header(c->out.data() + at, config_.binary ? proto::kOpBinary : proto::kOpText, len, mask);
+  uint8_t* p = c->out.data() + at + h;
+  if (len) std::memcpy(p, payload_.data(), len);
+  if (c->publisher && len >= 8) std::memcpy(p, &now, 8);  // receivers measure latency from it
+  proto::apply_mask(p, len, mask, 0);
+  c->out.resize(at + h + len);
+  if (!c->publisher) c->sent_at.push_back(now);
+}
+
+void LoadGenerator::Loop::publish_more(int64_t now) {
+  if (publisher_ == nullptr || publisher_->state != State::kOpen) return;
+  if (shared_.window_start.load(std::memory_order_acquire) == 0) return;
+  bool sent = false;
+  while (published_ < first_receiver_got_ + uint64_t(config_.depth)) {
+    send_message(publisher_, now);
+    ++published_;
+    sent = true;
+  }
+  if (sent) flush(publisher_);
+}
+
+void LoadGenerator::Loop::flush(Conn* c) {
+  while (c->out_head < c->out.size()) {
+    ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN) break;
+      if (errno == EINTR) continue;
+      return fail(c);
+    }
+    c->out_head += size_t(n);
+  }
+  if (c->out_head == c->out.size()) {
+    c->out.clear();
+    c->out_head = 0;
+    set_interest(c, core::kPollIn);
+  } else {
+    set_interest(c, core::kPollIn | core::kPollOut);
+  }
+}
+
+void LoadGenerator::Loop::set_interest(Conn* c, uint8_t want) {
+  if (c->interest == want) return;
+  c->interest = want;
+  poller_.modify(c->fd, want, c);
+}
+
+void LoadGenerator::Loop::fail(Conn* c) {
+  if (c->state == State::kClosed) return;
+  bool setting_up = c->state != State::kOpen;
+  if (setting_up) --connecting_;
+  errors.fetch_add(1, std::memory_order_relaxed);
+  if (c->state == State::kOpen) open.fetch_sub(1, std::memory_order_relaxed);
+  if (c == publisher_) publisher_ = nullptr;
+  retire(c);
+  if (config_.mode == Mode::kConnect) {
+    pending_.push_back(c->id);
+  } else if (setting_up && !ready_ && ++settled_ == target_) {
+    mark_ready();
+  }
+}
+
+void LoadGenerator::Loop::retire(Conn* c) {
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  c->state = State::kClosed;
+  dead_.push_back(c);
+}
+
+void LoadGenerator::Loop::run() {
+  if (target_ == 0) mark_ready();
+  core::PollEvent events[256];
+  for (;;) {
+    open_next();
+    int n = poller_.wait(events, 256, 10);
+    for (int i = 0; i < n; ++i) on_io(static_cast<Conn*>(events[i].tag), events[i].flags);
+    int64_t now = now_ns();
+    if (config_.mode == Mode::kFanout && publisher_ && published_ == 0) publish_more(now);
+    if (!dead_.empty()) {
+      for (Conn* d : dead_) {
+        for (auto& slot : conns_) {
+          if (slot == d) {
+            slot = conns_.back();
+            conns_.pop_back();
+            break;
+          }
+        }
+        delete d;
+      }
+      dead_.clear();
+    }
+    int64_t end = shared_.window_end.load(std::memory_order_relaxed);
+    if (shared_.stop.load(std::memory_order_relaxed) || (end != 0 && now >= end)) break;
+  }
+  for (Conn* c : conns_) {
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+  }
+}
+
+LoadGenerator::LoadGenerator(BenchConfig config) : config_(std::move(config)), shared_(std::make_unique<Shared>()) {
+  if (config_.threads < 1) config_.threads = 1;
+  if (config_.mode == Mode::kLatency) config_.depth = 1;
+  if (config_.depth < 1) config_.depth = 1;
+}
+
+LoadGenerator::~LoadGenerator() {
+  stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void LoadGenerator::start() {
+  // Every connection is a descriptor: use all the process may have.
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (config_.mode == Mode::kConnect) {
+    // Nothing to set up first: the window starts after the warm-up.
+    int64_t start = now_ns() + int64_t(config_.warmup_s * 1e9);
+    shared_->window_end.store(start + int64_t(config_.duration_s * 1e9));
+    shared_->window_start.store(start);
+    shared_->ready.store(config_.threads);
+  }
+  for (int i = 0; i < config_.threads; ++i) loops_.push_back(std::make_unique<Loop>(config_, *shared_, i));
+  for (auto& l : loops_) threads_.emplace_back([loop = l.get()] { loop->run(); });
+}
+
+BenchProgress LoadGenerator::progress() const {
+  BenchProgress p{0, 0, 0, false, false};
+  for (const auto& l : loops_) {
+    p.messages += l->messages.load(std::memory_order_relaxed);
+    p.open += l->open.load(std::memory_order_relaxed);
+    p.errors += l->errors.load(std::memory_order_relaxed);
+  }
+  int64_t start = shared_->window_start.load(std::memory_order_acquire);
+  int64_t now = now_ns();
+  p.measuring = start != 0 && now >= start;
+  int64_t end = shared_->window_end.load();
+  p.done = shared_->stop.load() || (end != 0 && now >= end);
+  return p;
+}
+
+void LoadGenerator::stop() {
+  int64_t expected = 0;
+  shared_->stopped_at.compare_exchange_strong(expected, now_ns());
+  shared_->stop.store(true);
+}
+
+BenchResult LoadGenerator::finish() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  BenchResult r;
+  for (const auto& l : loops_) {
+    r.messages += l->messages.load();
+    r.bytes += l->bytes;
+    r.handshakes += l->handshakes;
+    r.errors += l->errors.load();
+    r.open += l->open.load();
+    r.latency.merge(l->histogram);
+  }
+  int64_t start = shared_->window_start.load();
+  int64_t end = shared_->window_end.load();
+  int64_t stopped = shared_->stopped_at.load();
+  if (stopped != 0 && (end == 0 || stopped < end)) end = stopped;
+  r.seconds = start != 0 && end > start ? double(end - start) / 1e9 : 0;
+  return r;
+}
+
+}  // namespace corews::client

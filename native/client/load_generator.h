@@ -1,0 +1,82 @@
+// A WebSocket load generator: the client role of the same protocol core, on
+// one epoll loop per thread. It drives a server in one of five modes and
+// measures messages, bytes and latency inside a fixed window.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "histogram.h"
+
+namespace corews::client {
+
+enum class Mode {
+  kEcho,     // every connection keeps `depth` messages in flight, replaced as echoes return
+  kLatency,  // like echo with one message in flight per connection
+  kConnect,  // open, handshake, drop, repeat: handshakes per second
+  kIdle,     // open `connections` and hold them
+  kFanout,   // `connections` receivers and one publisher (?role=publisher); deliveries per second
+};
+
+struct BenchConfig {
+  Mode mode = Mode::kEcho;
+  std::string address;            // numeric IPv4/IPv6 of the server
+  int port = 0;
+  std::string host_header;        // for the Host header
+  std::string path = "/";
+  int connections = 1;
+  int depth = 1;
+  size_t size = 32;
+  bool binary = false;
+  double duration_s = 5;
+  double warmup_s = 1;
+  int threads = 1;
+  std::vector<std::string> sources;  // local addresses to spread connections over
+};
+
+struct BenchProgress {
+  uint64_t messages;  // in the measuring window so far
+  uint64_t open;
+  uint64_t errors;
+  bool measuring;
+  bool done;
+};
+
+struct BenchResult {
+  uint64_t messages = 0;    // received in the window (fanout: deliveries)
+  uint64_t bytes = 0;       // payload bytes received in the window
+  uint64_t handshakes = 0;  // completed in the window (connect), or opened (others)
+  uint64_t errors = 0;
+  uint64_t open = 0;        // connections open at the end
+  double seconds = 0;       // length of the window
+  Histogram latency;        // nanoseconds
+};
+
+class LoadGenerator {
+ public:
+  explicit LoadGenerator(BenchConfig config);
+  ~LoadGenerator();
+  LoadGenerator(const LoadGenerator&) = delete;
+  LoadGenerator& operator=(const LoadGenerator&) = delete;
+
+  void start();
+  BenchProgress progress() const;
+  // Ends early (the window is cut short and its real length reported).
+  void stop();
+  // Waits for the run to end and returns what it measured.
+  BenchResult finish();
+
+  struct Shared;  // what the loops share: phase clock, counters
+
+ private:
+  class Loop;
+  BenchConfig config_;
+  std::unique_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace corews::client

@@ -1,0 +1,205 @@
+// `corews bench <mode> <url> [options]`: drives a WebSocket server with the
+// native load generator and reports throughput and latency.
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { binding } from '../loader';
+import type { BenchMode, LoadGeneratorConfig, LoadResult } from '../native';
+
+export const BENCH_USAGE = `usage: corews bench <mode> <url> [options]
+
+modes:
+  echo      N connections, D messages in flight each, echoed back
+  latency   N connections, one message in flight each; latency percentiles
+  connect   open, handshake, drop, repeat: handshakes per second
+  idle      open N connections and hold them for the duration
+  fanout    N receivers (?role=subscriber) and one publisher (?role=publisher);
+            deliveries per second
+
+options:
+  --connections N   connections (default 100; fanout: receivers)
+  --depth D         messages in flight per connection (default 1; fanout: publisher's lead)
+  --size S          payload bytes (default 32)
+  --binary | --text frame type (default binary)
+  --duration SEC    measuring window (default 5)
+  --warmup SEC      traffic before the window opens (default 1)
+  --threads T       load generator threads (default 1)
+  --sources A,B     local addresses to spread connections over (default: the
+                    kernel's choice; 127.0.0.x spread automatically past 16,000)
+  --json            print one JSON line instead of a table
+`;
+
+/** What `corews bench --json` prints. */
+export interface BenchReport {
+  mode: BenchMode;
+  connections: number;
+  messages: number;
+  seconds: number;
+  msgsPerSec: number;
+  mbPerSec: number;
+  latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  errors: number;
+  open: number;
+  handshakes: number;
+}
+
+export interface BenchArgs {
+  mode: BenchMode;
+  url: string;
+  connections: number;
+  depth: number;
+  size: number;
+  binary: boolean;
+  duration: number;
+  warmup: number;
+  threads: number;
+  sources: string[];
+  json: boolean;
+}
+
+const MODES: readonly BenchMode[] = ['echo', 'latency', 'connect', 'idle', 'fanout'];
+
+function numberArg(name: string, raw: string | undefined, min: number, max: number, integer: boolean): number {
+  if (raw === undefined) throw new TypeError(`--${name} needs a value`);
+  const n = Number(raw);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new TypeError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+  if (n < min || n > max) throw new RangeError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/** Parses `bench` arguments (after the word `bench`). @throws TypeError/RangeError naming the argument. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const positional: string[] = [];
+  const a: BenchArgs = {
+    mode: 'echo', url: '', connections: 100, depth: 1, size: 32, binary: true, duration: 5, warmup: 1, threads: 1, sources: [], json: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    switch (arg) {
+      case '--connections': a.connections = numberArg('connections', argv[++i], 1, 1_000_000, true); break;
+      case '--depth': a.depth = numberArg('depth', argv[++i], 1, 100_000, true); break;
+      case '--size': a.size = numberArg('size', argv[++i], 0, 64 * 1024 * 1024, true); break;
+      case '--duration': a.duration = numberArg('duration', argv[++i], 0.1, 3600, false); break;
+      case '--warmup': a.warmup = numberArg('warmup', argv[++i], 0, 600, false); break;
+      case '--threads': a.threads = numberArg('threads', argv[++i], 1, 256, true); break;
+      case '--binary': a.binary = true; break;
+      case '--text': a.binary = false; break;
+      case '--json': a.json = true; break;
+      case '--sources': {
+        const list = argv[++i];
+        if (list === undefined) throw new TypeError('--sources needs a value');
+        a.sources = list.split(',').map((s) => s.trim()).filter(Boolean);
+        for (const s of a.sources) if (!net.isIP(s)) throw new TypeError(`--sources: ${JSON.stringify(s)} is not an IP address`);
+        break;
+      }
+      default:
+        if (arg.startsWith('--')) throw new TypeError(`unknown option ${arg}`);
+        positional.push(arg);
+    }
+  }
+  if (positional.length !== 2) throw new TypeError('expected <mode> and <url>');
+  const mode = positional[0] as BenchMode;
+  if (!MODES.includes(mode)) throw new TypeError(`unknown mode ${JSON.stringify(positional[0])}: one of ${MODES.join(', ')}`);
+  a.mode = mode;
+  a.url = positional[1];
+  return a;
+}
+
+/** Loopback addresses to spread many connections over, one per 16,000. */
+function autoSources(address: string, connections: number): string[] {
+  if (connections <= 16_000 || !address.startsWith('127.')) return [];
+  const n = Math.ceil(connections / 16_000);
+  return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/** Resolves the URL and builds the generator's configuration. */
+export async function benchConfig(a: BenchArgs): Promise<LoadGeneratorConfig> {
+  let url: URL;
+  try {
+    url = new URL(a.url);
+  } catch {
+    throw new TypeError(`invalid url ${JSON.stringify(a.url)}`);
+  }
+  if (url.protocol !== 'ws:') throw new TypeError(`only ws:// URLs are supported, got ${url.protocol}//`);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const address = net.isIP(hostname) ? hostname : (await dns.lookup(hostname)).address;
+  return {
+    mode: a.mode,
+    address,
+    port: url.port === '' ? 80 : Number(url.port),
+    host: url.host,
+    path: `${url.pathname}${url.search}`,
+    connections: a.connections,
+    depth: a.depth,
+    size: a.size,
+    binary: a.binary,
+    duration: a.duration,
+    warmup: a.warmup,
+    threads: a.threads,
+    sources: a.sources.length > 0 ? a.sources : autoSources(address, a.connections),
+  };
+}
+
+export function toReport(a: BenchArgs, r: LoadResult): BenchReport {
+  const messages = a.mode === 'connect' ? r.handshakes : r.messages;
+  const seconds = r.seconds;
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    mode: a.mode,
+    connections: a.connections,
+    messages,
+    seconds: Math.round(seconds * 1000) / 1000,
+    msgsPerSec: seconds > 0 ? Math.round(messages / seconds) : 0,
+    mbPerSec: seconds > 0 ? round(r.bytes / seconds / 1e6) : 0,
+    latencyUs: { p50: round(r.latencyUs.p50), p90: round(r.latencyUs.p90), p99: round(r.latencyUs.p99), p999: round(r.latencyUs.p999), max: round(r.latencyUs.max) },
+    errors: r.errors,
+    open: r.open,
+    handshakes: r.handshakes,
+  };
+}
+
+/** Runs one benchmark; live progress goes to stderr when it is a terminal. */
+export async function runBench(a: BenchArgs): Promise<BenchReport> {
+  const config = await benchConfig(a);
+  const gen = new binding.LoadGenerator(config);
+  const started = Date.now();
+  gen.start();
+  const tty = process.stderr.isTTY === true && !a.json;
+  const stop = (): void => gen.stop();
+  process.once('SIGINT', stop);
+  try {
+    let last = 0;
+    let lastAt = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      const p = gen.progress();
+      if (tty && Date.now() - lastAt >= 500) {
+        const rate = ((p.messages - last) * 1000) / (Date.now() - lastAt);
+        process.stderr.write(`\r[${a.mode}] ${((Date.now() - started) / 1000).toFixed(1)}s ${p.measuring ? 'measuring' : 'warming up'}  ${Math.round(rate).toLocaleString('en-US')} msg/s  open ${p.open}  errors ${p.errors}   `);
+        last = p.messages;
+        lastAt = Date.now();
+      }
+      if (p.done) break;
+    }
+    if (tty) process.stderr.write('\n');
+    return toReport(a, gen.finish());
+  } finally {
+    process.removeListener('SIGINT', stop);
+  }
+}
+
+export function formatReport(r: BenchReport): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const rows: [string, string][] = [
+    ['mode', r.mode],
+    ['connections', n(r.connections)],
+    ['window', `${r.seconds} s`],
+    [r.mode === 'connect' ? 'handshakes' : 'messages', n(r.messages)],
+    [r.mode === 'connect' ? 'handshakes/s' : 'messages/s', n(r.msgsPerSec)],
+    ['MB/s (payload in)', String(r.mbPerSec)],
+    ['latency p50 / p90 / p99 / p99.9 / max (µs)', `${r.latencyUs.p50} / ${r.latencyUs.p90} / ${r.latencyUs.p99} / ${r.latencyUs.p999} / ${r.latencyUs.max}`],
+    ['open at end', n(r.open)],
+    ['errors', n(r.errors)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}

@@ -1,0 +1,35 @@
+// The `corews` command.
+import { BENCH_USAGE, formatReport, parseBenchArgs, runBench } from './bench';
+
+const USAGE = `usage: corews <command>
+
+commands:
+  bench   drive a WebSocket server and measure it (corews bench --help)
+`;
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 1 : 0;
+  }
+  if (command !== 'bench') {
+    process.stderr.write(`corews: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    return 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  let args;
+  try {
+    args = parseBenchArgs(rest);
+  } catch (err) {
+    process.stderr.write(`corews bench: ${(err as Error).message}\n${BENCH_USAGE}`);
+    return 1;
+  }
+  const report = await runBench(args);
+  process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  return 0;
+}
