@@ -88,6 +88,8 @@ export class Server<UserData = unknown> {
     this.#state = State.Listening;
     try {
       const address = await resolveHost(host);
+      // close() may have been called while the host was resolved.
+      if (this.#state !== State.Listening) throw new Error('listen: the server was closed before it started listening');
       const threads = this.#options.threads;
       const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
         this.#dispatch(worker, meta, values, arena),
@@ -96,7 +98,8 @@ export class Server<UserData = unknown> {
       this.#pending = Array.from({ length: threads }, () => new Map());
       this.#address = { address, family: net.isIPv6(address) ? 'IPv6' : 'IPv4', port: bound };
     } catch (err) {
-      this.#state = State.Idle;
+      if (this.#state === State.Listening) this.#state = State.Idle;
+      else this.#finishClose();
       throw err;
     }
   }
@@ -252,7 +255,7 @@ export class Server<UserData = unknown> {
   }
 
   #finishClose(): void {
-    this.#native.join();
+    this.#native.join(); // harmless when no worker was started
     this.#state = State.Closed;
     this.#sockets = [];
     this.#pending = [];

@@ -12,7 +12,7 @@ using server::EventType;
 constexpr size_t kMetaFields = 6;
 
 napi_value string_at(napi_env env, const uint8_t* p, size_t len, bool ascii) {
-  napi_value s;
+  napi_value s = nullptr;
   if (ascii) {
     napi_create_string_latin1(env, reinterpret_cast<const char*>(p), len, &s);
   } else {
@@ -22,9 +22,9 @@ napi_value string_at(napi_env env, const uint8_t* p, size_t len, bool ascii) {
 }
 
 // The arena as an ArrayBuffer the GC owns, without a copy where the runtime
-// allows external buffers.
+// allows external buffers. Null when the env can no longer make one.
 napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena) {
-  napi_value ab;
+  napi_value ab = nullptr;
   if (!arena.empty()) {
     auto* owned = new std::vector<uint8_t>(std::move(arena));
     napi_status st = napi_create_external_arraybuffer(
@@ -35,28 +35,25 @@ napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena) {
     delete owned;
   }
   void* data = nullptr;
-  napi_create_arraybuffer(env, arena.size(), &data, &ab);
+  if (napi_create_arraybuffer(env, arena.size(), &data, &ab) != napi_ok) return nullptr;
   if (!arena.empty()) std::memcpy(data, arena.data(), arena.size());
   return ab;
 }
 
-}  // namespace
+// Every N-API call can fail once the env is being torn down (a worker_thread
+// terminating under traffic); then the batch is dropped, as JS is gone.
+void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& batch) {
+  const std::vector<Event>& events = batch.events;
+  const uint8_t* arena = batch.arena.data();
 
-void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch) {
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-
-  const std::vector<Event>& events = batch->events;
-  const uint8_t* arena = batch->arena.data();
-
-  napi_value meta_ab, meta;
+  napi_value meta_ab, meta, values;
   void* meta_data = nullptr;
-  napi_create_arraybuffer(env, events.size() * kMetaFields * 4, &meta_data, &meta_ab);
-  napi_create_typedarray(env, napi_int32_array, events.size() * kMetaFields, meta_ab, 0, &meta);
+  if (napi_create_arraybuffer(env, events.size() * kMetaFields * 4, &meta_data, &meta_ab) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, events.size() * kMetaFields, meta_ab, 0, &meta) != napi_ok ||
+      napi_create_array(env, &values) != napi_ok || meta_data == nullptr) {
+    return;
+  }
   auto* m = static_cast<int32_t*>(meta_data);
-
-  napi_value values;
-  napi_create_array(env, &values);
   uint32_t vi = 0;
   for (const Event& e : events) {
     *m++ = int32_t(e.type);
@@ -82,22 +79,31 @@ void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::E
   }
 
   napi_value args[4];
-  napi_create_uint32(env, batch->worker, &args[0]);
+  if (napi_create_uint32(env, batch.worker, &args[0]) != napi_ok) return;
   args[1] = meta;
   args[2] = values;
-  if (batch->has_binary) {
-    args[3] = arena_to_js(env, std::move(batch->arena));
-  } else {
-    napi_get_undefined(env, &args[3]);
+  if (batch.has_binary) {
+    args[3] = arena_to_js(env, std::move(batch.arena));
+    if (args[3] == nullptr) return;
+  } else if (napi_get_undefined(env, &args[3]) != napi_ok) {
+    return;
   }
   napi_value global, result;
-  napi_get_global(env, &global);
-  // A throwing handler is the JS layer's to report; the engine goes on.
+  if (napi_get_global(env, &global) != napi_ok) return;
+  // The JS layer catches handler errors itself; anything escaping is a bug in
+  // it and is reported as an uncaught exception, not swallowed.
   if (napi_call_function(env, global, dispatch, 4, args, &result) == napi_pending_exception) {
     napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
+}
+
+}  // namespace
+
+void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  dispatch_in_scope(env, dispatch, *batch);
   napi_close_handle_scope(env, scope);
 }
 

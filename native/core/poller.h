@@ -9,7 +9,8 @@ namespace corews::core {
 enum PollFlags : uint32_t {
   kPollIn = 1,
   kPollOut = 2,
-  kPollHup = 4,  // peer hung up or the fd is in error (reported, never requested)
+  kPollHup = 4,    // hung up or in error (reported, never requested)
+  kPollRdHup = 8,  // the peer shut down its sending side (FIN), even when kPollIn is not watched
 };
 
 struct PollEvent {

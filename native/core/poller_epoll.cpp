@@ -10,8 +10,9 @@ namespace {
 
 uint32_t to_epoll(uint32_t interest) {
   uint32_t e = 0;
-  if (interest & kPollIn) e |= EPOLLIN | EPOLLRDHUP;
+  if (interest & kPollIn) e |= EPOLLIN;
   if (interest & kPollOut) e |= EPOLLOUT;
+  if (interest & kPollRdHup) e |= EPOLLRDHUP;
   return e;
 }
 
@@ -43,7 +44,8 @@ int Poller::wait(PollEvent* out, int max, int timeout_ms) {
   if (n < 0) return 0;  // EINTR: the caller just loops
   for (int i = 0; i < n; ++i) {
     uint32_t f = 0;
-    if (evs[i].events & (EPOLLIN | EPOLLRDHUP)) f |= kPollIn;
+    if (evs[i].events & EPOLLIN) f |= kPollIn;
+    if (evs[i].events & EPOLLRDHUP) f |= kPollRdHup;
     if (evs[i].events & EPOLLOUT) f |= kPollOut;
     if (evs[i].events & (EPOLLHUP | EPOLLERR)) f |= kPollHup;
     out[i] = {evs[i].data.ptr, f};

@@ -201,6 +201,10 @@ Connection* Worker::lookup(uint32_t slot, uint32_t gen) const {
 
 void Worker::on_io(Connection* c, uint32_t flags) {
   if (c->state == ConnState::kDead) return;
+  if (c->state == ConnState::kAwaitingJs && (flags & (core::kPollRdHup | core::kPollHup))) {
+    destroy(c);  // the client gave up while a hook was deciding
+    return;
+  }
   if (flags & core::kPollOut) on_writable(c);
   if (c->state == ConnState::kDead) return;
   if (flags & (core::kPollIn | core::kPollHup)) on_readable(c);
@@ -221,12 +225,6 @@ void Worker::on_readable(Connection* c) {
   switch (c->state) {
     case ConnState::kHandshake:
       on_request_bytes(c, data, size_t(n));
-      break;
-    case ConnState::kAwaitingJs:
-      // Bytes a client sent before our answer (pipelined frames): keep them
-      // for after the handshake, within the same bound as the request itself.
-      c->http.append(reinterpret_cast<const char*>(data), size_t(n));
-      if (c->http.size() > 2 * proto::kMaxRequestHead) destroy(c);
       break;
     case ConnState::kOpen:
     case ConnState::kClosing: {
@@ -261,15 +259,22 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
       return refuse(c, d.status, d.reason);
     case proto::HandshakeDecision::kNotUpgrade:
       if (!config_->http_hook) return refuse(c, d.status, d.reason);
-      c->state = ConnState::kAwaitingJs;
-      return emit_request(c, EventType::kHttpRequest, req, {});
+      return await_js(c, EventType::kHttpRequest, req, {});
     case proto::HandshakeDecision::kAccept:
-      if (config_->upgrade_hook) {
-        c->state = ConnState::kAwaitingJs;
-        return emit_request(c, EventType::kUpgrade, req, d.protocol);
-      }
+      if (config_->upgrade_hook) return await_js(c, EventType::kUpgrade, req, d.protocol);
       return accept_upgrade(c, d.protocol, {});
   }
+}
+
+// The request is complete; a hook decides. The handshake timeout is for slow
+// clients, not slow hooks, so it stops here. Whatever the client sends before
+// the answer stays in the kernel (TCP pushes back) and is read after it; only
+// the client's FIN is watched, to tell JS the client has gone.
+void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol) {
+  core::DeadlineList::cancel(c);
+  c->state = ConnState::kAwaitingJs;
+  update_interest(c);
+  emit_request(c, type, req, protocol);
 }
 
 void Worker::emit_request(Connection* c, EventType type, const proto::HttpRequest& req,
@@ -302,6 +307,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   core::DeadlineList::cancel(c);
   c->state = ConnState::kOpen;
   c->js_knows = true;
+  update_interest(c);
   batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, peer_address(c->fd)});
 
   std::string early = c->http.substr(head_len);
@@ -458,9 +464,16 @@ void Worker::on_writable(Connection* c) {
 void Worker::update_interest(Connection* c) {
   if (c->state == ConnState::kDead) return;
   uint8_t want = 0;
-  // While JS decides what to answer to a Close or an error, leave the peer's
-  // further bytes in the kernel.
-  if (c->state != ConnState::kPeerClosed && c->state != ConnState::kFailed) want |= core::kPollIn;
+  switch (c->state) {
+    case ConnState::kAwaitingJs:
+      want = core::kPollRdHup;
+      break;
+    case ConnState::kPeerClosed:
+    case ConnState::kFailed:
+      break;  // while JS answers a Close or an error, the peer's further bytes stay in the kernel
+    default:
+      want = core::kPollIn;
+  }
   if (c->out_pending()) want |= core::kPollOut;
   if (want != c->interest) {
     c->interest = want;
