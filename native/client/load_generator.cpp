@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <memory>
 
 #include "../core/poller.h"
 #include "../proto/client_handshake.h"
@@ -79,10 +80,20 @@ class LoadGenerator::Loop {
     for (int id = index; id < config.connections; id += config.threads) pending_.push_back(id);
     if (config.mode == Mode::kFanout && index == 0) pending_.push_back(config.connections);  // the publisher
     target_ = int(pending_.size());
-    payload_.resize(config.size);
-    for (size_t i = 0; i < payload_.size(); ++i) {
-      payload_[i] = config.binary ? uint8_t(i * 31 + 7) : uint8_t('a' + i % 26);
+    // The frame every message is copied from: header with a placeholder key,
+    // then the unmasked payload.
+    uint8_t zero_key[4] = {};
+    frame_.resize(proto::kMaxFrameHeader + config.size);
+    size_t h = proto::write_frame_header(frame_.data(), config.binary ? proto::kOpBinary : proto::kOpText,
+                                         config.size, zero_key);
+    frame_header_ = h - 4;
+    frame_.resize(h + config.size);
+    for (size_t i = 0; i < config.size; ++i) {
+      frame_[h + i] = config.binary ? uint8_t(i * 31 + 7) : uint8_t('a' + i % 26);
     }
+    uint32_t ring = 1;
+    while (ring < uint32_t(config.depth)) ring <<= 1;
+    ring_mask_ = ring - 1;
     make_address(config.address, config.port, server_, server_len_);
     for (const auto& s : config.sources) {
       sockaddr_storage a;
@@ -122,7 +133,11 @@ class LoadGenerator::Loop {
     proto::FrameParser parser;
     std::vector<uint8_t> out;
     size_t out_head = 0;
-    std::deque<int64_t> sent_at;  // send times of the messages in flight (echo is in order)
+    // Send times of the messages in flight, oldest first (echoes come back in
+    // order): a ring of `depth` entries, allocated once.
+    std::unique_ptr<int64_t[]> sent_at;
+    uint32_t sent_head = 0;
+    uint32_t in_flight = 0;
   };
 
   struct Events {
@@ -146,6 +161,8 @@ class LoadGenerator::Loop {
   void on_handshake_bytes(Conn* c, const uint8_t* data, size_t len);
   void on_open(Conn* c);
   void on_message(Conn* c, const uint8_t* data, size_t len);
+  // In-flight rings are a power of two long, so indexing is a mask, not a division.
+  uint32_t ring_mask() const { return ring_mask_; }
   void send_message(Conn* c, int64_t now);
   void publish_more(int64_t now);
   void flush(Conn* c);
@@ -159,7 +176,9 @@ class LoadGenerator::Loop {
   int index_;
   Random random_;
   std::vector<uint8_t> read_buffer_;
-  std::vector<uint8_t> payload_;
+  std::vector<uint8_t> frame_;  // the message as sent, before masking
+  size_t frame_header_ = 0;     // header bytes before the masking key
+  uint32_t ring_mask_ = 0;
   std::deque<int> pending_;  // connection ids still to open
   std::vector<Conn*> conns_;
   std::vector<Conn*> dead_;
@@ -175,6 +194,9 @@ class LoadGenerator::Loop {
   int connecting_ = 0;  // in connect or handshake
   int settled_ = 0;     // opened or failed during set-up
   bool ready_ = false;
+  int64_t now_ = 0;        // when the current read happened
+  bool counting_ = false;  // and whether that is inside the window
+  uint64_t counted_ = 0;   // messages in the window; published to `messages` once per iteration
   Conn* publisher_ = nullptr;
   uint64_t published_ = 0;
   uint64_t first_receiver_got_ = 0;  // fanout flow control: the publisher stays `depth` ahead of receiver 0
@@ -233,6 +255,8 @@ void LoadGenerator::Loop::on_io(Conn* c, uint32_t flags) {
   ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return fail(c);
+  now_ = now_ns();  // one clock read per read: everything in it arrived at once
+  counting_ = in_window(now_);
   if (c->state == State::kHandshake) {
     on_handshake_bytes(c, read_buffer_.data(), size_t(n));
   } else {
@@ -314,12 +338,12 @@ void LoadGenerator::Loop::mark_ready() {
 }
 
 void LoadGenerator::Loop::on_message(Conn* c, const uint8_t* data, size_t len) {
-  int64_t now = now_ns();
-  bool counted = in_window(now);
+  int64_t now = now_;
+  bool counted = counting_;
   if (config_.mode == Mode::kFanout) {
     if (c->publisher) return;
     if (counted) {
-      messages.fetch_add(1, std::memory_order_relaxed);
+      ++counted_;
       bytes += len;
       if (len >= 8) {
         int64_t sent;
@@ -333,32 +357,37 @@ void LoadGenerator::Loop::on_message(Conn* c, const uint8_t* data, size_t len) {
     }
     return;
   }
-  if (c->sent_at.empty()) return fail(c);  // an answer to nothing: not an echo server
-  int64_t sent = c->sent_at.front();
-  c->sent_at.pop_front();
+  if (c->in_flight == 0) return fail(c);  // an answer to nothing: not an echo server
+  int64_t sent = c->sent_at[c->sent_head];
+  c->sent_head = (c->sent_head + 1) & ring_mask();
+  --c->in_flight;
   if (counted) {
-    messages.fetch_add(1, std::memory_order_relaxed);
+    ++counted_;
     bytes += len;
     histogram.record(uint64_t(now - sent));
   }
   send_message(c, now);
 }
 
-// One masked frame with a fresh key (§5.3), appended to the connection's output.
+// One masked frame with a fresh key (§5.3), appended to the connection's
+// output: the prebuilt frame is copied, then its key and payload are rewritten.
 void LoadGenerator::Loop::send_message(Conn* c, int64_t now) {
   uint32_t key32 = uint32_t(random_.next());
-  uint8_t mask[4];
-  std::memcpy(mask, &key32, 4);
   size_t at = c->out.size();
-  size_t len = payload_.size();
-  c->out.resize(at + proto::kMaxFrameHeader + len);
-  size_t h = proto::write_frame_header(c->out.data() + at, config_.binary ? proto::kOpBinary : proto::kOpText, len, mask);
-  uint8_t* p = c->out.data() + at + h;
-  if (len) std::memcpy(p, payload_.data(), len);
+  size_t frame_len = frame_.size();
+  c->out.resize(at + frame_len);
+  uint8_t* f = c->out.data() + at;
+  std::memcpy(f, frame_.data(), frame_len);
+  std::memcpy(f + frame_header_, &key32, 4);
+  uint8_t* p = f + frame_header_ + 4;
+  size_t len = frame_len - frame_header_ - 4;
   if (c->publisher && len >= 8) std::memcpy(p, &now, 8);  // receivers measure latency from it
-  proto::apply_mask(p, len, mask, 0);
-  c->out.resize(at + h + len);
-  if (!c->publisher) c->sent_at.push_back(now);
+  proto::apply_mask(p, len, f + frame_header_, 0);
+  if (!c->publisher) {
+    if (!c->sent_at) c->sent_at = std::make_unique<int64_t[]>(ring_mask() + 1);
+    c->sent_at[(c->sent_head + c->in_flight) & ring_mask()] = now;
+    ++c->in_flight;
+  }
 }
 
 void LoadGenerator::Loop::publish_more(int64_t now) {
@@ -427,6 +456,7 @@ void LoadGenerator::Loop::run() {
     open_next();
     int n = poller_.wait(events, 256, 10);
     for (int i = 0; i < n; ++i) on_io(static_cast<Conn*>(events[i].tag), events[i].flags);
+    messages.store(counted_, std::memory_order_relaxed);
     int64_t now = now_ns();
     if (config_.mode == Mode::kFanout && publisher_ && published_ == 0) publish_more(now);
     if (!dead_.empty()) {

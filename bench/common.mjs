@@ -1,0 +1,127 @@
+// Shared by the benchmark scripts: processes, pinning, the CLI, statistics.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BUILD = path.join(ROOT, 'bench', 'build');
+export const RESULTS = path.join(ROOT, 'bench', 'results');
+export const CLI = path.join(ROOT, 'bin', 'corews.js');
+
+/** With two or more cores the server gets core 0 and the load generator core 1. */
+export const PIN = os.availableParallelism() >= 2;
+export const SERVER_CPUS = '0';
+export const CLIENT_CPUS = '1';
+
+/** argv prefixed with `taskset -c cpus` where pinning applies. */
+export function pinned(cpus, argv) {
+  return PIN ? ['taskset', '-c', cpus, ...argv] : argv;
+}
+
+/** Compiles a C peer from bench/c into bench/build (cached by mtime). */
+export function buildC(name, libs = []) {
+  fs.mkdirSync(BUILD, { recursive: true });
+  const src = path.join(ROOT, 'bench', 'c', `${name}.c`);
+  const out = path.join(BUILD, name);
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', out, src, ...libs], { stdio: 'inherit' });
+  }
+  return out;
+}
+
+/** Starts a long-running process; resolves once `ready(stdout so far)` holds. */
+export function startProcess(argv, { ready = () => true, env = {}, timeoutMs = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${argv.join(' ')} did not start: ${err}`));
+    }, timeoutMs);
+    const check = () => {
+      if (ready(out)) {
+        clearTimeout(timer);
+        resolve({ proc, output: () => out });
+      }
+    };
+    proc.stdout.on('data', (d) => { out += d; check(); });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${argv.join(' ')} exited with ${code}: ${err}`)); });
+    check();
+  });
+}
+
+/** Ends a process started by startProcess (by its PID) and waits for it. */
+export async function stopProcess(p) {
+  if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+  p.proc.removeAllListeners('exit');
+  const gone = new Promise((r) => p.proc.once('exit', r));
+  p.proc.kill('SIGTERM');
+  const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** Runs a command to completion and parses the last line of its stdout as JSON. */
+export function runJson(argv, timeoutMs = 120000) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`${argv.join(' ')} (exit ${code}) printed no JSON: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+/** `corews bench` as argv, pinned to the client core. */
+export function benchArgv(mode, url, opts = {}) {
+  const argv = [process.execPath, CLI, 'bench', mode, url, '--json'];
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === true) argv.push(`--${k}`);
+    else if (v !== false && v !== undefined) argv.push(`--${k}`, String(v));
+  }
+  return pinned(CLIENT_CPUS, argv);
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    import('node:net').then(({ default: net }) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+  });
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.versions.node}`;
+}
+
+export function writeResult(name, data) {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const file = path.join(RESULTS, name);
+  fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
