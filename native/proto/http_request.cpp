@@ -99,12 +99,17 @@ std::string_view HttpRequest::path() const {
 
 HeadStatus parse_request_head(const char* buf, size_t len, HttpRequest& out, size_t& head_len) {
   std::string_view all(buf, len < kMaxRequestHead ? len : kMaxRequestHead);
-  size_t end = all.find("\r\n\r\n");
+  // RFC 9112 §2.2: ignore empty lines before the request line (some clients
+  // send a CRLF after a previous body).
+  size_t skipped = 0;
+  while (all.substr(skipped, 2) == "\r\n") skipped += 2;
+  if (skipped == all.size()) return len >= kMaxRequestHead ? HeadStatus::kTooLarge : HeadStatus::kIncomplete;
+  size_t end = all.find("\r\n\r\n", skipped);
   if (end == std::string_view::npos) {
     return len >= kMaxRequestHead ? HeadStatus::kTooLarge : HeadStatus::kIncomplete;
   }
   head_len = end + 4;
-  std::string_view head = all.substr(0, end + 2);  // every line ends in CRLF
+  std::string_view head = all.substr(skipped, end + 2 - skipped);  // every line ends in CRLF
 
   out = HttpRequest{};
   size_t eol = head.find("\r\n");

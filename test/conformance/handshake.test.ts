@@ -116,6 +116,11 @@ describe('opening handshake (default options)', () => {
     await expectAccepted(s.port, upgradeRequest('/', { Connection: ' keep-alive ,  upgrade ' }));
   });
 
+  it('RFC 9112 §2.2 empty lines before the request line are ignored', async () => {
+    await expectAccepted(s.port, `\r\n${upgradeRequest('/')}`);
+    await expectAccepted(s.port, `\r\n\r\n${upgradeRequest('/')}`);
+  });
+
   it('§4.2.1 Upgrade is a token list: "foo, websocket" is accepted', async () => {
     await expectAccepted(s.port, upgradeRequest('/', { Upgrade: 'foo, websocket' }));
   });
