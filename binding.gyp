@@ -24,12 +24,14 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"],
+      "cflags": ["-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-semantic-interposition", "-O2"],
       "conditions": [
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
-            "CLANG_CXX_LANGUAGE_STANDARD": "c++20"
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++20",
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"
           }
         }]
       ]
