@@ -40,11 +40,10 @@ ClientHandshakeStatus check_server_response(const char* buf, size_t len, std::st
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return ClientHandshakeStatus::kBad;
     std::string_view name = line.substr(0, colon);
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    // §4.1: Upgrade must be "websocket"; Connection must contain the token "Upgrade".
     if (iequals(name, "upgrade")) upgrade = iequals(value, "websocket");
-    else if (iequals(name, "connection")) connection = iequals(value, "upgrade");
+    else if (iequals(name, "connection")) connection = connection || list_contains(value, "upgrade", true);
     else if (iequals(name, "sec-websocket-accept")) accept = value == expected;
   }
   return upgrade && connection && accept ? ClientHandshakeStatus::kOk : ClientHandshakeStatus::kBad;

@@ -23,20 +23,13 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& all
   return false;
 }
 
-// The first server protocol that appears among the client's offers.
+// The first server protocol that appears among the client's offers; names
+// are case-sensitive (§11.3.4).
 std::string_view choose_protocol(const HttpRequest& req, const std::vector<std::string>& ours) {
   for (const auto& p : ours) {
     for (size_t i = 0; i < req.header_count; ++i) {
-      if (!iequals(req.headers[i].name, "sec-websocket-protocol")) continue;
-      std::string_view rest = req.headers[i].value;
-      while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        std::string_view offer = rest.substr(0, comma);
-        while (!offer.empty() && (offer.front() == ' ' || offer.front() == '\t')) offer.remove_prefix(1);
-        while (!offer.empty() && (offer.back() == ' ' || offer.back() == '\t')) offer.remove_suffix(1);
-        if (offer == p) return p;  // subprotocol names are case-sensitive (§11.3.4)
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
+      if (iequals(req.headers[i].name, "sec-websocket-protocol") && list_contains(req.headers[i].value, p, false)) {
+        return p;
       }
     }
   }

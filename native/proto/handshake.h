@@ -28,9 +28,10 @@ struct HandshakeDecision {
 };
 
 // Checks a parsed request against §4.2.1 and the policy, in this order:
-// method (405), HTTP version (400), upgrade or not, path (404), Connection (400),
-// Host (400), key (400), version (426), origin (403); then picks the first of
-// the server's protocols that the client offered.
+// upgrade or not (a request without "Upgrade: websocket" is plain HTTP, for the
+// http hook or 426, whatever its method), method (405), HTTP version (400),
+// path (404), Connection (400), Host (400), key (400), version (426), origin
+// (403); then picks the first of the server's protocols that the client offered.
 HandshakeDecision decide_upgrade(const HttpRequest& req, const HandshakePolicy& policy);
 
 // base64(SHA-1(key + GUID)) (§4.2.2 step 5.4).

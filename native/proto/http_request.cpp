@@ -29,12 +29,6 @@ bool is_field_value(std::string_view s) {
   return true;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
 bool parse_request_line(std::string_view line, HttpRequest& out) {
@@ -81,14 +75,24 @@ size_t HttpRequest::count(std::string_view name) const {
 
 bool HttpRequest::has_token(std::string_view name, std::string_view token) const {
   for (size_t i = 0; i < header_count; ++i) {
-    if (!iequals(headers[i].name, name)) continue;
-    std::string_view rest = headers[i].value;
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      if (iequals(trim(rest.substr(0, comma)), token)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+    if (iequals(headers[i].name, name) && list_contains(headers[i].value, token, true)) return true;
+  }
+  return false;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool list_contains(std::string_view list, std::string_view item, bool ignore_case) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view element = trim_ows(list.substr(0, comma));
+    if (ignore_case ? iequals(element, item) : element == item) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
   }
   return false;
 }
@@ -125,7 +129,7 @@ HeadStatus parse_request_head(const char* buf, size_t len, HttpRequest& out, siz
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return HeadStatus::kBad;
     std::string_view name = line.substr(0, colon);
-    std::string_view value = trim(line.substr(colon + 1));
+    std::string_view value = trim_ows(line.substr(colon + 1));
     if (!is_token(name) || !is_field_value(value)) return HeadStatus::kBad;
     if (out.header_count == kMaxHeaderFields) return HeadStatus::kTooLarge;
     out.headers[out.header_count++] = {name, value};

@@ -47,4 +47,11 @@ HeadStatus parse_request_head(const char* buf, size_t len, HttpRequest& out, siz
 
 bool iequals(std::string_view a, std::string_view b);
 
+// Without optional whitespace (spaces and tabs) at either end.
+std::string_view trim_ows(std::string_view s);
+
+// True when the comma-separated list (RFC 9110 §5.6.1) has `item` as one of
+// its elements; HTTP tokens compare case-insensitively, subprotocol names not.
+bool list_contains(std::string_view list, std::string_view item, bool ignore_case);
+
 }  // namespace corews::proto
