@@ -16,6 +16,7 @@
         "native/server/listener.cpp",
         "native/server/worker.cpp",
         "native/addon/batch_to_js.cpp",
+        "native/addon/hot_paths_binding.cpp",
         "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",
         "native/addon/native_server.cpp"

@@ -53,9 +53,18 @@ export interface NativeServer {
   join(): void;
 }
 
+/** The protocol core's hot paths, for the microbenchmarks in bench/. */
+export interface HotPaths {
+  unmask(data: Uint8Array, key: Uint8Array): void;
+  isUtf8(data: Uint8Array): boolean;
+  acceptKey(key: string): string;
+  parseFrames(data: Uint8Array): number;
+}
+
 export interface NativeBinding {
   NativeServer: new (options: NativeOptions) => NativeServer;
   LoadGenerator: new (config: LoadGeneratorConfig) => LoadGenerator;
+  hotPaths: HotPaths;
 }
 
 export type BenchMode = 'echo' | 'latency' | 'connect' | 'idle' | 'fanout';

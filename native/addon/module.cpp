@@ -2,6 +2,7 @@
 // worker_thread) gets its own class and state, nothing is global.
 #include <napi.h>
 
+#include "hot_paths_binding.h"
 #include "load_generator_binding.h"
 #include "native_server.h"
 
@@ -10,6 +11,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeServer", corews::addon::NativeServer::Define(env));
   exports.Set("LoadGenerator", corews::addon::LoadGeneratorBinding::Define(env));
+  exports.Set("hotPaths", corews::addon::HotPaths(env));
   return exports;
 }
 
