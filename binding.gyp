@@ -14,6 +14,8 @@
         "native/proto/sha1.cpp",
         "native/proto/utf8.cpp",
         "native/server/listener.cpp",
+        "native/server/out_queue.cpp",
+        "native/server/topics.cpp",
         "native/server/worker.cpp",
         "native/addon/batch_to_js.cpp",
         "native/addon/hot_paths_binding.cpp",

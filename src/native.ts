@@ -48,6 +48,10 @@ export interface NativeServer {
   terminate(worker: number, slot: number, gen: number): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
   respond(worker: number, slot: number, gen: number, status: number, headerLines: string, body: Uint8Array): void;
+  subscribe(worker: number, slot: number, gen: number, topicId: number): void;
+  unsubscribe(worker: number, slot: number, gen: number, topicId: number): void;
+  publish(perWorker: Int32Array, topicId: number, data: string | Uint8Array, opcode: Opcode,
+    senderWorker: number, senderSlot: number, senderGen: number): void;
   flush(): void;
   stop(): void;
   join(): void;

@@ -5,9 +5,10 @@ import net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
 import { binding } from './loader';
-import { EventType, META_FIELDS, MessageFlag, type NativeServer } from './native';
-import { resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
-import { WebSocket, type SocketLink } from './websocket';
+import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
+import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
+import { TopicRegistry } from './topics';
+import { isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
 
 /** Where a listening server is bound. */
 export interface AddressInfo {
@@ -34,6 +35,7 @@ export class Server<UserData = unknown> {
   readonly #options: ResolvedOptions<UserData>;
   readonly #native: NativeServer;
   readonly #link: SocketLink;
+  readonly #topics: TopicRegistry;
   #state = State.Idle;
   #address: AddressInfo | null = null;
   /** Open sockets by worker, then slot. */
@@ -62,7 +64,13 @@ export class Server<UserData = unknown> {
       httpHook: o.http !== undefined,
     });
     const native = this.#native;
-    this.#link = { native, commandQueued: () => this.#commandQueued() };
+    this.#topics = new TopicRegistry(o.threads);
+    this.#link = {
+      native,
+      topics: this.#topics,
+      commandQueued: () => this.#commandQueued(),
+      publish: (topic, data, options, sender) => this.#publish(topic, data, options, sender),
+    };
   }
 
   /** Number of worker threads this server runs. */
@@ -126,6 +134,34 @@ export class Server<UserData = unknown> {
     });
     this.#native.stop();
     return this.#closed;
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` on every worker (text or binary by the
+   * rule of {@link WebSocket.send}). It is framed once; the workers share the bytes.
+   * @returns false when the topic has no subscribers.
+   * @throws TypeError when `topic` is not a string or `data` not a payload.
+   */
+  publish(topic: string, data: Payload, options?: SendOptions): boolean {
+    if (typeof topic !== 'string') throw new TypeError(`publish: topic must be a string, got ${describe(topic)}`);
+    return this.#publish(topic, data, options, undefined);
+  }
+
+  /** Number of sockets subscribed to `topic`, across all workers. */
+  subscribers(topic: string): number {
+    return this.#topics.subscribers(topic);
+  }
+
+  #publish(topic: string, data: Payload, options: SendOptions | undefined, sender: WebSocket<unknown> | undefined): boolean {
+    if (!isPayload(data)) throw new TypeError(`publish: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    const entry = this.#topics.get(topic);
+    if (entry === undefined || this.#state !== State.Listening) return false;
+    const binary = options?.binary ?? typeof data !== 'string';
+    const bytes = typeof data === 'string' ? data : toBytes(data);
+    this.#native.publish(entry.perWorker, entry.id, bytes, binary ? Opcode.Binary : Opcode.Text,
+      sender?._worker ?? -1, sender?._slot ?? 0, sender?._gen ?? 0);
+    this.#commandQueued();
+    return true;
   }
 
   #commandQueued(): void {
@@ -220,6 +256,7 @@ export class Server<UserData = unknown> {
             if (ws !== undefined && ws._gen === gen) {
               sockets[slot] = undefined;
               ws._state = 3;
+              ws._releaseTopics();
               this.#openCount--;
               if (o.close) {
                 try {

@@ -3,6 +3,7 @@
 // operation is a harmless no-op that says so in its return value.
 import { Opcode, type NativeServer } from './native';
 import { describe } from './options';
+import type { TopicRegistry } from './topics';
 
 /** What `send` did with a message. */
 export const SendStatus = {
@@ -31,8 +32,11 @@ export interface SendOptions {
 /** @internal What a socket needs of its server. */
 export interface SocketLink {
   readonly native: NativeServer;
+  readonly topics: TopicRegistry;
   /** Called whenever a command was queued, so that it is flushed soon. */
   commandQueued(): void;
+  /** Publishes to a topic's subscribers, skipping `sender`; false when it has none. */
+  publish(topic: string, data: Payload, options: SendOptions | undefined, sender: WebSocket<unknown> | undefined): boolean;
 }
 
 /** Raw bytes of a binary payload, without copying. */
@@ -42,7 +46,7 @@ export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return new Uint8Array(data);
 }
 
-function isPayload(data: unknown): data is Payload {
+export function isPayload(data: unknown): data is Payload {
   return typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ||
     (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer);
 }
@@ -64,6 +68,7 @@ export class WebSocket<UserData = unknown> {
   data: UserData;
 
   /** @internal */ _state: ReadyState = 1;
+  #topics: Set<string> | undefined; // created on first subscribe: idle sockets stay small
   /** @internal */ readonly _worker: number;
   /** @internal */ readonly _slot: number;
   /** @internal */ readonly _gen: number;
@@ -145,6 +150,63 @@ export class WebSocket<UserData = unknown> {
   }
 
   /**
+   * Subscribes to a topic: every {@link Server.publish} and other sockets' {@link publish} to it
+   * reaches this socket, fanned out natively. Subscriptions end when the socket closes.
+   * @returns false when already subscribed or not open.
+   * @throws TypeError when `topic` is not a string.
+   */
+  subscribe(topic: string): boolean {
+    checkTopic(topic, 'subscribe');
+    if (this._state !== 1 || this.#topics?.has(topic)) return false;
+    (this.#topics ??= new Set()).add(topic);
+    const link = this.#link;
+    link.native.subscribe(this._worker, this._slot, this._gen, link.topics.add(topic, this._worker));
+    link.commandQueued();
+    return true;
+  }
+
+  /**
+   * Ends a subscription.
+   * @returns false when not subscribed.
+   */
+  unsubscribe(topic: string): boolean {
+    checkTopic(topic, 'unsubscribe');
+    if (this.#topics === undefined || !this.#topics.delete(topic)) return false;
+    const link = this.#link;
+    link.native.unsubscribe(this._worker, this._slot, this._gen, link.topics.remove(topic, this._worker));
+    link.commandQueued();
+    return true;
+  }
+
+  /** Whether this socket subscribes to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#topics?.has(topic) ?? false;
+  }
+
+  /** The topics this socket subscribes to (a copy). */
+  get topics(): string[] {
+    return this.#topics ? [...this.#topics] : [];
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` except this socket (text or binary by
+   * the rule of {@link send}). The message is framed once and shared by all recipients.
+   * @returns false when this socket is not open or the topic has no subscribers.
+   */
+  publish(topic: string, data: Payload, options?: SendOptions): boolean {
+    checkTopic(topic, 'publish');
+    if (this._state !== 1) return false;
+    return this.#link.publish(topic, data, options, this);
+  }
+
+  /** @internal The connection is gone: its subscriptions end. */
+  _releaseTopics(): void {
+    if (this.#topics === undefined) return;
+    for (const topic of this.#topics) this.#link.topics.remove(topic, this._worker);
+    this.#topics = undefined;
+  }
+
+  /**
    * Drops the TCP connection at once, without a closing handshake; the `close` handler gets 1006.
    * @returns false when the socket was already closed.
    */
@@ -155,6 +217,10 @@ export class WebSocket<UserData = unknown> {
     this.#link.commandQueued();
     return true;
   }
+}
+
+function checkTopic(topic: unknown, method: string): void {
+  if (typeof topic !== 'string') throw new TypeError(`${method}: topic must be a string, got ${describe(topic)}`);
 }
 
 function isSendableCloseCode(code: number): boolean {

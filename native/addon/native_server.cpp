@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../proto/frame.h"
+#include "../core/shared_bytes.h"
 #include "../server/commands.h"
 #include "../server/listener.h"
 #include "batch_to_js.h"
@@ -57,6 +58,9 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Terminate>("terminate"),
                          InstanceMethod<&NativeServer::Accept>("accept"),
                          InstanceMethod<&NativeServer::Respond>("respond"),
+                         InstanceMethod<&NativeServer::Subscribe>("subscribe"),
+                         InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
+                         InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
                          InstanceMethod<&NativeServer::Stop>("stop"),
                          InstanceMethod<&NativeServer::Join>("join"),
@@ -200,6 +204,70 @@ void NativeServer::Respond(const Napi::CallbackInfo& info) {
   std::string_view hlen_bytes(reinterpret_cast<const char*>(&hlen), 4);
   CommandWriter(*box).add(CommandType::kRespond, u32(info, 1), u32(info, 2), uint16_t(u32(info, 3)),
                           {hlen_bytes, headers, {reinterpret_cast<const char*>(body), body_len}});
+}
+
+// subscribe(worker, slot, gen, topicId) / unsubscribe(…)
+void NativeServer::Subscribe(const Napi::CallbackInfo& info) {
+  uint32_t topic = u32(info, 3);
+  if (auto* box = outbox(info)) {
+    CommandWriter(*box).add(CommandType::kSubscribe, u32(info, 1), u32(info, 2), 0,
+                            {{reinterpret_cast<const char*>(&topic), 4}});
+  }
+}
+
+void NativeServer::Unsubscribe(const Napi::CallbackInfo& info) {
+  uint32_t topic = u32(info, 3);
+  if (auto* box = outbox(info)) {
+    CommandWriter(*box).add(CommandType::kUnsubscribe, u32(info, 1), u32(info, 2), 0,
+                            {{reinterpret_cast<const char*>(&topic), 4}});
+  }
+}
+
+// publish(perWorker: Int32Array, topicId, data, opcode, senderWorker, senderSlot, senderGen)
+// Frames the message once; every worker with subscribers (perWorker[i] > 0)
+// gets a reference to the same bytes. The sender (-1: none) is skipped.
+void NativeServer::Publish(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  auto per_worker = info[0].As<Napi::Int32Array>();
+  uint32_t topic = u32(info, 1);
+  auto op = proto::Opcode(u32(info, 3));
+  int32_t sender_worker = info[4].As<Napi::Number>().Int32Value();
+  uint32_t sender_slot = u32(info, 5), sender_gen = u32(info, 6);
+
+  uint32_t targets = 0;
+  for (size_t i = 0; i < per_worker.ElementLength() && i < workers_.size(); ++i) targets += per_worker[i] > 0;
+  if (targets == 0) return;
+
+  core::SharedBytes* frame;
+  napi_value data = info[2];
+  napi_valuetype type;
+  napi_typeof(env, data, &type);
+  if (type == napi_string) {
+    // Once per publish, however many subscribers: measuring first is cheaper
+    // than the gap trick of send().
+    size_t len = 0;
+    napi_get_value_string_utf8(env, data, nullptr, 0, &len);
+    frame = core::SharedBytes::create(proto::kMaxFrameHeader + len + 1);
+    size_t h = proto::write_frame_header(frame->data(), op, len, nullptr);
+    napi_get_value_string_utf8(env, data, reinterpret_cast<char*>(frame->data() + h), len + 1, &len);
+    frame->set_size(h + len);
+  } else {
+    const uint8_t* bytes = nullptr;
+    size_t len = 0;
+    if (!bytes_of(env, data, bytes, len)) return;
+    frame = core::SharedBytes::create(proto::kMaxFrameHeader + len);
+    size_t h = proto::write_frame_header(frame->data(), op, len, nullptr);
+    if (len) std::memcpy(frame->data() + h, bytes, len);
+    frame->set_size(h + len);
+  }
+  frame->ref(targets - 1);  // one reference per target worker
+  for (size_t i = 0; i < per_worker.ElementLength() && i < workers_.size(); ++i) {
+    if (per_worker[i] <= 0) continue;
+    bool is_sender = int32_t(i) == sender_worker;
+    server::PublishPayload p{topic, 0, frame};
+    CommandWriter(outboxes_[i]).add(CommandType::kPublish, is_sender ? sender_slot : ~0u, is_sender ? sender_gen : ~0u,
+                                    0, {{reinterpret_cast<const char*>(&p), sizeof p}});
+  }
 }
 
 void NativeServer::Flush(const Napi::CallbackInfo&) { flush(); }

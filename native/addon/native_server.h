@@ -29,6 +29,9 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Terminate(const Napi::CallbackInfo& info);
   void Accept(const Napi::CallbackInfo& info);
   void Respond(const Napi::CallbackInfo& info);
+  void Subscribe(const Napi::CallbackInfo& info);
+  void Unsubscribe(const Napi::CallbackInfo& info);
+  void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
   void Join(const Napi::CallbackInfo& info);

@@ -16,6 +16,17 @@ enum class CommandType : uint8_t {
   kAccept = 4,     // payload: u32 protocol length, protocol, extra header lines
   kRespond = 5,    // code: HTTP status, payload: u32 header-lines length, header lines, body
   kStop = 6,       // the whole worker: close everything and exit
+  kSubscribe = 7,    // payload: u32 topic id
+  kUnsubscribe = 8,  // payload: u32 topic id
+  kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload
+};
+
+// A publish carries a pointer to the framed message, shared by every worker it
+// goes to; each holds one reference and drops it once written or queued.
+struct PublishPayload {
+  uint32_t topic;
+  uint32_t reserved;
+  void* frame;  // core::SharedBytes*
 };
 
 struct CommandHeader {

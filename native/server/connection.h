@@ -8,6 +8,7 @@
 #include "../core/deadline_list.h"
 #include "../proto/close_code.h"
 #include "../proto/frame_parser.h"
+#include "out_queue.h"
 
 namespace corews::server {
 
@@ -39,10 +40,10 @@ struct Connection : core::DeadlineNode {
   proto::FrameParser parser;
   std::string http;                // request bytes, only until the handshake is decided
   std::string close_reason;
-  std::vector<uint8_t> out;        // bytes the kernel would not take yet
-  size_t out_head = 0;             // how much of `out` is already written
+  OutQueue out;                    // bytes the kernel would not take yet
+  std::vector<uint32_t> topics;    // subscribed topic ids
 
-  bool out_pending() const { return out_head < out.size(); }
+  bool out_pending() const { return !out.empty(); }
 };
 
 }  // namespace corews::server

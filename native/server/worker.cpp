@@ -101,7 +101,13 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
 Worker::~Worker() {
   join();
   if (!stopped_) stop_all();
-  for (Connection* c : graveyard_) delete c;
+  std::vector<uint8_t> leftover;
+  inbox_.take(leftover);  // commands JS queued after the stop
+  release_publishes(leftover, 0);
+  for (Connection* c : graveyard_) {
+    topics_.remove_all(c);
+    delete c;
+  }
   if (listen_fd_ >= 0) close(listen_fd_);
 }
 
@@ -149,7 +155,10 @@ bool Worker::run_once(int timeout_ms) {
   if (stop_requested_.load(std::memory_order_acquire) && !stopped_) stop_all();
   if (!stopped_) expire_timers();
   flush_batch();
-  for (Connection* c : graveyard_) delete c;
+  for (Connection* c : graveyard_) {
+    topics_.remove_all(c);
+    delete c;
+  }
   graveyard_.clear();
   return !stopped_;
 }
@@ -339,6 +348,7 @@ void Worker::process_commands() {
     pos += sizeof h + pad8(h.len);
     run_command(h, payload);
   }
+  release_publishes(commands_, pos);  // what a stop left unrun
   uncork();
   commands_.clear();
   if (commands_.capacity() > kKeepCommandCapacity) std::vector<uint8_t>().swap(commands_);
@@ -350,13 +360,19 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     stop_all();
     return;
   }
+  if (h.type == CommandType::kPublish) {
+    uncork();  // what was sent before this publish goes first
+    PublishPayload p;
+    std::memcpy(&p, payload, sizeof p);
+    publish(h, p);
+    return;
+  }
   Connection* c = lookup(h.slot, h.gen);
   if (c == nullptr || c->state == ConnState::kDead) return;  // closed meanwhile: a no-op
   if (h.type == CommandType::kSend) {
     // Data may follow an incoming Close or error: it answers what came before.
-    if (c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed) {
-      cork(c, payload + h.code, h.len - h.code);
-    }
+    bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
+    if (open && admit(c, h.len - h.code)) cork(c, payload + h.code, h.len - h.code);
     return;
   }
   uncork();
@@ -368,6 +384,14 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     case CommandType::kTerminate:
       destroy(c);
       break;
+    case CommandType::kSubscribe:
+    case CommandType::kUnsubscribe: {
+      uint32_t topic;
+      std::memcpy(&topic, payload, 4);
+      if (h.type == CommandType::kSubscribe) topics_.subscribe(c, topic);
+      else topics_.unsubscribe(c, topic);
+      break;
+    }
     case CommandType::kAccept: {
       if (c->state != ConnState::kAwaitingJs) break;
       uint32_t plen;
@@ -403,6 +427,50 @@ void Worker::uncork() {
   cork_iov_.clear();
 }
 
+// One framed message to every subscriber of a topic on this worker, from the
+// shared block: what the kernel does not take is queued as a reference to it.
+void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
+  auto* frame = static_cast<core::SharedBytes*>(p.frame);
+  // Connections that close meanwhile stay listed (and are skipped) until the
+  // end of the iteration, so this list does not change under the loop.
+  if (const std::vector<Connection*>* subs = topics_.subscribers(p.topic)) {
+    for (Connection* c : *subs) {
+      if (c->state != ConnState::kOpen) continue;
+      if (c->slot == h.slot && c->gen == h.gen) continue;  // ws.publish skips its sender
+      if (!admit(c, frame->size())) continue;
+      if (c->out.empty()) {
+        ssize_t n = send(c->fd, frame->data(), frame->size(), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          destroy(c);
+          continue;
+        }
+        size_t written = n > 0 ? size_t(n) : 0;
+        if (written == frame->size()) continue;
+        c->out.append_shared(frame, written, frame->size() - written);
+      } else {
+        c->out.append_shared(frame, 0, frame->size());
+      }
+      update_interest(c);
+    }
+  }
+  frame->unref();
+}
+
+// Drops the references held by publish commands that will never run.
+void Worker::release_publishes(const std::vector<uint8_t>& commands, size_t from) {
+  size_t pos = from;
+  while (pos + sizeof(CommandHeader) <= commands.size()) {
+    CommandHeader h;
+    std::memcpy(&h, commands.data() + pos, sizeof h);
+    if (h.type == CommandType::kPublish) {
+      PublishPayload p;
+      std::memcpy(&p, commands.data() + pos + sizeof h, sizeof p);
+      static_cast<core::SharedBytes*>(p.frame)->unref();
+    }
+    pos += sizeof h + pad8(h.len);
+  }
+}
+
 // ---------------------------------------------------------------- writing
 
 void Worker::write(Connection* c, const uint8_t* data, size_t len) {
@@ -433,26 +501,38 @@ void Worker::writev(Connection* c, iovec* iov, int count) {
     iov[first].iov_len -= written;
   }
   for (int i = first; i < count; ++i) {
-    auto* p = static_cast<uint8_t*>(iov[i].iov_base);
-    c->out.insert(c->out.end(), p, p + iov[i].iov_len);
+    c->out.append_copy(static_cast<uint8_t*>(iov[i].iov_base), iov[i].iov_len);
   }
   update_interest(c);
 }
 
+bool Worker::admit(Connection* c, size_t len) {
+  if (c->out.bytes() + len <= config_->max_backpressure) return true;
+  if (config_->drop_on_backpressure) {
+    stats_.backpressure_drops.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // Close rather than grow without bound: the Close goes behind what is
+  // queued, and the closing timeout drops a peer that never reads it.
+  stats_.backpressure_closes.fetch_add(1, std::memory_order_relaxed);
+  if (c == corked_) uncork();
+  c->close_code = proto::kClosePolicyViolation;
+  c->close_reason = "backpressure limit exceeded";
+  send_close(c, proto::kClosePolicyViolation, c->close_reason);
+  return false;
+}
+
 void Worker::on_writable(Connection* c) {
   while (c->out_pending()) {
-    ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL);
+    ssize_t n = c->out.write_to(c->fd);
+    if (n == -EAGAIN || n == -EWOULDBLOCK) break;
+    if (n == -EINTR) continue;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
       destroy(c);
       return;
     }
-    c->out_head += size_t(n);
   }
   if (!c->out_pending()) {
-    std::vector<uint8_t>().swap(c->out);  // no buffer while nothing is queued
-    c->out_head = 0;
     if (c->shutdown_after_flush) {
       c->shutdown_after_flush = false;
       shutdown(c->fd, SHUT_WR);
@@ -542,6 +622,7 @@ void Worker::destroy(Connection* c) {
     cork_iov_.clear();
   }
   core::DeadlineList::cancel(c);
+  c->out.clear();
   close(c->fd);
   c->state = ConnState::kDead;
   if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});

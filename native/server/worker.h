@@ -19,6 +19,7 @@
 #include "../proto/handshake.h"
 #include "connection.h"
 #include "event_batch.h"
+#include "topics.h"
 
 namespace corews::server {
 
@@ -29,6 +30,14 @@ struct WorkerConfig {
   bool http_hook = false;     // hand plain HTTP requests to JS instead of answering 426
   int64_t handshake_timeout_ms = 10000;
   int64_t close_timeout_ms = 5000;  // for the peer's Close or FIN after ours
+  size_t max_backpressure = 16 * 1024 * 1024;  // queued output bytes per connection
+  bool drop_on_backpressure = false;           // else close with 1008
+};
+
+// What a worker counts; read from other threads, so every field is atomic.
+struct WorkerStats {
+  std::atomic<uint64_t> backpressure_drops{0};
+  std::atomic<uint64_t> backpressure_closes{0};
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -52,6 +61,7 @@ class Worker {
   void request_stop();
 
   core::Inbox& inbox() { return inbox_; }
+  const WorkerStats& stats() const { return stats_; }
   void wake() { wakeup_.signal(); }
 
   // One loop iteration: wait up to timeout_ms (-1: until something happens),
@@ -79,6 +89,11 @@ class Worker {
 
   void write(Connection* c, const uint8_t* data, size_t len);
   void writev(Connection* c, iovec* iov, int count);
+  // False when `len` more bytes would pass maxBackpressure: the message is
+  // dropped, or the connection closed with 1008, as configured.
+  bool admit(Connection* c, size_t len);
+  void publish(const struct CommandHeader& h, const struct PublishPayload& p);
+  static void release_publishes(const std::vector<uint8_t>& commands, size_t from);
   void send_close(Connection* c, uint16_t code, std::string_view reason);
   void begin_drain(Connection* c);
   void destroy(Connection* c);
@@ -107,6 +122,8 @@ class Worker {
   std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_slots_;
   std::vector<Connection*> graveyard_;  // closed this iteration, freed at its end
+  TopicTable topics_;
+  WorkerStats stats_;
 
   std::unique_ptr<EventBatch> batch_;
   std::vector<uint8_t> commands_;  // the batch of commands being run

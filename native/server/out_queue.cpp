@@ -1,0 +1,80 @@
+#include "out_queue.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace corews::server {
+namespace {
+constexpr size_t kMinBlock = 16 * 1024;
+constexpr int kMaxIov = 64;
+}  // namespace
+
+void OutQueue::append_copy(const uint8_t* data, size_t len) {
+  if (len == 0) return;
+  if (head_ < segments_.size()) {
+    Segment& last = segments_.back();
+    if (last.owned && last.offset + last.len + len <= last.block->capacity()) {
+      std::memcpy(last.block->data() + last.offset + last.len, data, len);
+      last.len += len;
+      last.block->set_size(last.offset + last.len);
+      bytes_ += len;
+      return;
+    }
+  }
+  core::SharedBytes* block = core::SharedBytes::create(len > kMinBlock ? len : kMinBlock);
+  std::memcpy(block->data(), data, len);
+  block->set_size(len);
+  segments_.push_back({block, 0, len, true});
+  bytes_ += len;
+}
+
+void OutQueue::append_shared(core::SharedBytes* block, size_t offset, size_t len) {
+  if (len == 0) return;
+  block->ref();
+  segments_.push_back({block, offset, len, false});
+  bytes_ += len;
+}
+
+ssize_t OutQueue::write_to(int fd) {
+  iovec iov[kMaxIov];
+  int n = 0;
+  for (size_t i = head_; i < segments_.size() && n < kMaxIov; ++i) {
+    iov[n++] = {segments_[i].block->data() + segments_[i].offset, segments_[i].len};
+  }
+  if (n == 0) return 0;
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = size_t(n);
+  ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  if (w < 0) return -errno;
+  size_t left = size_t(w);
+  bytes_ -= left;
+  while (left > 0) {
+    Segment& s = segments_[head_];
+    if (left < s.len) {
+      s.offset += left;
+      s.len -= left;
+      break;
+    }
+    left -= s.len;
+    s.block->unref();
+    ++head_;
+  }
+  if (head_ == segments_.size()) {
+    // Drained: give the memory back, an idle connection keeps no buffer.
+    std::vector<Segment>().swap(segments_);
+    head_ = 0;
+  }
+  return w;
+}
+
+void OutQueue::clear() {
+  for (size_t i = head_; i < segments_.size(); ++i) segments_[i].block->unref();
+  std::vector<Segment>().swap(segments_);
+  head_ = 0;
+  bytes_ = 0;
+}
+
+}  // namespace corews::server

@@ -1,0 +1,47 @@
+// A connection's output that the kernel has not taken yet: segments of
+// reference-counted blocks, so a publish queued for many slow subscribers is
+// one block, not one copy each. Empty (and allocation-free) while nothing waits.
+#pragma once
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../core/shared_bytes.h"
+
+namespace corews::server {
+
+class OutQueue {
+ public:
+  OutQueue() = default;
+  ~OutQueue() { clear(); }
+  OutQueue(const OutQueue&) = delete;
+  OutQueue& operator=(const OutQueue&) = delete;
+
+  bool empty() const { return bytes_ == 0; }
+  size_t bytes() const { return bytes_; }
+
+  // Copies `len` bytes in (into the last private block when they fit).
+  void append_copy(const uint8_t* data, size_t len);
+  // Queues bytes of a shared block, taking a reference.
+  void append_shared(core::SharedBytes* block, size_t offset, size_t len);
+  // Writes as much as the kernel takes; returns bytes written, or -errno
+  // (-EAGAIN when nothing could be written).
+  ssize_t write_to(int fd);
+  void clear();
+
+ private:
+  struct Segment {
+    core::SharedBytes* block;
+    size_t offset;
+    size_t len;
+    bool owned;  // a private block appended to by append_copy
+  };
+  std::vector<Segment> segments_;
+  size_t head_ = 0;  // first unwritten segment
+  size_t bytes_ = 0;
+};
+
+}  // namespace corews::server

@@ -1,0 +1,58 @@
+// Which topics exist and who subscribes where. Every subscribe and unsubscribe
+// passes through JS, so the counts here are exact without asking the workers;
+// workers only keep "which of my connections get this topic's publishes".
+// Topics are interned to numeric ids for the native side; an id is forgotten
+// once its topic has no subscriber left, so topic churn leaks nothing.
+
+/** A topic in use: its id and subscriber counts per worker. */
+export interface TopicEntry {
+  readonly id: number;
+  /** Subscribers per worker; the native publish reads it to pick workers. */
+  readonly perWorker: Int32Array;
+  total: number;
+}
+
+export class TopicRegistry {
+  readonly #threads: number;
+  readonly #topics = new Map<string, TopicEntry>();
+  #nextId = 1;
+
+  constructor(threads: number) {
+    this.#threads = threads;
+  }
+
+  /** The entry of a topic with subscribers, or undefined. */
+  get(topic: string): TopicEntry | undefined {
+    return this.#topics.get(topic);
+  }
+
+  /** Counts one more subscriber on `worker`; returns the topic's id. */
+  add(topic: string, worker: number): number {
+    let e = this.#topics.get(topic);
+    if (e === undefined) {
+      e = { id: this.#nextId, perWorker: new Int32Array(this.#threads), total: 0 };
+      this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+      this.#topics.set(topic, e);
+    }
+    e.perWorker[worker]++;
+    e.total++;
+    return e.id;
+  }
+
+  /** Counts one subscriber fewer on `worker`; returns the topic's id. */
+  remove(topic: string, worker: number): number {
+    const e = this.#topics.get(topic)!;
+    e.perWorker[worker]--;
+    if (--e.total === 0) this.#topics.delete(topic);
+    return e.id;
+  }
+
+  subscribers(topic: string): number {
+    return this.#topics.get(topic)?.total ?? 0;
+  }
+
+  /** Topics with subscribers (for tests of churn). */
+  get size(): number {
+    return this.#topics.size;
+  }
+}
