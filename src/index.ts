@@ -3,7 +3,8 @@
  * event loops. See README.md for the guide.
  * @packageDocumentation
  */
-export { createServer, Server, type AddressInfo } from './server';
+export { createServer, Server, type AddressInfo, type CloseOptions } from './server';
+export type { CloseCodeCounts, ServerStats } from './stats';
 export { WebSocket, SendStatus, type Payload, type ReadyState, type SendOptions } from './websocket';
 export type {
   Headers,

@@ -11,6 +11,7 @@ export const enum EventType {
   Upgrade = 6,
   HttpRequest = 7,
   Stopped = 8,
+  Drain = 9,
 }
 
 /** Message flags; match MessageFlags in native/server/event_batch.h. */
@@ -37,13 +38,58 @@ export interface NativeOptions {
   closeTimeout: number;
   upgradeHook: boolean;
   httpHook: boolean;
+  maxBackpressure: number;
+  dropOnBackpressure: boolean;
+  /** Milliseconds; 0: off. */
+  idleTimeout: number;
+  /** Milliseconds; 0: off. */
+  pingInterval: number;
+  /** 0: no limit. */
+  maxMessagesPerSecond: number;
+  /** 0: no limit. */
+  maxConnections: number;
+  /** 0: no limit. */
+  maxConnectionsPerIp: number;
+}
+
+/** One worker's counters, as the addon reports them. */
+export interface NativeWorkerStats {
+  connectionsOpen: number;
+  connectionsTotal: number;
+  handshakesAccepted: number;
+  /** By status, in the order of REJECT_STATUSES, then any other. */
+  handshakesRejected: number[];
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  /** Codes 1000–1015, then any other. */
+  closeReceived: number[];
+  closeSent: number[];
+  backpressureEvents: number;
+  backpressureDrops: number;
+  backpressureCloses: number;
+  readPauses: number;
+  rateLimitCloses: number;
+  idleCloses: number;
+  pingsSent: number;
+  loopIterations: number;
+}
+
+/** Matches kRejectStatuses in native/server/worker_stats.h. */
+export const REJECT_STATUSES = [400, 403, 404, 405, 408, 426, 429, 431, 500, 503] as const;
+
+export interface NativeStats {
+  workers: NativeWorkerStats[];
+  hopUs: { count: number; p50: number; p99: number; max: number };
 }
 
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
   listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
-  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode): boolean;
+  /** Returns the frame's size in bytes (0 when nothing was queued). */
+  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode): number;
   close(worker: number, slot: number, gen: number, code: number, reason: string): void;
   terminate(worker: number, slot: number, gen: number): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
@@ -54,7 +100,11 @@ export interface NativeServer {
     senderWorker: number, senderSlot: number, senderGen: number): void;
   flush(): void;
   stop(): void;
+  shutdown(code: number, reason: string, timeoutMs: number): void;
   join(): void;
+  /** Per slot: [queued bytes, consumed send bytes]. */
+  counters(worker: number): Float64Array;
+  stats(): NativeStats;
 }
 
 /** The protocol core's hot paths, for the microbenchmarks in bench/. */

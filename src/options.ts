@@ -79,12 +79,31 @@ export interface ServerOptions<UserData = unknown> {
   closeTimeout?: number;
   /** listen(2) backlog per worker. Default 511. */
   backlog?: number;
+  /**
+   * Bytes a connection may have queued for sending (beyond what the kernel took). Past it the
+   * `backpressurePolicy` applies. Default 16 MiB.
+   */
+  maxBackpressure?: number;
+  /** `'close'` (default): close the connection with 1008. `'drop'`: drop the message (counted in stats). */
+  backpressurePolicy?: 'close' | 'drop';
+  /** Seconds without any bytes from the peer before the server closes with 1001. 0: never. Default 120. */
+  idleTimeout?: number;
+  /** Seconds of silence after which the server pings; a pong (any bytes) resets the clock. 0: never. Default 30. */
+  pingInterval?: number;
+  /** Open connections across all workers; more handshakes get 503. Default: no limit. */
+  maxConnections?: number;
+  /** Open connections per client IP address; more get 429. Default: no limit. */
+  maxConnectionsPerIp?: number;
+  /** Messages per second per connection (bursts of one second's worth); past it: close with 1008. Default: no limit. */
+  maxMessagesPerSecond?: number;
   /** Decides upgrades in JS (auth, user data). Without it no handshake touches JS. */
   upgrade?: (req: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   /** Answers plain HTTP requests (health checks, a demo page). Without it they get 426. */
   http?: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
   /** A connection is open. */
   open?: (ws: WebSocket<UserData>) => void;
+  /** A connection's send queue fell back under 16 KiB after `send` returned `SendStatus.BACKPRESSURE`. */
+  drain?: (ws: WebSocket<UserData>) => void;
   /** A complete message: text as a string, binary as a Buffer (both stay valid after the call). */
   message?: (ws: WebSocket<UserData>, data: string | Buffer, isBinary: boolean) => void;
   /**
@@ -106,6 +125,19 @@ export interface ResolvedOptions<UserData> {
   handshakeTimeout: number;
   closeTimeout: number;
   backlog: number;
+  maxBackpressure: number;
+  backpressurePolicy: 'close' | 'drop';
+  /** Milliseconds. */
+  idleTimeout: number;
+  /** Milliseconds. */
+  pingInterval: number;
+  /** 0: no limit. */
+  maxConnections: number;
+  /** 0: no limit. */
+  maxConnectionsPerIp: number;
+  /** 0: no limit. */
+  maxMessagesPerSecond: number;
+  drain: ServerOptions<UserData>['drain'];
   upgrade: ServerOptions<UserData>['upgrade'];
   http: ServerOptions<UserData>['http'];
   open: ServerOptions<UserData>['open'];
@@ -116,7 +148,8 @@ export interface ResolvedOptions<UserData> {
 
 const KNOWN = new Set([
   'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
-  'upgrade', 'http', 'open', 'message', 'close', 'error',
+  'maxBackpressure', 'backpressurePolicy', 'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp',
+  'maxMessagesPerSecond', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -128,6 +161,14 @@ function integer(name: string, value: unknown, fallback: number, min: number, ma
   }
   if (value < min || value > max) throw new RangeError(`option '${name}' must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+/** A non-negative number of seconds (fractions allowed), as milliseconds. */
+function seconds(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`option '${name}' must be a number of seconds, got ${describe(value)}`);
+  if (value < 0 || value > 2_000_000) throw new RangeError(`option '${name}' must be between 0 and 2000000 seconds, got ${value}`);
+  return Math.round(value * 1000);
 }
 
 function strings(name: string, value: unknown, check?: (s: string) => boolean, what?: string): string[] {
@@ -152,6 +193,20 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'object' || typeof value === 'function') return `a ${typeof value}`;
   return String(value);
+}
+
+function policy(value: unknown): 'close' | 'drop' {
+  if (value === undefined) return 'close';
+  if (value !== 'close' && value !== 'drop') throw new TypeError(`option 'backpressurePolicy' must be 'close' or 'drop', got ${describe(value)}`);
+  return value;
+}
+
+/** A positive finite number, or 0 for "not set". */
+function positive(name: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`option '${name}' must be a number, got ${describe(value)}`);
+  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`option '${name}' must be a positive number, got ${value}`);
+  return value;
 }
 
 export const MAX_PAYLOAD_LIMIT = 1024 * 1024 * 1024;
@@ -181,6 +236,14 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
     handshakeTimeout: integer('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 2_147_483_647),
     closeTimeout: integer('closeTimeout', o.closeTimeout, 5_000, 1, 2_147_483_647),
     backlog: integer('backlog', o.backlog, 511, 1, 65_535),
+    maxBackpressure: integer('maxBackpressure', o.maxBackpressure, 16 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    backpressurePolicy: policy(o.backpressurePolicy),
+    idleTimeout: seconds('idleTimeout', o.idleTimeout, 120),
+    pingInterval: seconds('pingInterval', o.pingInterval, 30),
+    maxConnections: integer('maxConnections', o.maxConnections, 0, 1, 100_000_000),
+    maxConnectionsPerIp: integer('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 1, 100_000_000),
+    maxMessagesPerSecond: positive('maxMessagesPerSecond', o.maxMessagesPerSecond),
+    drain: fn('drain', o.drain),
     upgrade: fn('upgrade', o.upgrade),
     http: fn('http', o.http),
     open: fn('open', o.open),

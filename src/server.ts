@@ -7,6 +7,7 @@ import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } f
 import { binding } from './loader';
 import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
+import { prometheus, summarize, type ServerStats } from './stats';
 import { TopicRegistry } from './topics';
 import { isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
 
@@ -15,6 +16,16 @@ export interface AddressInfo {
   address: string;
   family: 'IPv4' | 'IPv6';
   port: number;
+}
+
+/** Options of {@link Server.close}. */
+export interface CloseOptions {
+  /** Close code sent to every open connection; default 1001. */
+  code?: number;
+  /** Close reason (at most 123 bytes); default "server shutting down". */
+  reason?: string;
+  /** Milliseconds to wait for closing handshakes and drained queues before dropping the rest; default 10 000. */
+  timeout?: number;
 }
 
 /** A connection whose handshake JS is deciding (upgrade hook) or answering (http hook). */
@@ -36,6 +47,8 @@ export class Server<UserData = unknown> {
   readonly #native: NativeServer;
   readonly #link: SocketLink;
   readonly #topics: TopicRegistry;
+  readonly #counters: Float64Array[] = [];
+  #jsDrops = 0;
   #state = State.Idle;
   #address: AddressInfo | null = null;
   /** Open sockets by worker, then slot. */
@@ -62,12 +75,23 @@ export class Server<UserData = unknown> {
       closeTimeout: o.closeTimeout,
       upgradeHook: o.upgrade !== undefined,
       httpHook: o.http !== undefined,
+      maxBackpressure: o.maxBackpressure,
+      dropOnBackpressure: o.backpressurePolicy === 'drop',
+      idleTimeout: o.idleTimeout,
+      pingInterval: o.pingInterval,
+      maxMessagesPerSecond: o.maxMessagesPerSecond,
+      maxConnections: o.maxConnections,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
     });
     const native = this.#native;
     this.#topics = new TopicRegistry(o.threads);
     this.#link = {
       native,
       topics: this.#topics,
+      counters: this.#counters,
+      maxBackpressure: o.maxBackpressure,
+      dropOnBackpressure: o.backpressurePolicy === 'drop',
+      dropped: () => this.#jsDrops++,
       commandQueued: () => this.#commandQueued(),
       publish: (topic, data, options, sender) => this.#publish(topic, data, options, sender),
     };
@@ -103,6 +127,8 @@ export class Server<UserData = unknown> {
         this.#dispatch(worker, meta, values, arena),
       );
       this.#sockets = Array.from({ length: threads }, () => []);
+      this.#counters.length = 0;
+      for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));
       this.#pending = Array.from({ length: threads }, () => new Map());
       this.#address = { address, family: net.isIPv6(address) ? 'IPv6' : 'IPv4', port: bound };
     } catch (err) {
@@ -118,10 +144,24 @@ export class Server<UserData = unknown> {
   }
 
   /**
-   * Stops accepting, closes every connection (Close 1001 "server shutting down"; each `close`
-   * handler runs) and stops the worker threads. Resolves once all threads are gone.
+   * Shuts down gracefully: stops accepting, sends a Close (default 1001 "server shutting down")
+   * to every open connection, waits up to `timeout` for closing handshakes and queued output,
+   * then drops what is left. Handshakes in progress get 503. Every `close` handler runs.
+   * Resolves once every connection and worker thread is gone.
+   * @throws TypeError or RangeError for invalid options.
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`close: options must be an object, got ${describe(options)}`);
+    const code = options.code ?? 1001;
+    const reason = options.reason ?? 'server shutting down';
+    const timeout = options.timeout ?? 10_000;
+    if (typeof code !== 'number' || !Number.isInteger(code) || !((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
+      throw new TypeError(`close: code must be 1000–1003, 1007–1014 or 3000–4999, got ${describe(code)}`);
+    }
+    if (typeof reason !== 'string') throw new TypeError(`close: reason must be a string, got ${describe(reason)}`);
+    if (Buffer.byteLength(reason) > 123) throw new RangeError(`close: reason must be at most 123 bytes, got ${Buffer.byteLength(reason)}`);
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout)) throw new TypeError(`close: timeout must be an integer, got ${describe(timeout)}`);
+    if (timeout < 0 || timeout > 2_147_483_647) throw new RangeError(`close: timeout must be between 0 and 2147483647 ms, got ${timeout}`);
     if (this.#closed) return this.#closed;
     if (this.#state !== State.Listening) {
       this.#state = State.Closed;
@@ -132,8 +172,24 @@ export class Server<UserData = unknown> {
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#native.stop();
+    for (const sockets of this.#sockets) {
+      for (const ws of sockets) if (ws !== undefined && ws._state === 1) ws._state = 2;
+    }
+    this.#native.shutdown(code, reason, timeout);
     return this.#closed;
+  }
+
+  /** Counters and gauges of all workers (see {@link ServerStats}); zeros before `listen`. */
+  stats(): ServerStats {
+    const native = this.#state === State.Listening || this.#state === State.Closing
+      ? this.#native.stats()
+      : { workers: [], hopUs: { count: 0, p50: 0, p99: 0, max: 0 } };
+    return summarize(native, this.#jsDrops);
+  }
+
+  /** {@link stats} in the Prometheus text exposition format, for a `/metrics` endpoint. */
+  metrics(): string {
+    return prometheus(this.stats());
   }
 
   /**
@@ -279,6 +335,17 @@ export class Server<UserData = unknown> {
             this.#pending[worker].set(slot, { gen, data: undefined });
             if (type === EventType.Upgrade) this.#runUpgrade(worker, slot, gen, req);
             else this.#runHttp(worker, slot, gen, req);
+            break;
+          }
+          case EventType.Drain: {
+            const ws = sockets[slot];
+            if (ws !== undefined && ws._gen === gen && o.drain) {
+              try {
+                o.drain(ws);
+              } catch (err) {
+                this.#report(err, ws);
+              }
+            }
             break;
           }
           case EventType.Stopped:

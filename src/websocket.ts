@@ -7,13 +7,19 @@ import type { TopicRegistry } from './topics';
 
 /** What `send` did with a message. */
 export const SendStatus = {
-  /** Queued behind data the kernel has not taken yet (reserved; see `bufferedAmount` in a later release). */
+  /** Queued behind more than 16 KiB the kernel has not taken yet: wait for the `drain` handler. */
   BACKPRESSURE: 0,
   /** Handed to the connection's worker for sending. */
   SENT: 1,
-  /** Not sent: the connection is closing or closed. */
+  /**
+   * Not sent: the socket is not open, or its queue is past `maxBackpressure` (with the `'close'`
+   * policy the socket is then closing with 1008).
+   */
   DROPPED: 2,
 } as const;
+
+/** Above this many queued bytes `send` reports BACKPRESSURE; `drain` fires back under it. */
+export const DRAIN_LOW_MARK = 16 * 1024;
 /** One of the {@link SendStatus} values. */
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
@@ -33,6 +39,12 @@ export interface SendOptions {
 export interface SocketLink {
   readonly native: NativeServer;
   readonly topics: TopicRegistry;
+  /** Per worker, per slot: [queued bytes, consumed send bytes] (written by the worker). */
+  readonly counters: Float64Array[];
+  readonly maxBackpressure: number;
+  readonly dropOnBackpressure: boolean;
+  /** A send dropped for backpressure (counted in stats). */
+  dropped(): void;
   /** Called whenever a command was queued, so that it is flushed soon. */
   commandQueued(): void;
   /** Publishes to a topic's subscribers, skipping `sender`; false when it has none. */
@@ -68,6 +80,7 @@ export class WebSocket<UserData = unknown> {
   data: UserData;
 
   /** @internal */ _state: ReadyState = 1;
+  /** @internal Bytes of frames `send` has queued so far. */ _accepted = 0;
   #topics: Set<string> | undefined; // created on first subscribe: idle sockets stay small
   /** @internal */ readonly _worker: number;
   /** @internal */ readonly _slot: number;
@@ -93,9 +106,22 @@ export class WebSocket<UserData = unknown> {
   }
 
   /**
+   * Bytes accepted by `send` (and publishes to this socket) that have not been written to the
+   * kernel yet; 0 once closed. Read without a thread hop: the worker publishes its queue sizes.
+   */
+  get bufferedAmount(): number {
+    if (this._state === 3) return 0;
+    const c = this.#link.counters[this._worker];
+    const i = 2 * this._slot;
+    return Math.max(0, this._accepted - c[i + 1]) + c[i];
+  }
+
+  /**
    * Sends a message: a string as a text frame, binary data (Buffer, ArrayBuffer, any view) as a
    * binary frame, unless `options.binary` says otherwise. The data is copied before `send` returns.
-   * @returns {@link SendStatus.SENT}, or {@link SendStatus.DROPPED} when the socket is not open.
+   * @returns {@link SendStatus.SENT}; {@link SendStatus.BACKPRESSURE} when it queued behind more
+   * than 16 KiB (a `drain` follows); {@link SendStatus.DROPPED} when the socket is not open or its
+   * queue is past `maxBackpressure`.
    * @throws TypeError when `data` is not a string, ArrayBuffer or ArrayBufferView.
    */
   send(data: Payload, options?: SendOptions): SendStatus {
@@ -104,11 +130,18 @@ export class WebSocket<UserData = unknown> {
       throw new TypeError(`send: options must be an object, got ${describe(options)}`);
     }
     if (this._state !== 1) return SendStatus.DROPPED;
+    const link = this.#link;
+    const queued = link.counters[this._worker][2 * this._slot];
+    if (queued >= link.maxBackpressure) {
+      link.dropped();
+      if (!link.dropOnBackpressure) this.close(1008, 'backpressure limit exceeded');
+      return SendStatus.DROPPED;
+    }
     const binary = options?.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBytes(data);
-    this.#link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text);
-    this.#link.commandQueued();
-    return SendStatus.SENT;
+    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text);
+    link.commandQueued();
+    return queued > DRAIN_LOW_MARK ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
 
   /**
@@ -195,6 +228,7 @@ export class WebSocket<UserData = unknown> {
    */
   publish(topic: string, data: Payload, options?: SendOptions): boolean {
     checkTopic(topic, 'publish');
+    if (!isPayload(data)) throw new TypeError(`publish: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
     if (this._state !== 1) return false;
     return this.#link.publish(topic, data, options, this);
   }

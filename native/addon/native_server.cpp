@@ -1,6 +1,10 @@
 #include "native_server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
 
 #include <cstring>
 #include <string>
@@ -64,6 +68,9 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Flush>("flush"),
                          InstanceMethod<&NativeServer::Stop>("stop"),
                          InstanceMethod<&NativeServer::Join>("join"),
+                         InstanceMethod<&NativeServer::Shutdown>("shutdown"),
+                         InstanceMethod<&NativeServer::Counters>("counters"),
+                         InstanceMethod<&NativeServer::Stats>("stats"),
                      });
 }
 
@@ -82,10 +89,24 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->close_timeout_ms = int64_t(o.Get("closeTimeout").As<Napi::Number>().DoubleValue());
   config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
   config_->http_hook = o.Get("httpHook").ToBoolean();
+  config_->max_backpressure = size_t(o.Get("maxBackpressure").As<Napi::Number>().DoubleValue());
+  config_->drop_on_backpressure = o.Get("dropOnBackpressure").ToBoolean();
+  config_->idle_timeout_ms = int64_t(o.Get("idleTimeout").As<Napi::Number>().DoubleValue());
+  config_->ping_interval_ms = int64_t(o.Get("pingInterval").As<Napi::Number>().DoubleValue());
+  config_->max_messages_per_second = o.Get("maxMessagesPerSecond").As<Napi::Number>().DoubleValue();
+  // The inbound bound must let the largest message through.
+  size_t floor = size_t(64) << 20;
+  config_->max_unconsumed = std::max(floor, size_t(2 * config_->parser.max_payload));
+  limits_ = std::make_shared<server::SharedLimits>(
+      uint64_t(o.Get("maxConnections").As<Napi::Number>().DoubleValue()),
+      uint32_t(o.Get("maxConnectionsPerIp").As<Napi::Number>().DoubleValue()));
 
 }
 
-NativeServer::~NativeServer() { shutdown_workers(); }
+NativeServer::~NativeServer() {
+  shutdown_workers();
+  for (auto* c : counters_) c->unref();
+}
 
 // listen(host, port, threads, backlog, dispatch) → bound port
 //
@@ -118,8 +139,15 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   }
   Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
   outboxes_.assign(r.fds.size(), {});
+  // A slot per descriptor the process may have: slots never outnumber fds.
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  size_t slots = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : size_t(rl.rlim_max);
+  for (auto* c : counters_) c->unref();
+  counters_.clear();
   for (size_t i = 0; i < r.fds.size(); ++i) {
-    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, r.fds[i], *this));
+    counters_.push_back(server::SlotCounters::create(slots));
+    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, r.fds[i], *this, limits_, counters_[i]));
   }
   for (auto& w : workers_) w->start();
   napi_add_env_cleanup_hook(env, &NativeServer::OnEnvCleanup, this);
@@ -132,13 +160,13 @@ std::vector<uint8_t>* NativeServer::outbox(const Napi::CallbackInfo& info) {
   return w < outboxes_.size() ? &outboxes_[w] : nullptr;
 }
 
-// send(worker, slot, gen, data: string | Uint8Array, opcode) → queued?
+// send(worker, slot, gen, data: string | Uint8Array, opcode) → frame bytes queued (0: none)
 // The frame is built here, on the JS thread, because the data must be copied
 // anyway before JS can change it; the worker then only writes.
 Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   auto* box = outbox(info);
-  if (box == nullptr) return Napi::Boolean::New(env, false);
+  if (box == nullptr) return Napi::Number::New(env, 0);
   uint32_t slot = u32(info, 1), gen = u32(info, 2);
   auto op = proto::Opcode(u32(info, 4));
   CommandWriter writer(*box);
@@ -157,16 +185,16 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
     size_t h = proto::frame_header_size(written, false);
     proto::write_frame_header(out + kGap - h, op, written, nullptr);
     writer.commit(kGap + written, uint16_t(kGap - h));
-  } else {
-    const uint8_t* bytes = nullptr;
-    size_t len = 0;
-    if (!bytes_of(env, data, bytes, len)) return Napi::Boolean::New(env, false);
-    uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len);
-    size_t h = proto::write_frame_header(out, op, len, nullptr);
-    if (len) std::memcpy(out + h, bytes, len);
-    writer.commit(h + len, 0);
+    return Napi::Number::New(env, double(h + written));
   }
-  return Napi::Boolean::New(env, true);
+  const uint8_t* bytes = nullptr;
+  size_t len = 0;
+  if (!bytes_of(env, data, bytes, len)) return Napi::Number::New(env, 0);
+  uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len);
+  size_t h = proto::write_frame_header(out, op, len, nullptr);
+  if (len) std::memcpy(out + h, bytes, len);
+  writer.commit(h + len, 0);
+  return Napi::Number::New(env, double(h + len));
 }
 
 // close(worker, slot, gen, code, reason): code 0 sends a Close without a code.
@@ -281,6 +309,82 @@ void NativeServer::flush() {
   }
 }
 
+// shutdown(code, reason, timeoutMs): graceful; the workers stop once their
+// connections are gone or at the timeout.
+void NativeServer::Shutdown(const Napi::CallbackInfo& info) {
+  uint16_t code = uint16_t(u32(info, 0));
+  std::string reason = utf8(info[1]);
+  uint32_t timeout = u32(info, 2);
+  for (auto& box : outboxes_) {
+    CommandWriter(box).add(CommandType::kShutdown, 0, 0, code, {{reinterpret_cast<const char*>(&timeout), 4}, reason});
+  }
+  flush();
+}
+
+// counters(worker): Float64Array of [queued bytes, consumed send bytes] per slot.
+Napi::Value NativeServer::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t w = u32(info, 0);
+  if (w >= counters_.size()) return env.Undefined();
+  server::SlotCounters* c = counters_[w];
+  c->ref();  // the ArrayBuffer's reference
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(
+      env, c->data(), c->byte_size(), [](napi_env, void*, void* hint) { static_cast<server::SlotCounters*>(hint)->unref(); },
+      c, &ab);
+  if (st != napi_ok) {
+    c->unref();
+    NAPI_THROW(Napi::Error::New(env, "cannot share the per-connection counters"), env.Undefined());
+  }
+  return Napi::Float64Array::New(env, c->slots() * 2, Napi::ArrayBuffer(env, ab), 0);
+}
+
+Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  auto workers = Napi::Array::New(env, workers_.size());
+  auto load = [](const std::atomic<uint64_t>& a) { return double(a.load(std::memory_order_relaxed)); };
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const server::WorkerStats& st = workers_[i]->stats();
+    auto w = Napi::Object::New(env);
+    w.Set("connectionsOpen", load(st.connections_open));
+    w.Set("connectionsTotal", load(st.connections_total));
+    w.Set("handshakesAccepted", load(st.handshakes_accepted));
+    auto rejected = Napi::Array::New(env, server::kRejectStatusCount + 1);
+    for (int k = 0; k <= server::kRejectStatusCount; ++k) rejected.Set(uint32_t(k), load(st.handshakes_rejected[k]));
+    w.Set("handshakesRejected", rejected);
+    w.Set("messagesIn", load(st.messages_in));
+    w.Set("bytesIn", load(st.bytes_in));
+    w.Set("messagesOut", load(st.messages_out));
+    w.Set("bytesOut", load(st.bytes_out));
+    auto received = Napi::Array::New(env, server::kCloseCodeSlots);
+    auto sent = Napi::Array::New(env, server::kCloseCodeSlots);
+    for (int k = 0; k < server::kCloseCodeSlots; ++k) {
+      received.Set(uint32_t(k), load(st.close_received[k]));
+      sent.Set(uint32_t(k), load(st.close_sent[k]));
+    }
+    w.Set("closeReceived", received);
+    w.Set("closeSent", sent);
+    w.Set("backpressureEvents", load(st.backpressure_events));
+    w.Set("backpressureDrops", load(st.backpressure_drops));
+    w.Set("backpressureCloses", load(st.backpressure_closes));
+    w.Set("readPauses", load(st.read_pauses));
+    w.Set("rateLimitCloses", load(st.rate_limit_closes));
+    w.Set("idleCloses", load(st.idle_closes));
+    w.Set("pingsSent", load(st.pings_sent));
+    w.Set("loopIterations", load(st.loop_iterations));
+    workers.Set(uint32_t(i), w);
+  }
+  out.Set("workers", workers);
+  auto hop = Napi::Object::New(env);
+  hop.Set("count", double(hop_ns_.count()));
+  hop.Set("p50", double(hop_ns_.quantile(0.5)) / 1000.0);
+  hop.Set("p99", double(hop_ns_.quantile(0.99)) / 1000.0);
+  hop.Set("max", double(hop_ns_.max()) / 1000.0);
+  out.Set("hopUs", hop);
+  return out;
+}
+
 void NativeServer::Stop(const Napi::CallbackInfo&) {
   for (auto& box : outboxes_) CommandWriter(box).add(CommandType::kStop, 0, 0, 0, {});
   flush();
@@ -325,7 +429,18 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   std::unique_ptr<server::EventBatch> batch(static_cast<server::EventBatch*>(data));
   if (env == nullptr || dispatch == nullptr) return;  // the env is going away
   auto* self = static_cast<NativeServer*>(context);
+  uint32_t worker = batch->worker;
+  size_t bytes = batch->arena.size();
+  if (batch->messages > 0) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    // Every message of the batch waited at most as long as its first.
+    self->hop_ns_.record(uint64_t(now - batch->first_message_ns), batch->messages);
+  }
   dispatch_batch(env, dispatch, std::move(batch));
+  // Inbound backpressure: the worker may read again once JS has caught up.
+  if (worker < self->workers_.size()) self->workers_[worker]->consumed(bytes);
   // Commands that handlers issued while the batch was dispatched go out now,
   // with one wakeup per worker.
   self->flush();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "../core/histogram.h"
 #include "../server/worker.h"
 
 namespace corews::addon {
@@ -34,6 +35,9 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
+  void Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   void Join(const Napi::CallbackInfo& info);
 
   // The outbox of worker `info[0]`, or null for an unknown index.
@@ -46,6 +50,9 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   static void OnTsfnFinalized(napi_env env, void* self, void* hint);
 
   std::shared_ptr<server::WorkerConfig> config_;
+  std::shared_ptr<server::SharedLimits> limits_;
+  std::vector<server::SlotCounters*> counters_;  // one per worker, shared with JS
+  core::Histogram hop_ns_;  // frame complete → batch dispatched on the JS thread
   std::vector<std::unique_ptr<server::Worker>> workers_;
   std::vector<std::vector<uint8_t>> outboxes_;  // commands not yet handed to each worker
   napi_env env_ = nullptr;

@@ -118,7 +118,7 @@ class LoadGenerator::Loop {
   std::atomic<uint64_t> errors{0};
   uint64_t bytes = 0;
   uint64_t handshakes = 0;
-  Histogram histogram;
+  core::Histogram histogram;
 
  private:
   enum class State { kConnecting, kHandshake, kOpen, kClosed };

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "histogram.h"
+#include "../core/histogram.h"
 
 namespace corews::client {
 
@@ -52,7 +52,7 @@ struct BenchResult {
   uint64_t errors = 0;
   uint64_t open = 0;        // connections open at the end
   double seconds = 0;       // length of the window
-  Histogram latency;        // nanoseconds
+  core::Histogram latency;  // nanoseconds
 };
 
 class LoadGenerator {

@@ -37,6 +37,8 @@ class FrameParser {
   explicit FrameParser(const FrameParserOptions& options = {}) : options_(options) {}
 
   bool stopped() const { return stopped_; }
+  // Ignore all further input (the connection is being failed from outside).
+  void stop() { stopped_ = true; }
   // True while a message or frame is half-received.
   bool mid_message() const { return msg_op_ != 0 || in_payload_ || header_have_ != 0; }
 

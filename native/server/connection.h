@@ -23,8 +23,15 @@ enum class ConnState : uint8_t {
   kDead,        // closed; freed at the end of the loop iteration
 };
 
-// A Connection is its own deadline node: at most one timeout (handshake or
-// closing) runs for it at a time.
+struct Connection;
+
+// The heartbeat's timer, beside the lifecycle one the connection itself is.
+struct HeartbeatNode : core::DeadlineNode {
+  Connection* owner = nullptr;
+};
+
+// A Connection is its own deadline node for the lifecycle timeout (handshake
+// or closing: never both at once); the heartbeat has its own node.
 struct Connection : core::DeadlineNode {
   Connection(int fd_, uint32_t slot_, uint32_t gen_, const proto::FrameParserOptions& parser_options)
       : fd(fd_), slot(slot_), gen(gen_), parser(parser_options) {}
@@ -36,6 +43,16 @@ struct Connection : core::DeadlineNode {
   uint8_t interest = 0;            // what the poller watches now
   bool js_knows = false;           // JS holds the handle: tell it when the connection goes
   bool shutdown_after_flush = false;
+  bool destroy_after_flush = false;  // the peer sent FIN: write what is queued, then close
+  bool read_paused = false;        // JS fell behind: leave bytes in the kernel
+  bool drain_armed = false;        // the queue passed the low mark: tell JS when it is back under
+  bool counted = false;            // holds a place under maxConnections (and maxConnectionsPerIp)
+  bool opened = false;             // reached OPEN (for the connections gauge)
+  float tokens = 0;                // rate limit bucket
+  int64_t last_activity_ms = 0;    // last bytes from the peer
+  int64_t tokens_at_ms = 0;
+  HeartbeatNode heartbeat;
+  std::string ip;                  // only with maxConnectionsPerIp
   uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
   proto::FrameParser parser;
   std::string http;                // request bytes, only until the handshake is decided

@@ -19,6 +19,7 @@ enum class EventType : uint32_t {
   kUpgrade = 6,        // strings: method, url, remote address, protocol, then header name/value pairs
   kHttpRequest = 7,    // as kUpgrade, protocol empty
   kStopped = 8,        // the worker has closed everything and is exiting
+  kDrain = 9,          // the connection's queue fell under the low mark
 };
 
 enum MessageFlags : uint32_t {
@@ -38,6 +39,8 @@ struct Event {
 struct EventBatch {
   uint32_t worker = 0;
   bool has_binary = false;
+  int64_t first_message_ns = 0;  // when the batch's first message was complete (for the JS hop latency)
+  uint32_t messages = 0;
   std::vector<Event> events;
   std::vector<uint8_t> arena;
 
@@ -45,6 +48,7 @@ struct EventBatch {
     uint32_t offset = uint32_t(arena.size());
     if (len) arena.insert(arena.end(), data, data + len);
     has_binary |= (flags & kMessageBinary) != 0;
+    ++messages;
     events.push_back({EventType::kMessage, slot, gen, flags, offset, uint32_t(len)});
   }
 

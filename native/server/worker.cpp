@@ -23,6 +23,13 @@ constexpr int64_t kAcceptPauseMs = 100;     // after EMFILE/ENFILE
 constexpr size_t kMaxCorkIov = 64;
 constexpr size_t kKeepCommandCapacity = 1 << 20;
 constexpr size_t kFlushArenaBytes = 256u << 20;
+constexpr size_t kDrainLowMark = 16 * 1024;  // send() reports BACKPRESSURE above it; drain fires back under it
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 std::unique_ptr<EventBatch> new_batch(uint32_t worker) {
   auto b = std::make_unique<EventBatch>();
@@ -42,7 +49,9 @@ struct Worker::ParserEvents {
 
   void on_message(proto::Opcode op, const uint8_t* data, size_t len, bool ascii) {
     if (c->state == ConnState::kDead) return;  // a write failed while this read was parsed
+    if (!w.count_message(c, len)) return;
     uint32_t flags = op == proto::kOpBinary ? uint32_t(kMessageBinary) : ascii ? uint32_t(kMessageAscii) : 0u;
+    if (w.batch_->messages == 0) w.batch_->first_message_ns = now_ns();
     w.batch_->add_message(c->slot, c->gen, data, len, flags);
   }
 
@@ -57,6 +66,7 @@ struct Worker::ParserEvents {
   void on_pong(const uint8_t*, size_t) {}
 
   void on_close(uint16_t code, const uint8_t* reason, size_t len) {
+    WorkerStats::add(w.stats_.close_received[close_code_slot(code)]);
     c->close_code = code;
     c->close_reason.assign(reinterpret_cast<const char*>(reason), len);
     if (c->state == ConnState::kClosing) {
@@ -84,15 +94,20 @@ struct Worker::ParserEvents {
   }
 };
 
-Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink)
+Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink,
+               std::shared_ptr<SharedLimits> limits, SlotCounters* counters)
     : id_(id),
       config_(std::move(config)),
       listen_fd_(listen_fd),
       sink_(sink),
       handshake_timers_(config_->handshake_timeout_ms),
       closing_timers_(config_->close_timeout_ms),
+      heartbeat_timers_(config_->ping_interval_ms > 0 ? config_->ping_interval_ms : config_->idle_timeout_ms),
+      limits_(std::move(limits)),
+      counters_(counters),
       batch_(new_batch(id)),
       read_buffer_(kReadBufferSize) {
+  counters_->ref();
   poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_);
   poller_.add(listen_fd_, core::kPollIn, &listen_tag_);
   cork_iov_.reserve(kMaxCorkIov);
@@ -109,6 +124,7 @@ Worker::~Worker() {
     delete c;
   }
   if (listen_fd_ >= 0) close(listen_fd_);
+  counters_->unref();
 }
 
 void Worker::start() {
@@ -132,7 +148,8 @@ bool Worker::run_once(int timeout_ms) {
   int64_t now = core::now_ms();
   int64_t next = -1;
   for (int64_t d : {handshake_timers_.next_deadline(), closing_timers_.next_deadline(),
-                    accept_paused_until_ ? accept_paused_until_ : -1}) {
+                    heartbeat_timers_.next_deadline(), accept_paused_until_ ? accept_paused_until_ : -1,
+                    shutting_down_ ? shutdown_deadline_ : -1}) {
     if (d >= 0 && (next < 0 || d < next)) next = d;
   }
   if (next >= 0) {
@@ -142,6 +159,9 @@ bool Worker::run_once(int timeout_ms) {
 
   core::PollEvent events[kMaxEventsPerWait];
   int n = poller_.wait(events, kMaxEventsPerWait, timeout_ms);
+  now_ms_ = core::now_ms();
+  WorkerStats::add(stats_.loop_iterations);
+  if (reading_paused_.load(std::memory_order_acquire)) resume_reading();
   for (int i = 0; i < n && !stopped_; ++i) {
     if (events[i].tag == &wakeup_tag_) {
       wakeup_.drain();
@@ -154,6 +174,8 @@ bool Worker::run_once(int timeout_ms) {
   }
   if (stop_requested_.load(std::memory_order_acquire) && !stopped_) stop_all();
   if (!stopped_) expire_timers();
+  // A graceful shutdown ends when the last connection has gone, or at its deadline.
+  if (shutting_down_ && !stopped_ && (live_ == 0 || now_ms_ >= shutdown_deadline_)) stop_all();
   flush_batch();
   for (Connection* c : graveyard_) {
     topics_.remove_all(c);
@@ -190,8 +212,16 @@ void Worker::accept_connections() {
       slot = free_slots_.back();
       free_slots_.pop_back();
     }
+    if (slot >= counters_->slots()) {  // cannot happen below the fd limit the counters were sized for
+      close(fd);
+      free_slots_.push_back(slot);
+      continue;
+    }
     auto* c = new Connection(fd, slot, generations_[slot], config_->parser);
+    c->heartbeat.owner = c;
+    counters_->reset(slot);
     slots_[slot] = c;
+    ++live_;
     c->interest = core::kPollIn;
     if (poller_.add(fd, core::kPollIn, c) != 0) {
       destroy(c);
@@ -220,6 +250,11 @@ void Worker::on_io(Connection* c, uint32_t flags) {
 }
 
 void Worker::on_readable(Connection* c) {
+  bool framed = c->state == ConnState::kOpen || c->state == ConnState::kClosing;
+  if (framed && reading_paused_.load(std::memory_order_relaxed)) {
+    pause_reading(c);  // JS is behind: leave the bytes in the kernel, TCP pushes back
+    return;
+  }
   ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
@@ -227,9 +262,19 @@ void Worker::on_readable(Connection* c) {
     return;
   }
   if (n == 0) {
-    destroy(c);  // FIN: after a completed close this is the clean end; otherwise abnormal (1006)
+    // FIN. After a completed close this is the clean end; otherwise abnormal
+    // (1006). A half-closed peer still gets what is queued for it first.
+    if (c->out_pending() && (framed || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed)) {
+      c->destroy_after_flush = true;
+      c->state = ConnState::kDraining;
+      closing_timers_.arm(c, now_ms_);
+      update_interest(c);
+      return;
+    }
+    destroy(c);
     return;
   }
+  if (framed) c->last_activity_ms = now_ms_;
   uint8_t* data = read_buffer_.data();
   switch (c->state) {
     case ConnState::kHandshake:
@@ -270,9 +315,21 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
       if (!config_->http_hook) return refuse(c, d.status, d.reason);
       return await_js(c, EventType::kHttpRequest, req, {});
     case proto::HandshakeDecision::kAccept:
-      if (config_->upgrade_hook) return await_js(c, EventType::kUpgrade, req, d.protocol);
-      return accept_upgrade(c, d.protocol, {});
+      break;
   }
+  if (shutting_down_) return refuse(c, 503, "server shutting down");
+  if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit");
+  if (limits_->per_ip_enabled()) {
+    std::string ip = peer_address(c->fd);
+    if (!limits_->acquire_ip(ip)) {
+      limits_->release();
+      return refuse(c, 429, "too many connections from this address");
+    }
+    c->ip = std::move(ip);
+  }
+  c->counted = true;
+  if (config_->upgrade_hook) return await_js(c, EventType::kUpgrade, req, d.protocol);
+  accept_upgrade(c, d.protocol, {});
 }
 
 // The request is complete; a hook decides. The handshake timeout is for slow
@@ -316,6 +373,14 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   core::DeadlineList::cancel(c);
   c->state = ConnState::kOpen;
   c->js_knows = true;
+  c->opened = true;
+  c->last_activity_ms = now_ms_;
+  c->tokens = float(config_->max_messages_per_second > 1 ? config_->max_messages_per_second : 1);
+  c->tokens_at_ms = now_ms_;
+  if (config_->ping_interval_ms > 0 || config_->idle_timeout_ms > 0) heartbeat_timers_.arm(&c->heartbeat, now_ms_);
+  WorkerStats::add(stats_.handshakes_accepted);
+  WorkerStats::add(stats_.connections_open);
+  WorkerStats::add(stats_.connections_total);
   update_interest(c);
   batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, peer_address(c->fd)});
 
@@ -328,6 +393,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
 }
 
 void Worker::refuse(Connection* c, int status, std::string_view reason) {
+  stats_.rejected(status);
   std::string body(reason);
   body += '\n';
   std::string response = proto::build_response(status, {}, body, true);
@@ -360,6 +426,13 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     stop_all();
     return;
   }
+  if (h.type == CommandType::kShutdown) {
+    uncork();
+    uint32_t timeout_ms;
+    std::memcpy(&timeout_ms, payload, 4);
+    shutdown_gracefully(h.code, {reinterpret_cast<const char*>(payload) + 4, h.len - 4}, timeout_ms);
+    return;
+  }
   if (h.type == CommandType::kPublish) {
     uncork();  // what was sent before this publish goes first
     PublishPayload p;
@@ -371,8 +444,14 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
   if (c == nullptr || c->state == ConnState::kDead) return;  // closed meanwhile: a no-op
   if (h.type == CommandType::kSend) {
     // Data may follow an incoming Close or error: it answers what came before.
+    size_t frame_len = h.len - h.code;
+    counters_->add_consumed(c->slot, frame_len);
     bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
-    if (open && admit(c, h.len - h.code)) cork(c, payload + h.code, h.len - h.code);
+    if (open && admit(c, frame_len)) {
+      WorkerStats::add(stats_.messages_out);
+      WorkerStats::add(stats_.bytes_out, frame_len);
+      cork(c, payload + h.code, frame_len);
+    }
     return;
   }
   uncork();
@@ -438,6 +517,8 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       if (c->state != ConnState::kOpen) continue;
       if (c->slot == h.slot && c->gen == h.gen) continue;  // ws.publish skips its sender
       if (!admit(c, frame->size())) continue;
+      WorkerStats::add(stats_.messages_out);
+      WorkerStats::add(stats_.bytes_out, frame->size());
       if (c->out.empty()) {
         ssize_t n = send(c->fd, frame->data(), frame->size(), MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -450,6 +531,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       } else {
         c->out.append_shared(frame, 0, frame->size());
       }
+      note_queue(c);
       update_interest(c);
     }
   }
@@ -503,18 +585,31 @@ void Worker::writev(Connection* c, iovec* iov, int count) {
   for (int i = first; i < count; ++i) {
     c->out.append_copy(static_cast<uint8_t*>(iov[i].iov_base), iov[i].iov_len);
   }
+  note_queue(c);
   update_interest(c);
+}
+
+void Worker::note_queue(Connection* c) {
+  size_t bytes = c->out.bytes();
+  counters_->set_queued(c->slot, bytes);
+  if (bytes > kDrainLowMark) {
+    if (!c->drain_armed) WorkerStats::add(stats_.backpressure_events);
+    c->drain_armed = true;
+  } else if (c->drain_armed) {
+    c->drain_armed = false;
+    if (c->state == ConnState::kOpen) batch_->add(EventType::kDrain, c->slot, c->gen, 0, {});
+  }
 }
 
 bool Worker::admit(Connection* c, size_t len) {
   if (c->out.bytes() + len <= config_->max_backpressure) return true;
   if (config_->drop_on_backpressure) {
-    stats_.backpressure_drops.fetch_add(1, std::memory_order_relaxed);
+    WorkerStats::add(stats_.backpressure_drops);
     return false;
   }
   // Close rather than grow without bound: the Close goes behind what is
   // queued, and the closing timeout drops a peer that never reads it.
-  stats_.backpressure_closes.fetch_add(1, std::memory_order_relaxed);
+  WorkerStats::add(stats_.backpressure_closes);
   if (c == corked_) uncork();
   c->close_code = proto::kClosePolicyViolation;
   c->close_reason = "backpressure limit exceeded";
@@ -532,7 +627,12 @@ void Worker::on_writable(Connection* c) {
       return;
     }
   }
+  note_queue(c);
   if (!c->out_pending()) {
+    if (c->destroy_after_flush) {
+      destroy(c);
+      return;
+    }
     if (c->shutdown_after_flush) {
       c->shutdown_after_flush = false;
       shutdown(c->fd, SHUT_WR);
@@ -552,7 +652,7 @@ void Worker::update_interest(Connection* c) {
     case ConnState::kFailed:
       break;  // while JS answers a Close or an error, the peer's further bytes stay in the kernel
     default:
-      want = core::kPollIn;
+      if (!c->read_paused && !c->destroy_after_flush) want = core::kPollIn;
   }
   if (c->out_pending()) want |= core::kPollOut;
   if (want != c->interest) {
@@ -581,6 +681,7 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     std::memcpy(frame + 2, reason.data(), r);
     len = 2 + r;
   }
+  WorkerStats::add(stats_.close_sent[close_code_slot(code ? uint32_t(code) : uint32_t(proto::kCloseNoStatus))]);
   uint8_t out[proto::kMaxFrameHeader + proto::kMaxControlPayload];
   size_t h = proto::write_frame_header(out, proto::kOpClose, len, nullptr);
   std::memcpy(out + h, frame, len);
@@ -622,7 +723,15 @@ void Worker::destroy(Connection* c) {
     cork_iov_.clear();
   }
   core::DeadlineList::cancel(c);
+  core::DeadlineList::cancel(&c->heartbeat);
   c->out.clear();
+  counters_->set_queued(c->slot, 0);
+  if (c->counted) {
+    limits_->release();
+    if (!c->ip.empty()) limits_->release_ip(c->ip);
+  }
+  if (c->opened) WorkerStats::sub(stats_.connections_open);
+  --live_;
   close(c->fd);
   c->state = ConnState::kDead;
   if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});
@@ -641,6 +750,9 @@ void Worker::expire_timers() {
   while (core::DeadlineNode* n = closing_timers_.pop_expired(now)) {
     Connection* c = static_cast<Connection*>(n);
     destroy(c);
+  }
+  while (core::DeadlineNode* n = heartbeat_timers_.pop_expired(now)) {
+    on_heartbeat(static_cast<HeartbeatNode*>(n)->owner);
   }
   if (accept_paused_until_ && now >= accept_paused_until_) {
     accept_paused_until_ = 0;
@@ -672,8 +784,113 @@ void Worker::stop_all() {
 
 void Worker::flush_batch() {
   if (batch_->empty()) return;
+  // Inbound backpressure: past the bound, stop reading until JS catches up.
+  int64_t bytes = int64_t(batch_->arena.size());
+  if (unconsumed_.fetch_add(bytes, std::memory_order_acq_rel) + bytes > int64_t(config_->max_unconsumed) &&
+      !reading_paused_.exchange(true, std::memory_order_acq_rel)) {
+    WorkerStats::add(stats_.read_pauses);
+  }
   sink_.deliver(std::move(batch_));
   batch_ = new_batch(id_);
+}
+
+void Worker::consumed(size_t bytes) {
+  int64_t left = unconsumed_.fetch_sub(int64_t(bytes), std::memory_order_acq_rel) - int64_t(bytes);
+  if (reading_paused_.load(std::memory_order_acquire) && left <= int64_t(config_->max_unconsumed / 2)) wake();
+}
+
+void Worker::pause_reading(Connection* c) {
+  if (c->read_paused) return;
+  c->read_paused = true;
+  paused_.push_back({c->slot, c->gen});
+  update_interest(c);
+}
+
+void Worker::resume_reading() {
+  if (unconsumed_.load(std::memory_order_acquire) > int64_t(config_->max_unconsumed / 2)) return;
+  reading_paused_.store(false, std::memory_order_release);
+  for (auto [slot, gen] : paused_) {
+    if (Connection* c = lookup(slot, gen)) {
+      c->read_paused = false;
+      update_interest(c);
+    }
+  }
+  paused_.clear();
+}
+
+// Silence since the last bytes: ping after the ping interval, close after the
+// idle timeout. Reads only stamp the time; the list is touched here alone.
+void Worker::on_heartbeat(Connection* c) {
+  if (c->state != ConnState::kOpen) return;  // closing has its own timeout
+  int64_t silent = now_ms_ - c->last_activity_ms;
+  if (config_->idle_timeout_ms > 0 && silent >= config_->idle_timeout_ms) {
+    WorkerStats::add(stats_.idle_closes);
+    send_close(c, proto::kCloseGoingAway, "idle timeout");
+    return;
+  }
+  if (config_->ping_interval_ms > 0 && silent >= config_->ping_interval_ms) {
+    static constexpr uint8_t kPing[] = {0x80 | proto::kOpPing, 0};
+    WorkerStats::add(stats_.pings_sent);
+    write(c, kPing, sizeof kPing);
+    if (c->state == ConnState::kDead) return;
+  }
+  heartbeat_timers_.arm(&c->heartbeat, now_ms_);
+}
+
+bool Worker::count_message(Connection* c, size_t len) {
+  WorkerStats::add(stats_.messages_in);
+  WorkerStats::add(stats_.bytes_in, len);
+  double rate = config_->max_messages_per_second;
+  if (rate <= 0) return true;
+  // A token bucket: `rate` per second, bursts of up to one second's worth.
+  double burst = rate > 1 ? rate : 1;
+  double tokens = c->tokens + double(now_ms_ - c->tokens_at_ms) * rate / 1000.0;
+  c->tokens_at_ms = now_ms_;
+  if (tokens > burst) tokens = burst;
+  if (tokens >= 1) {
+    c->tokens = float(tokens - 1);
+    return true;
+  }
+  c->tokens = float(tokens);
+  WorkerStats::add(stats_.rate_limit_closes);
+  // Fail like a protocol error: after the messages before it, through JS.
+  c->parser.stop();
+  c->close_code = proto::kClosePolicyViolation;
+  c->close_reason = "message rate limit exceeded";
+  c->state = ConnState::kFailed;
+  update_interest(c);
+  batch_->add(EventType::kProtocolError, c->slot, c->gen, c->close_code, {c->close_reason});
+  return false;
+}
+
+// Stop accepting, close every connection with `code`, and stop once all are
+// gone or the timeout passes.
+void Worker::shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_deadline_ = core::now_ms() + timeout_ms;
+  if (listen_fd_ >= 0) {
+    poller_.remove(listen_fd_);
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  std::string why(reason);
+  for (Connection* c : slots_) {
+    if (c == nullptr || c->state == ConnState::kDead) continue;
+    switch (c->state) {
+      case ConnState::kHandshake:
+      case ConnState::kAwaitingJs:
+        refuse(c, 503, "server shutting down");
+        break;
+      case ConnState::kOpen:
+      case ConnState::kPeerClosed:
+      case ConnState::kFailed:
+        send_close(c, code, why);
+        break;
+      default:
+        break;  // already closing
+    }
+  }
 }
 
 }  // namespace corews::server

@@ -19,7 +19,10 @@
 #include "../proto/handshake.h"
 #include "connection.h"
 #include "event_batch.h"
+#include "shared_limits.h"
+#include "slot_counters.h"
 #include "topics.h"
+#include "worker_stats.h"
 
 namespace corews::server {
 
@@ -32,12 +35,10 @@ struct WorkerConfig {
   int64_t close_timeout_ms = 5000;  // for the peer's Close or FIN after ours
   size_t max_backpressure = 16 * 1024 * 1024;  // queued output bytes per connection
   bool drop_on_backpressure = false;           // else close with 1008
-};
-
-// What a worker counts; read from other threads, so every field is atomic.
-struct WorkerStats {
-  std::atomic<uint64_t> backpressure_drops{0};
-  std::atomic<uint64_t> backpressure_closes{0};
+  int64_t idle_timeout_ms = 120000;            // no bytes from the peer this long: close (0: never)
+  int64_t ping_interval_ms = 30000;            // ping after this long without bytes (0: never)
+  double max_messages_per_second = 0;          // per connection; over it: close 1008 (0: no limit)
+  size_t max_unconsumed = 64 * 1024 * 1024;    // bytes handed to JS not yet dispatched: past it, stop reading
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -49,7 +50,8 @@ class EventSink {
 
 class Worker {
  public:
-  Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink);
+  Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int listen_fd, EventSink& sink,
+         std::shared_ptr<SharedLimits> limits, SlotCounters* counters);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -63,6 +65,9 @@ class Worker {
   core::Inbox& inbox() { return inbox_; }
   const WorkerStats& stats() const { return stats_; }
   void wake() { wakeup_.signal(); }
+  // JS thread: a batch of `bytes` was dispatched; reading resumes once the
+  // backlog is under half the bound.
+  void consumed(size_t bytes);
 
   // One loop iteration: wait up to timeout_ms (-1: until something happens),
   // handle what happened, hand the batch over. False once stopped.
@@ -98,9 +103,15 @@ class Worker {
   void begin_drain(Connection* c);
   void destroy(Connection* c);
   void update_interest(Connection* c);
+  void note_queue(Connection* c);  // publishes the queue size; drain when it falls under the low mark
+  void pause_reading(Connection* c);
+  void resume_reading();
   void expire_timers();
+  void on_heartbeat(Connection* c);
+  void shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms);
   void stop_all();
   void flush_batch();
+  bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
 
   Connection* lookup(uint32_t slot, uint32_t gen) const;
 
@@ -113,6 +124,18 @@ class Worker {
   core::Inbox inbox_;
   core::DeadlineList handshake_timers_;
   core::DeadlineList closing_timers_;
+  core::DeadlineList heartbeat_timers_;  // every ping interval (or idle timeout) of silence
+  std::shared_ptr<SharedLimits> limits_;
+  SlotCounters* counters_;
+  int64_t now_ms_ = 0;  // this iteration's clock
+  size_t live_ = 0;     // connections in slots
+  // Graceful shutdown: no new connections, and a deadline for the old ones.
+  bool shutting_down_ = false;
+  int64_t shutdown_deadline_ = 0;
+  // Inbound backpressure: bytes handed to JS and not yet dispatched.
+  std::atomic<int64_t> unconsumed_{0};
+  std::atomic<bool> reading_paused_{false};
+  std::vector<std::pair<uint32_t, uint32_t>> paused_;  // (slot, generation) of paused connections
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
   bool stopped_ = false;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace corews::client {
+namespace corews::core {
 
 class Histogram {
  public:
@@ -13,9 +13,9 @@ class Histogram {
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = 64 * kSub;
 
-  void record(uint64_t v) {
-    ++counts_[index(v)];
-    ++total_;
+  void record(uint64_t v, uint64_t times = 1) {
+    counts_[index(v)] += times;
+    total_ += times;
     if (v > max_) max_ = v;
   }
   void merge(const Histogram& o) {
@@ -60,4 +60,4 @@ class Histogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace corews::client
+}  // namespace corews::core
