@@ -99,7 +99,6 @@ export interface NativeServer {
   publish(perWorker: Int32Array, topicId: number, data: string | Uint8Array, opcode: Opcode,
     senderWorker: number, senderSlot: number, senderGen: number): void;
   flush(): void;
-  stop(): void;
   shutdown(code: number, reason: string, timeoutMs: number): void;
   join(): void;
   /** Per slot: [queued bytes, consumed send bytes]. */

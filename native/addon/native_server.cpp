@@ -66,7 +66,6 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
                          InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
-                         InstanceMethod<&NativeServer::Stop>("stop"),
                          InstanceMethod<&NativeServer::Join>("join"),
                          InstanceMethod<&NativeServer::Shutdown>("shutdown"),
                          InstanceMethod<&NativeServer::Counters>("counters"),
@@ -383,11 +382,6 @@ Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
   hop.Set("max", double(hop_ns_.max()) / 1000.0);
   out.Set("hopUs", hop);
   return out;
-}
-
-void NativeServer::Stop(const Napi::CallbackInfo&) {
-  for (auto& box : outboxes_) CommandWriter(box).add(CommandType::kStop, 0, 0, 0, {});
-  flush();
 }
 
 // After every worker reported kStopped: join the threads and let go.

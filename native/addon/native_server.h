@@ -34,7 +34,6 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
-  void Stop(const Napi::CallbackInfo& info);
   void Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -15,7 +15,6 @@ enum class CommandType : uint8_t {
   kTerminate = 3,  // drop the TCP connection now
   kAccept = 4,     // payload: u32 protocol length, protocol, extra header lines
   kRespond = 5,    // code: HTTP status, payload: u32 header-lines length, header lines, body
-  kStop = 6,       // the whole worker: close everything and exit
   kSubscribe = 7,    // payload: u32 topic id
   kUnsubscribe = 8,  // payload: u32 topic id
   kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload

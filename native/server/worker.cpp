@@ -414,18 +414,13 @@ void Worker::process_commands() {
     pos += sizeof h + pad8(h.len);
     run_command(h, payload);
   }
-  release_publishes(commands_, pos);  // what a stop left unrun
+  release_publishes(commands_, pos);  // what a stop (env teardown, shutdown deadline) left unrun
   uncork();
   commands_.clear();
   if (commands_.capacity() > kKeepCommandCapacity) std::vector<uint8_t>().swap(commands_);
 }
 
 void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
-  if (h.type == CommandType::kStop) {
-    uncork();
-    stop_all();
-    return;
-  }
   if (h.type == CommandType::kShutdown) {
     uncork();
     uint32_t timeout_ms;
