@@ -1,9 +1,11 @@
 {
+  "variables": {
+    "poller%": "<!(node -p \"process.env.COREWS_POLLER || (process.platform === 'linux' ? 'epoll' : 'libuv')\")"
+  },
   "targets": [
     {
       "target_name": "corews",
       "sources": [
-        "native/core/poller_epoll.cpp",
         "native/core/wakeup_eventfd.cpp",
         "native/client/load_generator.cpp",
         "native/proto/base64.cpp",
@@ -30,6 +32,8 @@
       "cflags": ["-fvisibility=hidden"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-semantic-interposition", "-O2"],
       "conditions": [
+        ["poller=='epoll'", {"sources": ["native/core/poller_epoll.cpp"]}],
+        ["poller=='libuv'", {"sources": ["native/core/poller_libuv.cpp"]}],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -1,5 +1,7 @@
 // Loads the addon: a prebuilt binary from prebuilds/ when one fits this
-// platform, else the local build in build/Release.
+// platform, else the local build in build/Release. COREWS_ADDON names a
+// binary explicitly (CI runs the suites on other builds of it: the libuv
+// poller backend, the sanitizer build).
 import path from 'node:path';
 import type { NativeBinding } from './native';
 
@@ -7,6 +9,8 @@ import type { NativeBinding } from './native';
 type NodeGypBuild = (dir: string) => unknown;
 
 function load(): NativeBinding {
+  const explicit = process.env.COREWS_ADDON;
+  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
   const root = path.join(__dirname, '..');
   const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
   try {

@@ -50,6 +50,8 @@ export interface NativeOptions {
   maxConnections: number;
   /** 0: no limit. */
   maxConnectionsPerIp: number;
+  /** One acceptor hands connections to the workers (where SO_REUSEPORT does not balance). */
+  acceptorHandoff: boolean;
 }
 
 /** One worker's counters, as the addon reports them. */

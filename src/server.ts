@@ -82,6 +82,7 @@ export class Server<UserData = unknown> {
       maxMessagesPerSecond: o.maxMessagesPerSecond,
       maxConnections: o.maxConnections,
       maxConnectionsPerIp: o.maxConnectionsPerIp,
+      acceptorHandoff: acceptorHandoff(),
     });
     const native = this.#native;
     this.#topics = new TopicRegistry(o.threads);
@@ -447,6 +448,19 @@ export class Server<UserData = unknown> {
     if (result instanceof Promise) result.then(settle, fail);
     else settle(result);
   }
+}
+
+/**
+ * Whether one worker accepts and hands connections to the others. Linux's
+ * SO_REUSEPORT balances accepts across the workers' own listening sockets;
+ * macOS/BSD's does not, and Windows has none. COREWS_ACCEPTOR=handoff forces
+ * the hand-off (CI tests it on Linux), =reuseport forbids it.
+ */
+function acceptorHandoff(): boolean {
+  const forced = process.env.COREWS_ACCEPTOR;
+  if (forced === 'handoff') return true;
+  if (forced === 'reuseport') return false;
+  return process.platform !== 'linux';
 }
 
 /** The address to bind: numeric hosts as given, names resolved, the default dual-stack when possible. */

@@ -88,6 +88,7 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->close_timeout_ms = int64_t(o.Get("closeTimeout").As<Napi::Number>().DoubleValue());
   config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
   config_->http_hook = o.Get("httpHook").ToBoolean();
+  config_->acceptor_handoff = o.Get("acceptorHandoff").ToBoolean();
   config_->max_backpressure = size_t(o.Get("maxBackpressure").As<Napi::Number>().DoubleValue());
   config_->drop_on_backpressure = o.Get("dropOnBackpressure").ToBoolean();
   config_->idle_timeout_ms = int64_t(o.Get("idleTimeout").As<Napi::Number>().DoubleValue());
@@ -118,7 +119,8 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   int port = int(u32(info, 1));
   int threads = int(u32(info, 2));
   int backlog = int(u32(info, 3));
-  server::ListenResult r = server::open_listeners(host, port, threads, backlog);
+  // With acceptor hand-off one listening socket serves all workers.
+  server::ListenResult r = server::open_listeners(host, port, config_->acceptor_handoff ? 1 : threads, backlog);
   if (r.fds.empty()) {
     std::string code = r.error == EADDRINUSE ? "EADDRINUSE" : r.error == EACCES ? "EACCES"
                      : r.error == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "E" + std::to_string(r.error);
@@ -137,16 +139,22 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
     NAPI_THROW(Napi::Error::New(env, "cannot create the threadsafe function"), env.Undefined());
   }
   Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
-  outboxes_.assign(r.fds.size(), {});
+  outboxes_.assign(size_t(threads), {});
   // A slot per descriptor the process may have: slots never outnumber fds.
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   size_t slots = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : size_t(rl.rlim_max);
   for (auto* c : counters_) c->unref();
   counters_.clear();
-  for (size_t i = 0; i < r.fds.size(); ++i) {
+  for (size_t i = 0; i < size_t(threads); ++i) {
+    int fd = i < r.fds.size() ? r.fds[i] : -1;
     counters_.push_back(server::SlotCounters::create(slots));
-    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, r.fds[i], *this, limits_, counters_[i]));
+    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, fd, *this, limits_, counters_[i]));
+  }
+  if (config_->acceptor_handoff && workers_.size() > 1) {
+    std::vector<server::Worker*> all;
+    for (auto& w : workers_) all.push_back(w.get());
+    workers_[0]->set_siblings(std::move(all));
   }
   for (auto& w : workers_) w->start();
   napi_add_env_cleanup_hook(env, &NativeServer::OnEnvCleanup, this);

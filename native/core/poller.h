@@ -1,6 +1,9 @@
-// One event-loop interface; a backend per OS (epoll here, see poller_epoll.cpp).
+// One event-loop interface; a backend per OS, chosen at build time:
+// poller_epoll.cpp on Linux, poller_libuv.cpp elsewhere (kqueue on macOS/BSD,
+// IOCP on Windows underneath), each worker with its own uv_loop_t.
 // Level-triggered: a readable fd is reported again until it is drained, which
-// lets a loop read once per fd per iteration and stay fair.
+// lets a loop read once per fd per iteration and stay fair. An fd must be
+// removed before it is closed.
 #pragma once
 #include <cstdint>
 
@@ -25,7 +28,7 @@ class Poller {
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
-  bool ok() const { return fd_ >= 0; }
+  bool ok() const;
   // Each returns 0 or -errno.
   int add(int fd, uint32_t interest, void* tag);
   int modify(int fd, uint32_t interest, void* tag);
@@ -34,8 +37,10 @@ class Poller {
   // timeout or EINTR).
   int wait(PollEvent* out, int max, int timeout_ms);
 
+  struct Backend;  // defined by the backend's .cpp
+
  private:
-  int fd_;
+  Backend* backend_;
 };
 
 }  // namespace corews::core

@@ -25,22 +25,29 @@ int ctl(int epfd, int op, int fd, uint32_t interest, void* tag) {
 
 }  // namespace
 
-Poller::Poller() : fd_(epoll_create1(EPOLL_CLOEXEC)) {}
+struct Poller::Backend {
+  int epfd;
+};
+
+Poller::Poller() : backend_(new Backend{epoll_create1(EPOLL_CLOEXEC)}) {}
 
 Poller::~Poller() {
-  if (fd_ >= 0) close(fd_);
+  if (backend_->epfd >= 0) close(backend_->epfd);
+  delete backend_;
 }
 
-int Poller::add(int fd, uint32_t interest, void* tag) { return ctl(fd_, EPOLL_CTL_ADD, fd, interest, tag); }
+bool Poller::ok() const { return backend_->epfd >= 0; }
 
-int Poller::modify(int fd, uint32_t interest, void* tag) { return ctl(fd_, EPOLL_CTL_MOD, fd, interest, tag); }
+int Poller::add(int fd, uint32_t interest, void* tag) { return ctl(backend_->epfd, EPOLL_CTL_ADD, fd, interest, tag); }
 
-int Poller::remove(int fd) { return ctl(fd_, EPOLL_CTL_DEL, fd, 0, nullptr); }
+int Poller::modify(int fd, uint32_t interest, void* tag) { return ctl(backend_->epfd, EPOLL_CTL_MOD, fd, interest, tag); }
+
+int Poller::remove(int fd) { return ctl(backend_->epfd, EPOLL_CTL_DEL, fd, 0, nullptr); }
 
 int Poller::wait(PollEvent* out, int max, int timeout_ms) {
   constexpr int kBatch = 256;
   epoll_event evs[kBatch];
-  int n = epoll_wait(fd_, evs, max < kBatch ? max : kBatch, timeout_ms);
+  int n = epoll_wait(backend_->epfd, evs, max < kBatch ? max : kBatch, timeout_ms);
   if (n < 0) return 0;  // EINTR: the caller just loops
   for (int i = 0; i < n; ++i) {
     uint32_t f = 0;

@@ -19,6 +19,7 @@ enum class CommandType : uint8_t {
   kUnsubscribe = 8,  // payload: u32 topic id
   kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload
   kShutdown = 10,    // graceful: code: close code, payload: u32 timeout ms, reason
+  kAdopt = 11,       // a connection the acceptor worker accepted: payload: i32 fd
 };
 
 // A publish carries a pointer to the framed message, shared by every worker it

@@ -109,7 +109,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       read_buffer_(kReadBufferSize) {
   counters_->ref();
   poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_);
-  poller_.add(listen_fd_, core::kPollIn, &listen_tag_);
+  if (listen_fd_ >= 0) poller_.add(listen_fd_, core::kPollIn, &listen_tag_);
   cork_iov_.reserve(kMaxCorkIov);
 }
 
@@ -123,7 +123,11 @@ Worker::~Worker() {
     topics_.remove_all(c);
     delete c;
   }
-  if (listen_fd_ >= 0) close(listen_fd_);
+  if (listen_fd_ >= 0) {
+    poller_.remove(listen_fd_);
+    close(listen_fd_);
+  }
+  poller_.remove(wakeup_.fd());
   counters_->unref();
 }
 
@@ -198,37 +202,61 @@ void Worker::accept_connections() {
         poller_.modify(listen_fd_, 0, &listen_tag_);
         accept_paused_until_ = core::now_ms() + kAcceptPauseMs;
       }
-      return;
+      break;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
-    uint32_t slot;
-    if (free_slots_.empty()) {
-      slot = uint32_t(slots_.size());
-      slots_.push_back(nullptr);
-      generations_.push_back(1);
+    if (siblings_.empty()) {
+      adopt(fd);
     } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
+      hand_off(fd);
     }
-    if (slot >= counters_->slots()) {  // cannot happen below the fd limit the counters were sized for
-      close(fd);
-      free_slots_.push_back(slot);
-      continue;
-    }
-    auto* c = new Connection(fd, slot, generations_[slot], config_->parser);
-    c->heartbeat.owner = c;
-    counters_->reset(slot);
-    slots_[slot] = c;
-    ++live_;
-    c->interest = core::kPollIn;
-    if (poller_.add(fd, core::kPollIn, c) != 0) {
-      destroy(c);
-      continue;
-    }
-    handshake_timers_.arm(c, core::now_ms());
   }
+  // One inbox push and one wakeup per sibling per round.
+  for (size_t i = 0; i < handoffs_.size(); ++i) {
+    if (!handoffs_[i].empty() && siblings_[i]->inbox().push(handoffs_[i])) siblings_[i]->wake();
+  }
+}
+
+// Round-robin over all workers, this one included.
+void Worker::hand_off(int fd) {
+  size_t target = next_sibling_++ % siblings_.size();
+  if (siblings_[target] == this) return adopt(fd);
+  if (handoffs_.size() < siblings_.size()) handoffs_.resize(siblings_.size());
+  int32_t value = fd;
+  CommandWriter(handoffs_[target]).add(CommandType::kAdopt, 0, 0, 0, {{reinterpret_cast<const char*>(&value), 4}});
+}
+
+void Worker::adopt(int fd) {
+  if (shutting_down_ || stopped_) {
+    close(fd);
+    return;
+  }
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = uint32_t(slots_.size());
+    slots_.push_back(nullptr);
+    generations_.push_back(1);
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  if (slot >= counters_->slots()) {  // cannot happen below the fd limit the counters were sized for
+    close(fd);
+    free_slots_.push_back(slot);
+    return;
+  }
+  auto* c = new Connection(fd, slot, generations_[slot], config_->parser);
+  c->heartbeat.owner = c;
+  counters_->reset(slot);
+  slots_[slot] = c;
+  ++live_;
+  c->interest = core::kPollIn;
+  if (poller_.add(fd, core::kPollIn, c) != 0) {
+    destroy(c);
+    return;
+  }
+  handshake_timers_.arm(c, core::now_ms());
 }
 
 Connection* Worker::lookup(uint32_t slot, uint32_t gen) const {
@@ -428,6 +456,12 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     shutdown_gracefully(h.code, {reinterpret_cast<const char*>(payload) + 4, h.len - 4}, timeout_ms);
     return;
   }
+  if (h.type == CommandType::kAdopt) {
+    int32_t fd;
+    std::memcpy(&fd, payload, 4);
+    adopt(fd);
+    return;
+  }
   if (h.type == CommandType::kPublish) {
     uncork();  // what was sent before this publish goes first
     PublishPayload p;
@@ -442,7 +476,7 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     size_t frame_len = h.len - h.code;
     counters_->add_consumed(c->slot, frame_len);
     bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
-    if (open && admit(c, frame_len)) {
+    if (open && admit(c)) {
       WorkerStats::add(stats_.messages_out);
       WorkerStats::add(stats_.bytes_out, frame_len);
       cork(c, payload + h.code, frame_len);
@@ -511,7 +545,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
     for (Connection* c : *subs) {
       if (c->state != ConnState::kOpen) continue;
       if (c->slot == h.slot && c->gen == h.gen) continue;  // ws.publish skips its sender
-      if (!admit(c, frame->size())) continue;
+      if (!admit(c)) continue;
       WorkerStats::add(stats_.messages_out);
       WorkerStats::add(stats_.bytes_out, frame->size());
       if (c->out.empty()) {
@@ -533,7 +567,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
   frame->unref();
 }
 
-// Drops the references held by publish commands that will never run.
+// Drops what commands that will never run hold: publish references, handed-off fds.
 void Worker::release_publishes(const std::vector<uint8_t>& commands, size_t from) {
   size_t pos = from;
   while (pos + sizeof(CommandHeader) <= commands.size()) {
@@ -543,6 +577,10 @@ void Worker::release_publishes(const std::vector<uint8_t>& commands, size_t from
       PublishPayload p;
       std::memcpy(&p, commands.data() + pos + sizeof h, sizeof p);
       static_cast<core::SharedBytes*>(p.frame)->unref();
+    } else if (h.type == CommandType::kAdopt) {
+      int32_t fd;
+      std::memcpy(&fd, commands.data() + pos + sizeof h, 4);
+      close(fd);
     }
     pos += sizeof h + pad8(h.len);
   }
@@ -596,8 +634,11 @@ void Worker::note_queue(Connection* c) {
   }
 }
 
-bool Worker::admit(Connection* c, size_t len) {
-  if (c->out.bytes() + len <= config_->max_backpressure) return true;
+// The bound applies to what is already queued, so one message larger than
+// maxBackpressure still goes to a connection that keeps up; a queue holds at
+// most the bound plus one message.
+bool Worker::admit(Connection* c) {
+  if (c->out.bytes() < config_->max_backpressure) return true;
   if (config_->drop_on_backpressure) {
     WorkerStats::add(stats_.backpressure_drops);
     return false;
@@ -727,6 +768,7 @@ void Worker::destroy(Connection* c) {
   }
   if (c->opened) WorkerStats::sub(stats_.connections_open);
   --live_;
+  poller_.remove(c->fd);  // before close: the libuv backend requires it
   close(c->fd);
   c->state = ConnState::kDead;
   if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});

@@ -39,6 +39,9 @@ struct WorkerConfig {
   int64_t ping_interval_ms = 30000;            // ping after this long without bytes (0: never)
   double max_messages_per_second = 0;          // per connection; over it: close 1008 (0: no limit)
   size_t max_unconsumed = 64 * 1024 * 1024;    // bytes handed to JS not yet dispatched: past it, stop reading
+  // One listening socket on worker 0, which hands accepted connections to the
+  // others round-robin: for platforms where SO_REUSEPORT does not balance.
+  bool acceptor_handoff = false;
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -63,6 +66,8 @@ class Worker {
   void request_stop();
 
   core::Inbox& inbox() { return inbox_; }
+  // With acceptor hand-off: every worker of the server, this one included, set before start().
+  void set_siblings(std::vector<Worker*> siblings) { siblings_ = std::move(siblings); }
   const WorkerStats& stats() const { return stats_; }
   void wake() { wakeup_.signal(); }
   // JS thread: a batch of `bytes` was dispatched; reading resumes once the
@@ -78,6 +83,8 @@ class Worker {
   friend struct ParserEvents;
 
   void accept_connections();
+  void adopt(int fd);  // a new TCP connection: make it ours
+  void hand_off(int fd);
   void on_io(Connection* c, uint32_t flags);
   void on_readable(Connection* c);
   void on_writable(Connection* c);
@@ -94,9 +101,9 @@ class Worker {
 
   void write(Connection* c, const uint8_t* data, size_t len);
   void writev(Connection* c, iovec* iov, int count);
-  // False when `len` more bytes would pass maxBackpressure: the message is
+  // False when the connection's queue is at maxBackpressure: the message is
   // dropped, or the connection closed with 1008, as configured.
-  bool admit(Connection* c, size_t len);
+  bool admit(Connection* c);
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
   static void release_publishes(const std::vector<uint8_t>& commands, size_t from);
   void send_close(Connection* c, uint16_t code, std::string_view reason);
@@ -140,6 +147,10 @@ class Worker {
   std::atomic<bool> stop_requested_{false};
   bool stopped_ = false;
   int64_t accept_paused_until_ = 0;  // out of fds: retry accepting after this
+
+  std::vector<Worker*> siblings_;
+  size_t next_sibling_ = 0;
+  std::vector<std::vector<uint8_t>> handoffs_;  // per sibling, fds accepted this round
 
   std::vector<Connection*> slots_;
   std::vector<uint32_t> generations_;
