@@ -1,6 +1,7 @@
 {
   "variables": {
-    "poller%": "<!(node -p \"process.env.COREWS_POLLER || (process.platform === 'linux' ? 'epoll' : 'libuv')\")"
+    "poller%": "<!(node -p \"process.env.COREWS_POLLER || (process.platform === 'linux' ? 'epoll' : 'libuv')\")",
+    "sanitize%": "<!(node -p \"process.env.COREWS_SANITIZE ? 1 : 0\")"
   },
   "targets": [
     {
@@ -34,6 +35,10 @@
       "conditions": [
         ["poller=='epoll'", {"sources": ["native/core/poller_epoll.cpp"]}],
         ["poller=='libuv'", {"sources": ["native/core/poller_libuv.cpp"]}],
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

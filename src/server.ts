@@ -211,6 +211,9 @@ export class Server<UserData = unknown> {
 
   #publish(topic: string, data: Payload, options: SendOptions | undefined, sender: WebSocket<unknown> | undefined): boolean {
     if (!isPayload(data)) throw new TypeError(`publish: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`publish: options must be an object, got ${describe(options)}`);
+    }
     const entry = this.#topics.get(topic);
     if (entry === undefined || this.#state !== State.Listening) return false;
     const binary = options?.binary ?? typeof data !== 'string';

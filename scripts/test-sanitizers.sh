@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The integration and conformance suites on an addon built with
+# AddressSanitizer and UndefinedBehaviorSanitizer, leak checking on; Node is not
+# instrumented, so the sanitizer runtimes are preloaded. Any report fails the
+# run (see scripts/check-sanitizer-logs.mjs).
+#   npm run test:sanitizers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts)
+
+dir=build-variants/asan
+rm -rf "$dir" && mkdir -p "$dir"
+cp -r binding.gyp native "$dir/"
+rm -rf "$dir/native/build" "$dir/native/fuzz"
+ln -s "$PWD/node_modules" "$dir/node_modules"
+(cd "$dir" && COREWS_SANITIZE=1 node-gyp rebuild > build.log 2>&1) || { tail -40 "$dir/build.log"; exit 1; }
+
+logs="$PWD/build-variants/sanitizer-logs"
+rm -rf "$logs" && mkdir -p "$logs"
+export LD_PRELOAD="$(g++ -print-file-name=libasan.so):$(g++ -print-file-name=libubsan.so)"
+# A small quarantine: use-after-free is still caught, and the memory-bound
+# tests still see freed memory come back.
+export ASAN_OPTIONS="detect_leaks=1:quarantine_size_mb=8:log_path=$logs/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
+export COREWS_ADDON="$PWD/$dir/build/Release/corews.node"
+status=0
+npx vitest run "${SUITES[@]}" || status=$?
+unset LD_PRELOAD
+node scripts/check-sanitizer-logs.mjs "$logs" || status=1
+exit $status
