@@ -91,7 +91,7 @@ export type DispatchFn = (worker: number, meta: Int32Array, values: string[], ar
 export interface NativeServer {
   listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
   /** Returns the frame's size in bytes (0 when nothing was queued). */
-  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode): number;
+  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean): number;
   close(worker: number, slot: number, gen: number, code: number, reason: string): void;
   terminate(worker: number, slot: number, gen: number): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;

@@ -49,6 +49,7 @@ export class Server<UserData = unknown> {
   readonly #topics: TopicRegistry;
   readonly #counters: Float64Array[] = [];
   #jsDrops = 0;
+  #jsCloses = 0;
   #state = State.Idle;
   #address: AddressInfo | null = null;
   /** Open sockets by worker, then slot. */
@@ -92,7 +93,7 @@ export class Server<UserData = unknown> {
       counters: this.#counters,
       maxBackpressure: o.maxBackpressure,
       dropOnBackpressure: o.backpressurePolicy === 'drop',
-      dropped: () => this.#jsDrops++,
+      overLimit: (closed) => (closed ? this.#jsCloses++ : this.#jsDrops++),
       commandQueued: () => this.#commandQueued(),
       publish: (topic, data, options, sender) => this.#publish(topic, data, options, sender),
     };
@@ -185,7 +186,7 @@ export class Server<UserData = unknown> {
     const native = this.#state === State.Listening || this.#state === State.Closing
       ? this.#native.stats()
       : { workers: [], hopUs: { count: 0, p50: 0, p99: 0, max: 0 } };
-    return summarize(native, this.#jsDrops);
+    return summarize(native, this.#jsDrops, this.#jsCloses);
   }
 
   /** {@link stats} in the Prometheus text exposition format, for a `/metrics` endpoint. */
@@ -305,7 +306,8 @@ export class Server<UserData = unknown> {
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen && ws._state === 1) ws._state = 2;
             // Echo the peer's code (§5.5.1), or fail with ours; either way after
-            // every reply the handlers above queued.
+            // every reply the handlers above queued. A Close without a code is
+            // answered without one; a bare FIN (1006, never sent) only flushes.
             const code = type === EventType.PeerClose && num === 1005 ? 0 : num;
             this.#native.close(worker, slot, gen, code, type === EventType.ProtocolError ? reason : '');
             break;

@@ -39,8 +39,11 @@ function sumArrays(rows: number[][]): number[] {
   return out;
 }
 
-/** Sums the workers' counters; `jsDrops` are sends JS dropped before they reached a worker. */
-export function summarize(native: NativeStats, jsDrops: number): ServerStats {
+/**
+ * Sums the workers' counters. `jsDrops` and `jsCloses` are what `send` decided at
+ * maxBackpressure before the message reached a worker.
+ */
+export function summarize(native: NativeStats, jsDrops: number, jsCloses: number): ServerStats {
   const w = native.workers;
   const sum = (f: (x: (typeof w)[number]) => number): number => w.reduce((a, x) => a + f(x), 0);
   const rejected: Record<string, number> = {};
@@ -53,7 +56,11 @@ export function summarize(native: NativeStats, jsDrops: number): ServerStats {
     messages: { in: sum((x) => x.messagesIn), out: sum((x) => x.messagesOut) },
     bytes: { in: sum((x) => x.bytesIn), out: sum((x) => x.bytesOut) },
     closeCodes: { sent: codes(sumArrays(w.map((x) => x.closeSent))), received: codes(sumArrays(w.map((x) => x.closeReceived))) },
-    backpressure: { events: sum((x) => x.backpressureEvents), drops: sum((x) => x.backpressureDrops) + jsDrops, closes: sum((x) => x.backpressureCloses) },
+    backpressure: {
+      events: sum((x) => x.backpressureEvents),
+      drops: sum((x) => x.backpressureDrops) + jsDrops,
+      closes: sum((x) => x.backpressureCloses) + jsCloses,
+    },
     readPauses: sum((x) => x.readPauses),
     rateLimitCloses: sum((x) => x.rateLimitCloses),
     idleCloses: sum((x) => x.idleCloses),

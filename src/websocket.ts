@@ -43,8 +43,8 @@ export interface SocketLink {
   readonly counters: Float64Array[];
   readonly maxBackpressure: number;
   readonly dropOnBackpressure: boolean;
-  /** A send dropped for backpressure (counted in stats). */
-  dropped(): void;
+  /** A send dropped, or the socket closed, at maxBackpressure (counted in stats). */
+  overLimit(closed: boolean): void;
   /** Called whenever a command was queued, so that it is flushed soon. */
   commandQueued(): void;
   /** Publishes to a topic's subscribers, skipping `sender`; false when it has none. */
@@ -131,17 +131,21 @@ export class WebSocket<UserData = unknown> {
     }
     if (this._state !== 1) return SendStatus.DROPPED;
     const link = this.#link;
-    const queued = link.counters[this._worker][2 * this._slot];
-    if (queued >= link.maxBackpressure) {
-      link.dropped();
+    // Everything not yet written counts: what the worker queued and what it
+    // has not taken from us yet, so a tight send loop sees the limit too.
+    const buffered = this.bufferedAmount;
+    if (buffered >= link.maxBackpressure) {
+      link.overLimit(!link.dropOnBackpressure);
       if (!link.dropOnBackpressure) this.close(1008, 'backpressure limit exceeded');
       return SendStatus.DROPPED;
     }
     const binary = options?.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBytes(data);
-    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text);
+    // A BACKPRESSURE answer asks the worker for a drain once this send is written.
+    const backpressure = buffered > DRAIN_LOW_MARK;
+    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text, backpressure);
     link.commandQueued();
-    return queued > DRAIN_LOW_MARK ? SendStatus.BACKPRESSURE : SendStatus.SENT;
+    return backpressure ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
 
   /**
@@ -155,7 +159,7 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes.byteLength > 125) throw new RangeError(`ping: payload must be at most 125 bytes, got ${bytes.byteLength}`);
     if (this._state !== 1) return false;
-    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping);
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping, false);
     this.#link.commandQueued();
     return true;
   }

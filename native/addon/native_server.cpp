@@ -167,7 +167,7 @@ std::vector<uint8_t>* NativeServer::outbox(const Napi::CallbackInfo& info) {
   return w < outboxes_.size() ? &outboxes_[w] : nullptr;
 }
 
-// send(worker, slot, gen, data: string | Uint8Array, opcode) → frame bytes queued (0: none)
+// send(worker, slot, gen, data: string | Uint8Array, opcode, wantsDrain) → frame bytes queued (0: none)
 // The frame is built here, on the JS thread, because the data must be copied
 // anyway before JS can change it; the worker then only writes.
 Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
@@ -176,6 +176,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   if (box == nullptr) return Napi::Number::New(env, 0);
   uint32_t slot = u32(info, 1), gen = u32(info, 2);
   auto op = proto::Opcode(u32(info, 4));
+  uint8_t flags = info[5].ToBoolean() ? server::kSendWantsDrain : 0;
   CommandWriter writer(*box);
   napi_value data = info[3];
   napi_valuetype type;
@@ -186,7 +187,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
     size_t units = 0;
     napi_get_value_string_utf16(env, data, nullptr, 0, &units);
     constexpr size_t kGap = 10;
-    uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, kGap + 3 * units + 1);
+    uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, kGap + 3 * units + 1, flags);
     size_t written = 0;
     napi_get_value_string_utf8(env, data, reinterpret_cast<char*>(out + kGap), 3 * units + 1, &written);
     size_t h = proto::frame_header_size(written, false);
@@ -197,7 +198,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   const uint8_t* bytes = nullptr;
   size_t len = 0;
   if (!bytes_of(env, data, bytes, len)) return Napi::Number::New(env, 0);
-  uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len);
+  uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len, flags);
   size_t h = proto::write_frame_header(out, op, len, nullptr);
   if (len) std::memcpy(out + h, bytes, len);
   writer.commit(h + len, 0);
@@ -407,8 +408,14 @@ void NativeServer::Join(const Napi::CallbackInfo& info) {
   }
 }
 
+// Finalizers run outside any JS call, so nothing may throw out of them; in a
+// worker_thread being torn down, node-addon-api turns a failing unref into a
+// C++ throw.
 void NativeServer::OnTsfnFinalized(napi_env, void* self, void*) {
-  static_cast<NativeServer*>(self)->Unref();
+  try {
+    static_cast<NativeServer*>(self)->Unref();
+  } catch (const Napi::Error&) {
+  }
 }
 
 void NativeServer::shutdown_workers() {

@@ -30,9 +30,12 @@ struct PublishPayload {
   void* frame;  // core::SharedBytes*
 };
 
+// kSend flags (CommandHeader::reserved).
+constexpr uint8_t kSendWantsDrain = 1;  // JS reported BACKPRESSURE for this send
+
 struct CommandHeader {
   CommandType type;
-  uint8_t reserved;
+  uint8_t reserved;  // kSend: flags
   uint16_t code;
   uint32_t slot;
   uint32_t gen;
@@ -48,10 +51,10 @@ class CommandWriter {
  public:
   explicit CommandWriter(std::vector<uint8_t>& buf) : buf_(buf) {}
 
-  uint8_t* begin(CommandType type, uint32_t slot, uint32_t gen, uint16_t code, size_t max_len) {
+  uint8_t* begin(CommandType type, uint32_t slot, uint32_t gen, uint16_t code, size_t max_len, uint8_t flags = 0) {
     start_ = buf_.size();
     buf_.resize(start_ + sizeof(CommandHeader) + pad8(max_len));
-    CommandHeader h{type, 0, code, slot, gen, 0};
+    CommandHeader h{type, flags, code, slot, gen, 0};
     std::memcpy(buf_.data() + start_, &h, sizeof h);
     return buf_.data() + start_ + sizeof(CommandHeader);
   }

@@ -45,9 +45,11 @@ struct Connection : core::DeadlineNode {
   bool shutdown_after_flush = false;
   bool destroy_after_flush = false;  // the peer sent FIN: write what is queued, then close
   bool read_paused = false;        // JS fell behind: leave bytes in the kernel
-  bool drain_armed = false;        // the queue passed the low mark: tell JS when it is back under
+  bool drain_armed = false;        // tell JS when the queue is back under the low mark
+  bool above_low_mark = false;     // the queue is over the low mark now
   bool counted = false;            // holds a place under maxConnections (and maxConnectionsPerIp)
   bool opened = false;             // reached OPEN (for the connections gauge)
+  bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
   float tokens = 0;                // rate limit bucket
   int64_t last_activity_ms = 0;    // last bytes from the peer
   int64_t tokens_at_ms = 0;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -24,6 +25,12 @@ constexpr size_t kMaxCorkIov = 64;
 constexpr size_t kKeepCommandCapacity = 1 << 20;
 constexpr size_t kFlushArenaBytes = 256u << 20;
 constexpr size_t kDrainLowMark = 16 * 1024;  // send() reports BACKPRESSURE above it; drain fires back under it
+
+// The heartbeat checks at the shorter of the two periods that are set.
+int64_t heartbeat_period(const WorkerConfig& c) {
+  if (c.ping_interval_ms > 0 && c.idle_timeout_ms > 0) return std::min(c.ping_interval_ms, c.idle_timeout_ms);
+  return c.ping_interval_ms > 0 ? c.ping_interval_ms : c.idle_timeout_ms;
+}
 
 int64_t now_ns() {
   timespec ts;
@@ -102,7 +109,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       sink_(sink),
       handshake_timers_(config_->handshake_timeout_ms),
       closing_timers_(config_->close_timeout_ms),
-      heartbeat_timers_(config_->ping_interval_ms > 0 ? config_->ping_interval_ms : config_->idle_timeout_ms),
+      heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
       batch_(new_batch(id)),
@@ -290,9 +297,19 @@ void Worker::on_readable(Connection* c) {
     return;
   }
   if (n == 0) {
-    // FIN. After a completed close this is the clean end; otherwise abnormal
-    // (1006). A half-closed peer still gets what is queued for it first.
-    if (c->out_pending() && (framed || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed)) {
+    // FIN. On an open connection it goes through JS like a peer's Close, so
+    // replies to the messages before it still go out; JS answers with 1006,
+    // which is never sent: the queue is flushed and the connection closed.
+    // The close handler hears 1006, as no Close frame came.
+    if (c->state == ConnState::kOpen) {
+      c->close_code = proto::kCloseAbnormal;
+      c->state = ConnState::kPeerClosed;
+      update_interest(c);
+      batch_->add(EventType::kPeerClose, c->slot, c->gen, c->close_code, {});
+      return;
+    }
+    // Otherwise the end: after what is still queued for the peer.
+    if (c->out_pending()) {
       c->destroy_after_flush = true;
       c->state = ConnState::kDraining;
       closing_timers_.arm(c, now_ms_);
@@ -366,6 +383,7 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
 // the client's FIN is watched, to tell JS the client has gone.
 void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol) {
   core::DeadlineList::cancel(c);
+  c->upgrade_request = type == EventType::kUpgrade;
   c->state = ConnState::kAwaitingJs;
   update_interest(c);
   emit_request(c, type, req, protocol);
@@ -420,8 +438,16 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   }
 }
 
+void Worker::release_place(Connection* c) {
+  if (!c->counted) return;
+  c->counted = false;
+  limits_->release();
+  if (!c->ip.empty()) limits_->release_ip(c->ip);
+}
+
 void Worker::refuse(Connection* c, int status, std::string_view reason) {
   stats_.rejected(status);
+  release_place(c);  // a refused handshake holds no place under the limits
   std::string body(reason);
   body += '\n';
   std::string response = proto::build_response(status, {}, body, true);
@@ -475,6 +501,8 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     // Data may follow an incoming Close or error: it answers what came before.
     size_t frame_len = h.len - h.code;
     counters_->add_consumed(c->slot, frame_len);
+    // JS told the user BACKPRESSURE for this send: a drain must follow.
+    if (h.reserved & kSendWantsDrain) c->drain_armed = true;
     bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
     if (open && admit(c)) {
       WorkerStats::add(stats_.messages_out);
@@ -512,6 +540,8 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       uint32_t hlen;
       std::memcpy(&hlen, payload, 4);
       std::string response = proto::build_response(h.code, body.substr(4, hlen), body.substr(4 + hlen), false);
+      if (c->upgrade_request) stats_.rejected(h.code);  // the upgrade hook refused
+      release_place(c);
       std::string().swap(c->http);
       write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
       begin_drain(c);
@@ -626,11 +656,15 @@ void Worker::note_queue(Connection* c) {
   size_t bytes = c->out.bytes();
   counters_->set_queued(c->slot, bytes);
   if (bytes > kDrainLowMark) {
-    if (!c->drain_armed) WorkerStats::add(stats_.backpressure_events);
+    if (!c->above_low_mark) WorkerStats::add(stats_.backpressure_events);
+    c->above_low_mark = true;
     c->drain_armed = true;
-  } else if (c->drain_armed) {
-    c->drain_armed = false;
-    if (c->state == ConnState::kOpen) batch_->add(EventType::kDrain, c->slot, c->gen, 0, {});
+  } else {
+    c->above_low_mark = false;
+    if (c->drain_armed) {
+      c->drain_armed = false;
+      if (c->state == ConnState::kOpen) batch_->add(EventType::kDrain, c->slot, c->gen, 0, {});
+    }
   }
 }
 
@@ -708,6 +742,11 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     default:
       return;  // not open yet, or already closing
   }
+  if (code == proto::kCloseAbnormal) {
+    // The peer is gone (FIN): nothing to say, only what is queued to flush.
+    begin_drain(c);
+    return;
+  }
   uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
   size_t len = 0;
   if (code != 0) {
@@ -762,10 +801,7 @@ void Worker::destroy(Connection* c) {
   core::DeadlineList::cancel(&c->heartbeat);
   c->out.clear();
   counters_->set_queued(c->slot, 0);
-  if (c->counted) {
-    limits_->release();
-    if (!c->ip.empty()) limits_->release_ip(c->ip);
-  }
+  release_place(c);
   if (c->opened) WorkerStats::sub(stats_.connections_open);
   --live_;
   poller_.remove(c->fd);  // before close: the libuv backend requires it
@@ -875,10 +911,12 @@ void Worker::on_heartbeat(Connection* c) {
 }
 
 bool Worker::count_message(Connection* c, size_t len) {
-  WorkerStats::add(stats_.messages_in);
-  WorkerStats::add(stats_.bytes_in, len);
   double rate = config_->max_messages_per_second;
-  if (rate <= 0) return true;
+  if (rate <= 0) {
+    WorkerStats::add(stats_.messages_in);
+    WorkerStats::add(stats_.bytes_in, len);
+    return true;
+  }
   // A token bucket: `rate` per second, bursts of up to one second's worth.
   double burst = rate > 1 ? rate : 1;
   double tokens = c->tokens + double(now_ms_ - c->tokens_at_ms) * rate / 1000.0;
@@ -886,6 +924,8 @@ bool Worker::count_message(Connection* c, size_t len) {
   if (tokens > burst) tokens = burst;
   if (tokens >= 1) {
     c->tokens = float(tokens - 1);
+    WorkerStats::add(stats_.messages_in);
+    WorkerStats::add(stats_.bytes_in, len);
     return true;
   }
   c->tokens = float(tokens);

@@ -91,6 +91,7 @@ class Worker {
   void on_request_bytes(Connection* c, const uint8_t* data, size_t len);
   void accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers);
   void refuse(Connection* c, int status, std::string_view reason);
+  void release_place(Connection* c);  // its place under maxConnections / maxConnectionsPerIp
   void await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
   void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
 
