@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the libFuzzer harnesses into native/fuzz/corpus/<harness>/.
+
+    python3 native/fuzz/make_seeds.py
+
+Each directory is emptied and rewritten, so the output depends only on this
+script. Seeds are small valid and malformed examples; `make -C native fuzz`
+copies them to native/build/fuzz-corpus and never writes here.
+
+Input formats (see the harnesses):
+  fuzz_http_request  raw bytes of a request head (and, for check_server_response, a few responses)
+  fuzz_frame_parser  [flags, max_payload param, seed lo, seed hi] + stream
+                     flags: bit 0 server role, bits 1-3 max_payload mode, bits 4-5 split mode,
+                     bit 6 empty feeds
+  fuzz_close_frame   the Close frame payload
+  fuzz_utf8          [split seed] + text
+"""
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def write_all(harness, seeds):
+    d = os.path.join(CORPUS, harness)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    names = set()
+    for name, data in seeds:
+        assert name not in names, name
+        names.add(name)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    return len(seeds), sum(len(s) for _, s in seeds)
+
+
+# ---- HTTP request heads -------------------------------------------------------
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3
+
+
+def req(lines, method="GET", target="/chat", version="HTTP/1.1", pre=b"", post=b""):
+    head = f"{method} {target} {version}\r\n" + "".join(l + "\r\n" for l in lines) + "\r\n"
+    return pre + head.encode("latin-1") + post
+
+
+RFC_HEADERS = [
+    "Host: server.example.com",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    f"Sec-WebSocket-Key: {KEY}",
+    "Origin: http://example.com",
+    "Sec-WebSocket-Protocol: chat, superchat",
+    "Sec-WebSocket-Version: 13",
+]
+
+BASIC = [
+    "Host: localhost:8080",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    f"Sec-WebSocket-Key: {KEY}",
+    "Sec-WebSocket-Version: 13",
+]
+
+
+def without(lines, prefix):
+    return [l for l in lines if not l.lower().startswith(prefix.lower())]
+
+
+def http_seeds():
+    s = []
+    s.append(("rfc6455_example", req(RFC_HEADERS)))
+    s.append(("chrome", req([
+        "Host: example.com",
+        "Connection: Upgrade",
+        "Pragma: no-cache",
+        "Cache-Control: no-cache",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "Upgrade: websocket",
+        "Origin: https://example.com",
+        "Sec-WebSocket-Version: 13",
+        "Accept-Encoding: gzip, deflate, br",
+        "Accept-Language: en-US,en;q=0.9",
+        "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+    ], target="/chat?room=1&user=a")))
+    s.append(("firefox_keepalive", req([
+        "Host: localhost:8080",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+        "Accept: */*",
+        "Sec-WebSocket-Version: 13",
+        "Origin: http://localhost:8080",
+        "Sec-WebSocket-Protocol: v1.json, v2.json",
+        "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==",
+        "Connection: keep-alive, Upgrade",
+        "Upgrade: websocket",
+    ], target="/")))
+    s.append(("lowercase_tabs", req([
+        "host:\tlocalhost",
+        "upgrade:\tWebSocket\t",
+        "connection: upgrade",
+        f"sec-websocket-key:   {KEY}  ",
+        "sec-websocket-version: 13",
+        "sec-websocket-protocol: graphql-ws",
+    ], target="/")))
+    s.append(("split_connection_headers", req(BASIC[:2] + ["Connection: keep-alive", "Connection: Upgrade"] + BASIC[3:])))
+    s.append(("upgrade_list", req(["Upgrade: h2c, websocket"] + without(BASIC, "upgrade:"))))
+    s.append(("leading_crlf", req(BASIC, pre=b"\r\n\r\n")))
+    s.append(("early_frame_data", req(BASIC, post=bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(c ^ k for c, k in zip(b"hello", b"\x01\x02\x03\x04\x01")))))
+    s.append(("pipelined_second_request", req(BASIC) + req(RFC_HEADERS)))
+    s.append(("plain_get", req(["Host: example.com", "Accept: text/html"], target="/index.html")))
+    s.append(("plain_post_body", req(["Host: example.com", "Content-Length: 5", "Content-Type: text/plain"], method="POST", target="/hook", post=b"hello")))
+    s.append(("head_request", req(["Host: example.com"], method="HEAD", target="/")))
+    s.append(("upgrade_post", req(BASIC, method="POST")))
+    s.append(("http10", req(BASIC, version="HTTP/1.0")))
+    s.append(("http20", req(BASIC, version="HTTP/2.0")))
+    s.append(("http12", req(BASIC, version="HTTP/1.2")))
+    s.append(("wrong_path", req(RFC_HEADERS, target="/other?x=/chat")))
+    s.append(("no_connection", req(without(BASIC, "connection:"))))
+    s.append(("no_host", req(without(BASIC, "host:"))))
+    s.append(("two_hosts", req(BASIC + ["Host: other"])))
+    s.append(("short_key", req(without(BASIC, "sec-websocket-key:") + ["Sec-WebSocket-Key: dGhlIHNhbXBsZQ=="])))
+    s.append(("noncanonical_key", req(without(BASIC, "sec-websocket-key:") + ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="])))
+    s.append(("key_one_pad", req(without(BASIC, "sec-websocket-key:") + ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ0="])))
+    s.append(("two_keys", req(BASIC + [f"Sec-WebSocket-Key: {KEY}"])))
+    s.append(("version8", req(without(BASIC, "sec-websocket-version:") + ["Sec-WebSocket-Version: 8"])))
+    s.append(("two_versions", req(BASIC + ["Sec-WebSocket-Version: 13"])))
+    s.append(("bad_origin", req(without(RFC_HEADERS, "origin:") + ["Origin: https://evil.example"])))
+    s.append(("empty_origin", req(without(RFC_HEADERS, "origin:") + ["Origin:"])))
+    s.append(("bare_lf", b"GET / HTTP/1.1\nHost: a\n\n\r\n\r\n"))
+    s.append(("bare_cr_in_value", req(["Host: a\rb"] + BASIC[1:])))
+    s.append(("obs_fold", req(["Host: a", " folded"] + BASIC[1:])))
+    s.append(("no_colon", req(["Host a"] + BASIC[1:])))
+    s.append(("space_before_colon", req(["Host : a"] + BASIC[1:])))
+    s.append(("empty_name", req([": a"] + BASIC)))
+    s.append(("nul_in_value", req(["X-A: a\x00b"] + BASIC)))
+    s.append(("ctl_in_target", req(BASIC, target="/a\x7fb")))
+    s.append(("obs_text_value", req(["X-Name: caf\xe9"] + BASIC)))
+    s.append(("no_version", b"GET /\r\nHost: a\r\n\r\n"))
+    s.append(("lowercase_version", req(BASIC, version="http/1.1")))
+    s.append(("long_version", req(BASIC, version="HTTP/1.10")))
+    s.append(("double_space", req(BASIC, target=" /chat")))
+    s.append(("incomplete", req(BASIC)[:-2]))
+    s.append(("too_many_headers", req([f"X-H{i}: {i}" for i in range(65)])))
+    s.append(("sixty_four_headers", req(BASIC + [f"X-H{i}: {i}" for i in range(59)])))
+    s.append(("garbage", bytes(range(256))))
+    # Server responses, for check_server_response (run on every input).
+    s.append(("response_101", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
+    s.append(("response_101_wrong_accept", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"))
+    s.append(("response_426", b"HTTP/1.1 426 Upgrade Required\r\nConnection: close\r\nUpgrade: websocket\r\n"
+              b"Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"))
+    return s
+
+
+# ---- frames -----------------------------------------------------------------
+
+FIN = 0x80
+TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+_key_counter = [0]
+
+
+def frame(b0, payload=b"", masked=True, form=None, length=None):
+    """A frame; `form` forces the length encoding (7, 16 or 64); `length` overrides the declared length."""
+    n = len(payload) if length is None else length
+    m = 0x80 if masked else 0
+    if form is None:
+        form = 7 if n < 126 else 16 if n <= 0xFFFF else 64
+    out = bytes([b0])
+    if form == 7:
+        out += bytes([m | n])
+    elif form == 16:
+        out += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        out += bytes([m | 127]) + struct.pack(">Q", n)
+    if masked:
+        c = _key_counter[0]
+        _key_counter[0] += 1
+        key = bytes([(0x37 + c) & 255, (0xFA ^ (c * 7)) & 255, (0x21 + 3 * c) & 255, 0x3D])
+        out += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return out + payload
+
+
+def close_payload(code, reason=b""):
+    return struct.pack(">H", code) + reason
+
+
+def fp(name, flags, stream, param=0, seed=0x1234):
+    return (name, bytes([flags, param, seed & 255, seed >> 8]) + stream)
+
+
+def frame_parser_seeds():
+    s = []
+    for role, server in (("srv", True), ("cli", False)):
+        r = 1 if server else 0
+        F = lambda b0, p=b"", **kw: frame(b0, p, masked=server, **kw)
+        # split modes in bits 4-5 vary across seeds; max_payload mode in bits 1-3.
+        s.append(fp(f"{role}_text", r | 0x00, F(FIN | TEXT, b"Hello, world")))
+        s.append(fp(f"{role}_text_utf8", r | 0x10, F(FIN | TEXT, "héllo wörld €𝄞".encode())))
+        s.append(fp(f"{role}_text_empty", r | 0x20, F(FIN | TEXT)))
+        s.append(fp(f"{role}_binary", r | 0x30, F(FIN | BINARY, bytes(range(40)))))
+        s.append(fp(f"{role}_ping_pong", r | 0x50, F(FIN | PING, b"ping") + F(FIN | PONG, b"pong") + F(FIN | PING)))
+        s.append(fp(f"{role}_len16", r | 0x20, F(FIN | BINARY, bytes((i * 7) & 255 for i in range(300)))))
+        s.append(fp(f"{role}_len64_form", r | 0x10, F(FIN | TEXT, b"x" * 130, form=64)))
+        s.append(fp(f"{role}_len16_form_small", r | 0x30, F(FIN | BINARY, b"abc", form=16)))
+        s.append(fp(f"{role}_fragmented", r | 0x10,
+                    F(TEXT, b"frag") + F(FIN | PING, b"p") + F(CONT, b"men") + F(FIN | CONT, b"ted")))
+        # A 4-byte UTF-8 sequence split across three fragments.
+        s.append(fp(f"{role}_fragmented_utf8", r | 0x00,
+                    F(TEXT, b"a\xf0") + F(CONT, b"\x9d") + F(FIN | CONT, b"\x84\x9ez")))
+        s.append(fp(f"{role}_fragmented_empty", r | 0x20, F(BINARY) + F(CONT) + F(FIN | CONT, b"end")))
+        s.append(fp(f"{role}_close_reason", r | 0x30, F(FIN | CLOSE, close_payload(1000, b"bye")) + F(FIN | TEXT, b"after")))
+        s.append(fp(f"{role}_close_empty", r | 0x00, F(FIN | CLOSE)))
+        s.append(fp(f"{role}_close_bad_code", r | 0x10, F(FIN | CLOSE, close_payload(1005))))
+        s.append(fp(f"{role}_rsv1", r | 0x00, F(FIN | 0x40 | TEXT, b"x")))
+        s.append(fp(f"{role}_opcode3", r | 0x10, F(FIN | 0x3, b"x")))
+        s.append(fp(f"{role}_opcode_b", r | 0x20, F(FIN | 0xB)))
+        s.append(fp(f"{role}_cont_first", r | 0x30, F(FIN | CONT, b"x")))
+        s.append(fp(f"{role}_data_in_fragmented", r | 0x00, F(TEXT, b"a") + F(FIN | TEXT, b"b")))
+        s.append(fp(f"{role}_control_126", r | 0x10, F(FIN | PING, b"p" * 126)))
+        s.append(fp(f"{role}_fragmented_ping", r | 0x20, F(PING, b"p")))
+        s.append(fp(f"{role}_bad_utf8_mid", r | 0x30, F(FIN | TEXT, b"abc\xed\xa0\x80def")))
+        s.append(fp(f"{role}_utf8_ends_early", r | 0x00, F(FIN | TEXT, b"abc\xe2\x82")))
+        s.append(fp(f"{role}_len_top_bit", r | 0x10, F(FIN | BINARY, b"", form=64, length=1 << 63)))
+        s.append(fp(f"{role}_len_huge", r | 0x20 | (6 << 1), F(FIN | BINARY, b"abcd", form=64, length=(1 << 40))))
+        s.append(fp(f"{role}_truncated_header", r | 0x00, F(FIN | BINARY, b"x" * 200)[:3]))
+        # max_payload = param (mode 1) = 10: a 10-byte message passes, 11 in two fragments fails.
+        s.append(fp(f"{role}_max_payload_edge", r | (1 << 1) | 0x10,
+                    F(FIN | TEXT, b"0123456789") + F(TEXT, b"01234") + F(FIN | CONT, b"567890"), param=10))
+        s.append(fp(f"{role}_max_payload_zero", r | (3 << 1), F(FIN | BINARY) + F(FIN | BINARY, b"x")))
+        # The other role's frames: masking is wrong for this role.
+        s.append(fp(f"{role}_wrong_masking", r | 0x00, frame(FIN | TEXT, b"hi", masked=not server)))
+    return s
+
+
+# ---- close payloads -------------------------------------------------------------
+
+def close_seeds():
+    s = [("empty", b""), ("one_byte", b"\x03")]
+    for code in (0, 999, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012,
+                 1013, 1014, 1015, 1016, 1100, 2000, 2999, 3000, 3999, 4000, 4999, 5000, 65535):
+        s.append((f"code_{code}", close_payload(code)))
+    s.append(("reason_ascii", close_payload(1000, b"normal closure")))
+    s.append(("reason_utf8", close_payload(1001, "going away — ünïcödé 𝄞".encode())))
+    s.append(("reason_max_123", close_payload(4000, b"r" * 123)))
+    s.append(("reason_124_too_long", close_payload(4000, b"r" * 124)))
+    s.append(("reason_overlong", close_payload(1000, b"\xc0\xaf")))
+    s.append(("reason_surrogate", close_payload(1000, b"\xed\xa0\x80")))
+    s.append(("reason_truncated", close_payload(1000, b"ok\xe2\x82")))
+    s.append(("reason_above_10ffff", close_payload(1000, b"\xf4\x90\x80\x80")))
+    s.append(("reason_lone_continuation", close_payload(3000, b"a\x80b")))
+    s.append(("bad_code_bad_reason", close_payload(1005, b"\xff")))
+    return s
+
+
+# ---- UTF-8 -----------------------------------------------------------------------
+
+def utf8_seeds():
+    texts = [
+        ("empty", b""),
+        ("ascii", b"Hello, world! 0123456789"),
+        ("ascii_long", b"The quick brown fox jumps over the lazy dog. " * 3),
+        ("two_byte", "ÀÉÎÕÜ ß ñ".encode()),
+        ("three_byte", "€ 日本語 ✓".encode()),
+        ("four_byte", "𝄞 😀 𐍈".encode()),
+        ("boundaries", "".join(chr(c) for c in (0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFD, 0xFFFF,
+                                                0x10000, 0x10FFFF)).encode()),
+        ("kuhn_mixed", "κόσμε — Ѕрасе Ꭰ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢".encode()),
+        ("overlong_2", b"\xc0\x80"),
+        ("overlong_2_c1", b"a\xc1\xbf"),
+        ("overlong_3", b"\xe0\x80\x80"),
+        ("overlong_3_edge", b"\xe0\x9f\xbf"),
+        ("overlong_4", b"\xf0\x80\x80\x80"),
+        ("overlong_4_edge", b"\xf0\x8f\xbf\xbf"),
+        ("overlong_4_truncated", b" \xf0\x8e"),  # fails at 8E though the text ends there
+        ("surrogate_high", b"\xed\xa0\x80"),
+        ("surrogate_low", b"\xed\xbf\xbf"),
+        ("surrogate_pair", b"\xed\xa0\xbd\xed\xb8\x80"),
+        ("above_max", b"\xf4\x90\x80\x80"),
+        ("lead_f5", b"\xf5\x80\x80\x80"),
+        ("lead_ff", b"ab\xff"),
+        ("lone_continuation", b"a\x80b"),
+        ("truncated_2", b"abc\xc3"),
+        ("truncated_3", b"abc\xe2\x82"),
+        ("truncated_4", b"abc\xf0\x9f\x98"),
+        ("missing_continuation", b"\xe2\x82a"),
+        ("ascii_then_multibyte_at_7", b"1234567\xc3\xa9" + b"abcdefgh" * 2),
+        ("ascii_then_bad_at_8", b"12345678\x80"),
+        ("ascii_then_bad_at_15", b"abcdefghijklmno\xfe"),
+        ("noncharacters", "\ufdd0\ufffe\U0001fffe".encode()),
+    ]
+    seeds = []
+    for i, (name, t) in enumerate(texts):
+        seeds.append((name, bytes([i * 37 & 255]) + t))
+    return seeds
+
+
+def main():
+    total_files = total_bytes = 0
+    for harness, seeds in (("fuzz_http_request", http_seeds()),
+                           ("fuzz_frame_parser", frame_parser_seeds()),
+                           ("fuzz_close_frame", close_seeds()),
+                           ("fuzz_utf8", utf8_seeds())):
+        n, size = write_all(harness, seeds)
+        total_files += n
+        total_bytes += size
+        print(f"{harness}: {n} seeds, {size} bytes")
+    print(f"total: {total_files} files, {total_bytes} bytes")
+
+
+if __name__ == "__main__":
+    main()
