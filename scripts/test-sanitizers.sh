@@ -8,12 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts)
 
-dir=build-variants/asan
-rm -rf "$dir" && mkdir -p "$dir"
-cp -r binding.gyp native "$dir/"
-rm -rf "$dir/native/build" "$dir/native/fuzz"
-ln -s "$PWD/node_modules" "$dir/node_modules"
-(cd "$dir" && COREWS_SANITIZE=1 node-gyp rebuild > build.log 2>&1) || { tail -40 "$dir/build.log"; exit 1; }
+addon=$(bash scripts/build-variant.sh asan COREWS_SANITIZE=1)
 
 logs="$PWD/build-variants/sanitizer-logs"
 rm -rf "$logs" && mkdir -p "$logs"
@@ -25,7 +20,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
 # Leaks are judged from the logs (Node's own are not ours): they must not turn
 # a child process's exit code into 23.
 export LSAN_OPTIONS="exitcode=0"
-export COREWS_ADDON="$PWD/$dir/build/Release/corews.node"
+export COREWS_ADDON="$addon"
 status=0
 npx vitest run "${SUITES[@]}" || status=$?
 unset LD_PRELOAD

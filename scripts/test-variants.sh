@@ -9,14 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts)
 
-dir=build-variants/libuv
-rm -rf "$dir" && mkdir -p "$dir"
-cp -r binding.gyp native "$dir/"
-rm -rf "$dir/native/build"
-ln -s "$PWD/node_modules" "$dir/node_modules"
-(cd "$dir" && COREWS_POLLER=libuv node-gyp rebuild > build.log 2>&1) || { tail -40 "$dir/build.log"; exit 1; }
+libuv=$(bash scripts/build-variant.sh libuv COREWS_POLLER=libuv)
 echo "== libuv poller backend"
-COREWS_ADDON="$dir/build/Release/corews.node" npx vitest run "${SUITES[@]}"
+COREWS_ADDON="$libuv" npx vitest run "${SUITES[@]}"
 
 echo "== acceptor hand-off forced"
 COREWS_ACCEPTOR=handoff npx vitest run "${SUITES[@]}"

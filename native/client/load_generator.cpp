@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -531,7 +532,13 @@ void LoadGenerator::start() {
     shared_->ready.store(config_.threads);
   }
   for (int i = 0; i < config_.threads; ++i) loops_.push_back(std::make_unique<Loop>(config_, *shared_, i));
-  for (auto& l : loops_) threads_.emplace_back([loop = l.get()] { loop->run(); });
+  for (auto& l : loops_) {
+    threads_.emplace_back([loop = l.get()] { loop->run(); });
+#ifdef __linux__
+    std::string name = "corews-lg" + std::to_string(threads_.size() - 1);
+    pthread_setname_np(threads_.back().native_handle(), name.c_str());
+#endif
+  }
 }
 
 BenchProgress LoadGenerator::progress() const {

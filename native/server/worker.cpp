@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -143,6 +144,11 @@ void Worker::start() {
     while (run_once(-1)) {
     }
   });
+#ifdef __linux__
+  // Named, so tools (and the leak tests) can tell our threads from Node's.
+  std::string name = "corews-w" + std::to_string(id_);
+  pthread_setname_np(thread_.native_handle(), name.c_str());
+#endif
 }
 
 void Worker::join() {

@@ -42,19 +42,11 @@ export interface BenchReport {
   handshakes: number;
 }
 
-export interface BenchArgs {
-  mode: BenchMode;
+/** Parsed arguments: the generator's settings, with a URL where it has an address. */
+export type BenchArgs = Omit<LoadGeneratorConfig, 'address' | 'port' | 'host' | 'path'> & {
   url: string;
-  connections: number;
-  depth: number;
-  size: number;
-  binary: boolean;
-  duration: number;
-  warmup: number;
-  threads: number;
-  sources: string[];
   json: boolean;
-}
+};
 
 const MODES: readonly BenchMode[] = ['echo', 'latency', 'connect', 'idle', 'fanout'];
 
