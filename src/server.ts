@@ -264,11 +264,20 @@ export class Server<UserData = unknown> {
         const slot = meta[i + 1];
         const gen = meta[i + 2];
         const num = meta[i + 3];
+        // Every event but a binary message brings its own strings: a text
+        // message one, the others as many as meta[i + 5] says. Taking exactly
+        // that many keeps the events after it aligned whatever a case reads.
+        const first = v;
+        if (type === EventType.Message) {
+          if ((num & MessageFlag.Binary) === 0) v++;
+        } else {
+          v += meta[i + 5];
+        }
         switch (type) {
           case EventType.Message: {
             const ws = sockets[slot];
             const binary = (num & MessageFlag.Binary) !== 0;
-            const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[v++];
+            const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
             if (ws !== undefined && ws._gen === gen && o.message) {
               try {
                 o.message(ws, data, binary);
@@ -279,9 +288,9 @@ export class Server<UserData = unknown> {
             break;
           }
           case EventType.Open: {
-            const url = values[v++];
-            const protocol = values[v++];
-            const remote = values[v++];
+            const url = values[first];
+            const protocol = values[first + 1];
+            const remote = values[first + 2];
             const pending = this.#pending[worker].get(slot);
             let data: UserData | undefined;
             if (pending !== undefined && pending.gen === gen) {
@@ -302,7 +311,7 @@ export class Server<UserData = unknown> {
           }
           case EventType.PeerClose:
           case EventType.ProtocolError: {
-            const reason = values[v++];
+            const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen && ws._state === 1) ws._state = 2;
             // Echo the peer's code (§5.5.1), or fail with ours; either way after
@@ -313,7 +322,7 @@ export class Server<UserData = unknown> {
             break;
           }
           case EventType.Closed: {
-            const reason = values[v++];
+            const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen) {
               sockets[slot] = undefined;
@@ -335,9 +344,7 @@ export class Server<UserData = unknown> {
           }
           case EventType.Upgrade:
           case EventType.HttpRequest: {
-            const count = meta[i + 5];
-            const req = readRequest(values, v, count);
-            v += count;
+            const req = readRequest(values, first, meta[i + 5]);
             this.#pending[worker].set(slot, { gen, data: undefined });
             if (type === EventType.Upgrade) this.#runUpgrade(worker, slot, gen, req);
             else this.#runHttp(worker, slot, gen, req);

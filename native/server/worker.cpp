@@ -311,7 +311,7 @@ void Worker::on_readable(Connection* c) {
       c->close_code = proto::kCloseAbnormal;
       c->state = ConnState::kPeerClosed;
       update_interest(c);
-      batch_->add(EventType::kPeerClose, c->slot, c->gen, c->close_code, {});
+      batch_->add(EventType::kPeerClose, c->slot, c->gen, c->close_code, {std::string_view()});  // no reason
       return;
     }
     // Otherwise the end: after what is still queued for the peer.
