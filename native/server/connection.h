@@ -50,6 +50,7 @@ struct Connection : core::DeadlineNode {
   bool counted = false;            // holds a place under maxConnections (and maxConnectionsPerIp)
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
+  bool publish_pending = false;    // publishes queued, to be written after the command batch
   float tokens = 0;                // rate limit bucket
   int64_t last_activity_ms = 0;    // last bytes from the peer
   int64_t tokens_at_ms = 0;

@@ -476,6 +476,7 @@ void Worker::process_commands() {
   }
   release_publishes(commands_, pos);  // what a stop (env teardown, shutdown deadline) left unrun
   uncork();
+  flush_published();
   commands_.clear();
   if (commands_.capacity() > kKeepCommandCapacity) std::vector<uint8_t>().swap(commands_);
 }
@@ -584,23 +585,27 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       if (!admit(c)) continue;
       WorkerStats::add(stats_.messages_out);
       WorkerStats::add(stats_.bytes_out, frame->size());
-      if (c->out.empty()) {
-        ssize_t n = send(c->fd, frame->data(), frame->size(), MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-          destroy(c);
-          continue;
-        }
-        size_t written = n > 0 ? size_t(n) : 0;
-        if (written == frame->size()) continue;
-        c->out.append_shared(frame, written, frame->size() - written);
-      } else {
-        c->out.append_shared(frame, 0, frame->size());
+      // Queue a reference; all of this batch's small publishes to a
+      // connection then leave in one writev (flush_published), not one send
+      // each. Past the low mark, write now, as a send would.
+      c->out.append_shared(frame, 0, frame->size());
+      if (c->out.bytes() > kDrainLowMark) {
+        on_writable(c);
+      } else if (!c->publish_pending) {
+        c->publish_pending = true;
+        published_.push_back(c);
       }
-      note_queue(c);
-      update_interest(c);
     }
   }
   frame->unref();
+}
+
+void Worker::flush_published() {
+  for (Connection* c : published_) {
+    c->publish_pending = false;
+    if (c->state != ConnState::kDead) on_writable(c);
+  }
+  published_.clear();
 }
 
 // Drops what commands that will never run hold: publish references, handed-off fds.

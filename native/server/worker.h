@@ -106,6 +106,7 @@ class Worker {
   // dropped, or the connection closed with 1008, as configured.
   bool admit(Connection* c);
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
+  void flush_published();  // one write per connection for a batch's publishes
   static void release_publishes(const std::vector<uint8_t>& commands, size_t from);
   void send_close(Connection* c, uint16_t code, std::string_view reason);
   void begin_drain(Connection* c);
@@ -158,6 +159,7 @@ class Worker {
   std::vector<uint32_t> free_slots_;
   std::vector<Connection*> graveyard_;  // closed this iteration, freed at its end
   TopicTable topics_;
+  std::vector<Connection*> published_;  // connections with publishes queued in this command batch
   WorkerStats stats_;
 
   std::unique_ptr<EventBatch> batch_;
