@@ -125,3 +125,34 @@ export function writeResult(name, data) {
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }
+
+/**
+ * The Bun binary from bench/node_modules, run once to check it works:
+ * { path, version } or { path: null, why }. The `bun` npm package ships the
+ * binary in @oven/bun-<platform>-<arch>/bin/bun; its postinstall script (when
+ * npm runs it) moves it to bun/bin/bun.exe.
+ */
+export function findBun() {
+  const modules = path.join(ROOT, 'bench', 'node_modules');
+  const oven = path.join(modules, '@oven');
+  const candidates = [];
+  const arch = `${process.platform}-${process.arch}`;
+  if (fs.existsSync(oven)) {
+    for (const dir of fs.readdirSync(oven).filter((d) => d.startsWith(`bun-${arch}`)).sort()) {
+      candidates.push(path.join(oven, dir, 'bin', 'bun'));
+    }
+  }
+  candidates.push(path.join(modules, 'bun', 'bin', 'bun.exe'));
+  const tried = [];
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      const version = execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      if (/^\d+\.\d+\.\d+/.test(version)) return { path: file, version };
+      tried.push(`${path.relative(ROOT, file)} printed ${JSON.stringify(version.slice(0, 80))}`);
+    } catch (err) {
+      tried.push(`${path.relative(ROOT, file)}: ${String(err.message).split('\n')[0]}`);
+    }
+  }
+  return { path: null, why: tried.length ? tried.join('; ') : 'no Bun binary under bench/node_modules (npm install --prefix bench)' };
+}

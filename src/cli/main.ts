@@ -29,7 +29,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`corews bench: ${(err as Error).message}\n${BENCH_USAGE}`);
     return 1;
   }
-  const report = await runBench(args);
+  let report;
+  try {
+    report = await runBench(args);
+  } catch (err) {
+    process.stderr.write(`corews bench: ${(err as Error).message}\n`);
+    return 1;
+  }
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  // A run that could not open a single connection measured nothing.
+  if (report.handshakes === 0) {
+    process.stderr.write(`corews bench: no connection could be opened to ${args.url}\n`);
+    return 1;
+  }
   return 0;
 }

@@ -1,0 +1,47 @@
+// Bun under test (Bun.serve, uWebSockets inside): an echo server (text as
+// text, binary as binary) that also fans out with Bun's native topics:
+// `?role=subscriber` connections ws.subscribe('bench'), and whatever a
+// `?role=publisher` connection sends goes out with server.publish.
+//   bun bench/servers/bun.js      prints `listening <port>` on stdout
+// Env: PORT (default 0: any free port), HOST (default 127.0.0.1).
+import { TOPIC, control, exitOnSignal, newStats, roleOf } from './control.mjs';
+
+const stats = newStats();
+let subscribed = 0;
+
+const server = Bun.serve({
+  hostname: process.env.HOST ?? '127.0.0.1',
+  port: Number(process.env.PORT ?? 0),
+  fetch(req, srv) {
+    if (srv.upgrade(req, { data: { role: roleOf(req.url) } })) return undefined;
+    return new Response('WebSocket only\n', { status: 426 });
+  },
+  websocket: {
+    perMessageDeflate: false,
+    open(ws) {
+      stats.opened++;
+      stats.open++;
+      if (ws.data.role === 'subscriber') {
+        ws.subscribe(TOPIC);
+        subscribed++;
+      }
+    },
+    message(ws, message) {
+      stats.messages++;
+      if (ws.data.role !== 'publisher') {
+        ws.send(message); // a string goes as text, a Buffer as binary
+        return;
+      }
+      server.publish(TOPIC, message);
+      stats.deliveries += subscribed;
+    },
+    close(ws) {
+      stats.open--;
+      if (ws.data.role === 'subscriber') subscribed--;
+    },
+  },
+});
+
+control(stats);
+exitOnSignal();
+process.stdout.write(`listening ${server.port}\n`);

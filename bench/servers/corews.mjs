@@ -1,0 +1,66 @@
+// corews under test: an echo server (text as text, binary as binary) that
+// also fans out: whatever a `?role=publisher` connection sends goes to every
+// `?role=subscriber` connection.
+//   node bench/servers/corews.mjs      prints `listening <port>` on stdout
+// Env: CRWS_THREADS worker threads (default 1), PORT (default 0: any free
+// port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
+// subscribers even when native topics are available. Which fan-out ran goes to
+// stderr as `fanout=native` or `fanout=loop`. The control channel (see
+// control.mjs) also answers with server.stats() where this build has it.
+import corews from '../../dist/index.js';
+import { TOPIC, control, exitOnSignal, newStats, roleOf } from './control.mjs';
+
+const { createServer, WebSocket } = corews;
+const threads = Number(process.env.CRWS_THREADS ?? 1);
+const stats = newStats();
+
+// Native topics (ws.subscribe / server.publish) when this build has them,
+// else a loop over the subscribers with ws.send.
+const hasTopics = typeof WebSocket?.prototype?.subscribe === 'function' && typeof corews.Server?.prototype?.publish === 'function';
+const native = hasTopics && process.env.CRWS_FANOUT !== 'loop';
+process.stderr.write(`fanout=${native ? 'native' : 'loop'}\n`);
+
+const subscribers = new Set(); // loop fan-out: the subscribed sockets
+let subscribed = 0; // native fan-out: how many subscribed (for the delivery count)
+
+const server = createServer({
+  threads,
+  open(ws) {
+    stats.opened++;
+    stats.open++;
+    const role = roleOf(ws.url);
+    ws.data = role;
+    if (role !== 'subscriber') return;
+    if (!native) subscribers.add(ws);
+    else if (ws.subscribe(TOPIC)) subscribed++;
+  },
+  message(ws, data, isBinary) {
+    stats.messages++;
+    if (ws.data !== 'publisher') {
+      ws.send(data, { binary: isBinary });
+      return;
+    }
+    if (native) {
+      server.publish(TOPIC, data, { binary: isBinary });
+      stats.deliveries += subscribed;
+    } else {
+      for (const s of subscribers) s.send(data, { binary: isBinary });
+      stats.deliveries += subscribers.size;
+    }
+  },
+  close(ws) {
+    stats.open--;
+    if (ws.data !== 'subscriber') return;
+    if (native) subscribed--;
+    else subscribers.delete(ws);
+  },
+});
+
+// The server's own counters ride along in the control channel's `stats`
+// answer, where this build has them (server.stats(): JS hop latency and more).
+Object.defineProperty(stats, 'corews', { enumerable: true, get: () => (typeof server.stats === 'function' ? server.stats() : undefined) });
+
+await server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
+control(stats);
+exitOnSignal();
+process.stdout.write(`listening ${server.address().port}\n`);

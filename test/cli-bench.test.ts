@@ -1,0 +1,247 @@
+// `corews bench` end to end: the CLI (bin/corews.js, so dist/ must be built)
+// in a child process against a corews server in this process. Runs are short
+// and the assertions are about counts, never speed.
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from '../src/cli/bench';
+import { createServer, type Server, type WebSocket } from '../src/index';
+
+const CLI = path.join(__dirname, '..', 'bin', 'corews.js');
+const SHORT = ['--duration', '0.5', '--warmup', '0.2', '--json'];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node bin/corews.js …` to completion (SIGKILL after `ms`). */
+function cli(args: string[], ms = 20_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The one JSON line of a successful `--json` run, checked for its exact shape. */
+function report(run: Run, mode: BenchReport['mode'], connections: number): BenchReport {
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const lines = run.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  const r = JSON.parse(lines[0]) as BenchReport;
+  expect(Object.keys(r).sort()).toEqual(
+    ['connections', 'errors', 'handshakes', 'latencyUs', 'mbPerSec', 'messages', 'mode', 'msgsPerSec', 'open', 'seconds'].sort(),
+  );
+  expect(Object.keys(r.latencyUs).sort()).toEqual(['max', 'p50', 'p90', 'p99', 'p999'].sort());
+  for (const v of [r.messages, r.seconds, r.msgsPerSec, r.mbPerSec, r.errors, r.open, r.handshakes, ...Object.values(r.latencyUs)]) {
+    expect(typeof v).toBe('number');
+    expect(v).toBeGreaterThanOrEqual(0);
+  }
+  expect(r.mode).toBe(mode);
+  expect(r.connections).toBe(connections);
+  expect(r.seconds).toBeGreaterThan(0.4);
+  expect(r.errors).toBe(0);
+  return r;
+}
+
+function expectLatencies(r: BenchReport): void {
+  const l = r.latencyUs;
+  expect(l.p50).toBeGreaterThan(0);
+  expect(l.p50).toBeLessThanOrEqual(l.p90);
+  expect(l.p90).toBeLessThanOrEqual(l.p99);
+  expect(l.p99).toBeLessThanOrEqual(l.p999);
+  expect(l.p999).toBeLessThanOrEqual(l.max);
+}
+
+type Role = 'echo' | 'publisher' | 'subscriber';
+
+/** What the server saw. */
+const seen = { text: 0, binary: 0, malformed: 0, handlerErrors: 0, published: 0, deliveries: 0, opened: 0, subscribers: 0, publishers: 0, maxOpen: 0 };
+let server: Server<Role>;
+let url = '';
+const subscribers = new Set<WebSocket<Role>>();
+
+beforeAll(async () => {
+  // Echo (text as text, binary as binary), and the fan-out convention of
+  // `corews bench fanout`: what ?role=publisher sends goes to every ?role=subscriber.
+  server = createServer<Role>({
+    threads: 1,
+    open(ws) {
+      seen.opened++;
+      seen.maxOpen = Math.max(seen.maxOpen, server.connections);
+      const role = /[?&]role=(publisher|subscriber)/.exec(ws.url)?.[1];
+      ws.data = role === 'publisher' || role === 'subscriber' ? role : 'echo';
+      if (ws.data === 'subscriber') {
+        seen.subscribers++;
+        subscribers.add(ws);
+      } else if (ws.data === 'publisher') seen.publishers++;
+    },
+    message(ws, data, isBinary) {
+      // Text arrives as a string, binary as a Buffer; anything else is the server's fault.
+      if (isBinary ? !Buffer.isBuffer(data) : typeof data !== 'string') {
+        seen.malformed++;
+        return;
+      }
+      if (ws.data === 'publisher') {
+        seen.published++;
+        for (const s of subscribers) s.send(data, { binary: isBinary });
+        seen.deliveries += subscribers.size;
+        return;
+      }
+      if (isBinary) seen.binary++;
+      else seen.text++;
+      ws.send(data, { binary: isBinary });
+    },
+    close(ws) {
+      subscribers.delete(ws);
+    },
+    error() {
+      seen.handlerErrors++;
+    },
+  });
+  await server.listen(0, '127.0.0.1');
+  url = `ws://127.0.0.1:${server.address()!.port}/`;
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Runs the CLI while counting what the server sees during the run. */
+async function measured(args: string[]): Promise<{ run: Run; during: typeof seen }> {
+  const before = { ...seen };
+  seen.maxOpen = server.connections;
+  const sampler = setInterval(() => (seen.maxOpen = Math.max(seen.maxOpen, server.connections)), 5);
+  try {
+    const run = await cli(args);
+    await new Promise((r) => setTimeout(r, 50)); // the server's last batch
+    const during = { ...seen };
+    for (const k of Object.keys(during) as (keyof typeof seen)[]) if (k !== 'maxOpen') during[k] -= before[k];
+    expect(during.malformed).toBe(0);
+    expect(during.handlerErrors).toBe(0);
+    return { run, during };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+describe('corews bench modes against a corews server', () => {
+  it('echo (binary): every message counted came back from the server', async () => {
+    const { run, during } = await measured(['bench', 'echo', url, '--connections', '4', '--depth', '2', '--size', '64', ...SHORT]);
+    const r = report(run, 'echo', 4);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(during.binary).toBeGreaterThanOrEqual(r.messages);
+    expect(during.text).toBe(0);
+    expect(r.open).toBe(4);
+    expect(r.handshakes).toBe(4);
+    // msgsPerSec comes from the unrounded window, seconds is rounded to 1 ms.
+    expect(Math.abs(r.msgsPerSec - r.messages / r.seconds)).toBeLessThanOrEqual(r.msgsPerSec * 0.01 + 1);
+    expect(r.mbPerSec).toBeGreaterThan(0);
+    expectLatencies(r);
+  });
+
+  it('echo --text sends text frames', async () => {
+    const { run, during } = await measured(['bench', 'echo', url, '--connections', '2', '--size', '100', '--text', ...SHORT]);
+    const r = report(run, 'echo', 2);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(during.text).toBeGreaterThanOrEqual(r.messages);
+    expect(during.binary).toBe(0);
+  });
+
+  it('latency: one message in flight per connection, percentiles filled', async () => {
+    const { run, during } = await measured(['bench', 'latency', url, '--connections', '3', ...SHORT]);
+    const r = report(run, 'latency', 3);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(during.binary).toBeGreaterThanOrEqual(r.messages);
+    expect(r.open).toBe(3);
+    expectLatencies(r);
+  });
+
+  it('connect: handshakes counted by both sides', async () => {
+    const { run, during } = await measured(['bench', 'connect', url, '--connections', '2', ...SHORT]);
+    const r = report(run, 'connect', 2);
+    expect(r.handshakes).toBeGreaterThan(0);
+    expect(r.messages).toBe(r.handshakes);
+    expect(during.opened).toBeGreaterThanOrEqual(r.handshakes);
+  });
+
+  it('idle: every connection opens and stays open; the server sees all of them', async () => {
+    const { run, during } = await measured(['bench', 'idle', url, '--connections', '20', '--duration', '0.5', '--warmup', '0', '--json']);
+    const r = report(run, 'idle', 20);
+    expect(r.open).toBe(20);
+    expect(r.handshakes).toBe(20);
+    expect(r.messages).toBe(0);
+    expect(during.opened).toBe(20);
+    expect(during.maxOpen).toBe(20);
+  });
+
+  it('fanout: one publisher, N subscribers, deliveries counted at the receivers', async () => {
+    const { run, during } = await measured(['bench', 'fanout', url, '--connections', '5', '--depth', '2', '--size', '32', ...SHORT]);
+    const r = report(run, 'fanout', 5);
+    expect(during.subscribers).toBe(5);
+    expect(during.publishers).toBe(1);
+    expect(r.open).toBe(6);
+    expect(r.handshakes).toBe(6);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(during.deliveries).toBe(during.published * 5);
+    expect(during.deliveries).toBeGreaterThanOrEqual(r.messages);
+    expectLatencies(r); // from the send time in the first 8 bytes
+  });
+});
+
+describe('corews bench arguments', () => {
+  const bad: [string, string[], RegExp][] = [
+    ['an unknown mode', ['bench', 'flood', 'ws://127.0.0.1:1/'], /unknown mode "flood"/],
+    ['--connections 0', ['bench', 'echo', 'ws://127.0.0.1:1/', '--connections', '0'], /--connections/],
+    ['--size x', ['bench', 'echo', 'ws://127.0.0.1:1/', '--size', 'x'], /--size/],
+    ['a missing url', ['bench', 'echo'], /<url>/],
+    ['an unknown option', ['bench', 'echo', 'ws://127.0.0.1:1/', '--bogus'], /--bogus/],
+    ['a wss:// url', ['bench', 'echo', 'wss://127.0.0.1:1/', '--duration', '0.1'], /wss:/],
+  ];
+  for (const [what, args, names] of bad) {
+    it(`${what}: exit code 1, named on stderr`, async () => {
+      const run = await cli(args);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(names);
+      expect(run.stdout).toBe('');
+    });
+  }
+
+  it('a wss:// url is refused with a one-line reason, not a stack trace', async () => {
+    const run = await cli(['bench', 'echo', 'wss://127.0.0.1:1/', '--duration', '0.1']);
+    expect(run.stderr.trim().split('\n')).toEqual(['corews bench: only ws:// URLs are supported, got wss://']);
+  });
+
+  it('nothing listening: the report shows the errors, and the exit code is 1', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address() as net.AddressInfo;
+        s.close(() => resolve(p));
+      });
+    });
+    const run = await cli(['bench', 'echo', `ws://127.0.0.1:${port}/`, '--connections', '5', '--duration', '0.2', '--warmup', '0', '--json']);
+    expect(run.code).toBe(1);
+    const r = JSON.parse(run.stdout) as BenchReport;
+    expect(r).toMatchObject({ handshakes: 0, open: 0, messages: 0, errors: 5 });
+    expect(run.stderr).toMatch(/no connection could be opened/);
+  });
+
+  it('--help: usage on stdout, exit code 0', async () => {
+    const run = await cli(['bench', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: corews bench <mode> <url>/);
+    for (const mode of ['echo', 'latency', 'connect', 'idle', 'fanout']) expect(run.stdout).toContain(mode);
+  });
+});
