@@ -102,7 +102,10 @@ export interface ServerOptions<UserData = unknown> {
   http?: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
   /** A connection is open. */
   open?: (ws: WebSocket<UserData>) => void;
-  /** A connection's send queue fell back under 16 KiB after `send` returned `SendStatus.BACKPRESSURE`. */
+  /**
+   * A connection's send queue fell back under 16 KiB after being above it: always after `send`
+   * returned `SendStatus.BACKPRESSURE`, and also when publishes had filled it.
+   */
   drain?: (ws: WebSocket<UserData>) => void;
   /** A complete message: text as a string, binary as a Buffer (both stay valid after the call). */
   message?: (ws: WebSocket<UserData>, data: string | Buffer, isBinary: boolean) => void;
