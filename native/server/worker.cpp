@@ -131,10 +131,7 @@ Worker::~Worker() {
     topics_.remove_all(c);
     delete c;
   }
-  if (listen_fd_ >= 0) {
-    poller_.remove(listen_fd_);
-    close(listen_fd_);
-  }
+  close_listener();
   poller_.remove(wakeup_.fd());
   counters_->unref();
 }
@@ -758,19 +755,17 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     begin_drain(c);
     return;
   }
-  uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
-  size_t len = 0;
-  if (code != 0) {
-    frame[0] = uint8_t(code >> 8);
-    frame[1] = uint8_t(code);
-    size_t r = reason.size() > proto::kMaxControlPayload - 2 ? proto::kMaxControlPayload - 2 : reason.size();
-    std::memcpy(frame + 2, reason.data(), r);
-    len = 2 + r;
-  }
-  WorkerStats::add(stats_.close_sent[close_code_slot(code ? uint32_t(code) : uint32_t(proto::kCloseNoStatus))]);
+  // §5.5.1: no payload, or a 2-byte code and a reason, 125 bytes in all.
+  size_t r = std::min(reason.size(), proto::kMaxControlPayload - 2);
+  size_t len = code != 0 ? 2 + r : 0;
   uint8_t out[proto::kMaxFrameHeader + proto::kMaxControlPayload];
   size_t h = proto::write_frame_header(out, proto::kOpClose, len, nullptr);
-  std::memcpy(out + h, frame, len);
+  if (code != 0) {
+    out[h] = uint8_t(code >> 8);
+    out[h + 1] = uint8_t(code);
+    std::memcpy(out + h + 2, reason.data(), r);
+  }
+  WorkerStats::add(stats_.close_sent[close_code_slot(code ? uint32_t(code) : uint32_t(proto::kCloseNoStatus))]);
   write(c, out, h + len);
   if (c->state == ConnState::kDead) return;
 
@@ -778,7 +773,7 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     // We start the closing handshake: the close handler will hear our code
     // unless the peer answers with its own.
     c->close_code = code ? code : uint16_t(proto::kCloseNoStatus);
-    c->close_reason.assign(reason.substr(0, len ? len - 2 : 0));
+    c->close_reason.assign(reason.substr(0, len ? r : 0));
     c->state = ConnState::kClosing;
     closing_timers_.arm(c, core::now_ms());
     update_interest(c);
@@ -844,12 +839,15 @@ void Worker::expire_timers() {
   }
 }
 
+void Worker::close_listener() {
+  if (listen_fd_ < 0) return;
+  poller_.remove(listen_fd_);  // before close: the libuv backend requires it
+  close(listen_fd_);
+  listen_fd_ = -1;
+}
+
 void Worker::stop_all() {
-  if (listen_fd_ >= 0) {
-    poller_.remove(listen_fd_);
-    close(listen_fd_);
-    listen_fd_ = -1;
-  }
+  close_listener();
   static constexpr std::string_view kReason = "server shutting down";
   for (Connection* c : slots_) {
     if (c == nullptr) continue;
@@ -957,11 +955,7 @@ void Worker::shutdown_gracefully(uint16_t code, std::string_view reason, int64_t
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_deadline_ = core::now_ms() + timeout_ms;
-  if (listen_fd_ >= 0) {
-    poller_.remove(listen_fd_);
-    close(listen_fd_);
-    listen_fd_ = -1;
-  }
+  close_listener();
   std::string why(reason);
   for (Connection* c : slots_) {
     if (c == nullptr || c->state == ConnState::kDead) continue;

@@ -118,6 +118,7 @@ class Worker {
   void expire_timers();
   void on_heartbeat(Connection* c);
   void shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms);
+  void close_listener();
   void stop_all();
   void flush_batch();
   bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
