@@ -3,8 +3,10 @@
 // its symbols, so the addon links against the libuv inside node.
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <unordered_map>
+#include <vector>
 
 #include "poller.h"
 
@@ -15,6 +17,8 @@ struct Watch {
   uv_poll_t handle;
   void* tag;
   Poller::Backend* backend;
+  uint32_t interest = 0;
+  bool failed = false;  // libuv reported an error and stopped the handle
 };
 
 }  // namespace
@@ -24,6 +28,12 @@ struct Poller::Backend {
   uv_timer_t timer;
   bool ok = false;
   std::unordered_map<int, Watch*> watches;
+  // Watches whose socket has an error. libuv reports an error once and stops
+  // the handle; epoll reports it on every wait until the descriptor goes, and
+  // the Poller promises epoll's behaviour: after a reset the first read still
+  // returns the bytes that came before it, and a caller that read only those
+  // must be told again.
+  std::vector<Watch*> failed;
   // Where the callbacks of the current wait() put their events.
   PollEvent* out = nullptr;
   int max = 0;
@@ -43,10 +53,15 @@ int to_uv(uint32_t interest) {
 void on_poll(uv_poll_t* handle, int status, int events) {
   auto* w = static_cast<Watch*>(handle->data);
   Poller::Backend* b = w->backend;
+  if (status < 0) {
+    // Reported by wait() from now on, this time included.
+    if (!w->failed) b->failed.push_back(w);
+    w->failed = true;
+    return;
+  }
   // Level-triggered underneath: an event not taken now is reported again.
   if (b->out == nullptr || b->count >= b->max) return;
   uint32_t f = 0;
-  if (status < 0) f |= kPollHup;
   if (events & UV_READABLE) f |= kPollIn;
   if (events & UV_WRITABLE) f |= kPollOut;
   if (events & UV_DISCONNECT) f |= kPollRdHup;
@@ -88,14 +103,21 @@ int Poller::add(int fd, uint32_t interest, void* tag) {
 int Poller::modify(int fd, uint32_t interest, void* tag) {
   auto it = backend_->watches.find(fd);
   if (it == backend_->watches.end()) return -ENOENT;
-  it->second->tag = tag;
-  if (interest == 0) return uv_poll_stop(&it->second->handle);
-  return uv_poll_start(&it->second->handle, to_uv(interest), on_poll);
+  Watch* w = it->second;
+  w->tag = tag;
+  w->interest = interest;
+  if (w->failed) return 0;  // stays stopped; wait() reports the error
+  if (interest == 0) return uv_poll_stop(&w->handle);
+  return uv_poll_start(&w->handle, to_uv(interest), on_poll);
 }
 
 int Poller::remove(int fd) {
   auto it = backend_->watches.find(fd);
   if (it == backend_->watches.end()) return -ENOENT;
+  if (it->second->failed) {
+    auto& f = backend_->failed;
+    f.erase(std::find(f.begin(), f.end(), it->second));
+  }
   uv_poll_stop(&it->second->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&it->second->handle), free_watch);
   backend_->watches.erase(it);
@@ -107,13 +129,19 @@ int Poller::wait(PollEvent* out, int max, int timeout_ms) {
   b->out = out;
   b->max = max;
   b->count = 0;
-  if (timeout_ms == 0) {
+  if (timeout_ms == 0 || !b->failed.empty()) {
     uv_run(&b->loop, UV_RUN_NOWAIT);
   } else {
     // The timer bounds the wait; its callback only has to exist.
     if (timeout_ms > 0) uv_timer_start(&b->timer, [](uv_timer_t*) {}, uint64_t(timeout_ms), 0);
     uv_run(&b->loop, UV_RUN_ONCE);
     uv_timer_stop(&b->timer);
+  }
+  // Sockets with an error, as epoll reports them: hang-up plus whatever
+  // interest was asked for, since a read or write now returns at once.
+  for (Watch* w : b->failed) {
+    if (b->count >= b->max) break;
+    b->out[b->count++] = {w->tag, kPollHup | (w->interest & (kPollIn | kPollOut))};
   }
   b->out = nullptr;
   return b->count;

@@ -249,6 +249,22 @@ describe('robustness of a server with only a message handler', () => {
     await expectEcho(port);
   });
 
+  it('§7.1.1 reset while megabytes the client sent are still unread: the connection is released at once', async () => {
+    // After a reset the kernel still hands out the bytes that arrived before
+    // it, so the first read after the error brings data, not the error: the
+    // server must keep reading until it sees the end.
+    const frame = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(60_000, 7) });
+    for (let i = 0; i < 8; i++) {
+      const c = await open(port);
+      c.socket.pause();
+      for (let k = 0; k < 100; k++) c.write(frame);
+      await sleep(5);
+      c.socket.resetAndDestroy();
+    }
+    await waitFor(() => server.connections === 0, 3000, 'every reset connection released');
+    await expectEcho(port);
+  });
+
   it('§7.1.1 disconnect right after a protocol error, before reading the Close: server survives', async () => {
     for (const rst of [false, true]) {
       const c = await open(port);
