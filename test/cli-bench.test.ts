@@ -121,6 +121,10 @@ afterAll(async () => {
 
 /** Runs the CLI while counting what the server sees during the run. */
 async function measured(args: string[]): Promise<{ run: Run; during: typeof seen }> {
+  // The previous run's connections may still be closing (connect mode drops
+  // them with RST at its end): start from none.
+  for (let waited = 0; server.connections > 0 && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  expect(server.connections).toBe(0);
   const before = { ...seen };
   seen.maxOpen = server.connections;
   const sampler = setInterval(() => (seen.maxOpen = Math.max(seen.maxOpen, server.connections)), 5);

@@ -107,6 +107,7 @@ class LoadGenerator::Loop {
 
   ~Loop() {
     for (Conn* c : conns_) {
+      unwatch(c);
       if (c->fd >= 0) close(c->fd);
       delete c;
     }
@@ -130,6 +131,7 @@ class LoadGenerator::Loop {
     int fd = -1;
     State state = State::kConnecting;
     bool publisher = false;
+    bool watched = false;  // registered with the poller
     uint8_t interest = 0;
     std::string key;
     std::string head;  // the server's response head, until complete
@@ -172,6 +174,7 @@ class LoadGenerator::Loop {
   void set_interest(Conn* c, uint8_t want);
   void fail(Conn* c);
   void retire(Conn* c);
+  void unwatch(Conn* c);
   void mark_ready();
 
   const BenchConfig& config_;
@@ -239,7 +242,7 @@ void LoadGenerator::Loop::open_next() {
       continue;
     }
     c->interest = core::kPollOut;
-    poller_.add(c->fd, core::kPollOut, c);
+    c->watched = poller_.add(c->fd, core::kPollOut, c) == 0;
   }
 }
 
@@ -455,7 +458,15 @@ void LoadGenerator::Loop::fail(Conn* c) {
   }
 }
 
+// Backends other than epoll (libuv) must forget a descriptor before it is
+// closed: the number is reused by the next socket.
+void LoadGenerator::Loop::unwatch(Conn* c) {
+  if (c->watched) poller_.remove(c->fd);
+  c->watched = false;
+}
+
 void LoadGenerator::Loop::retire(Conn* c) {
+  unwatch(c);
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
   c->state = State::kClosed;
@@ -499,6 +510,7 @@ void LoadGenerator::Loop::run() {
     if (shared_.stop.load(std::memory_order_relaxed) || (end != 0 && now >= end)) break;
   }
   for (Conn* c : conns_) {
+    unwatch(c);
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
   }
