@@ -68,7 +68,7 @@ function expectLatencies(r: BenchReport): void {
 type Role = 'echo' | 'publisher' | 'subscriber';
 
 /** What the server saw. */
-const seen = { text: 0, binary: 0, malformed: 0, handlerErrors: 0, published: 0, deliveries: 0, opened: 0, subscribers: 0, publishers: 0, maxOpen: 0 };
+const seen = { lastMessageAt: 0, text: 0, binary: 0, malformed: 0, handlerErrors: 0, published: 0, deliveries: 0, opened: 0, subscribers: 0, publishers: 0, maxOpen: 0 };
 let server: Server<Role>;
 let url = '';
 const subscribers = new Set<WebSocket<Role>>();
@@ -89,6 +89,7 @@ beforeAll(async () => {
       } else if (ws.data === 'publisher') seen.publishers++;
     },
     message(ws, data, isBinary) {
+      seen.lastMessageAt = Date.now();
       // Text arrives as a string, binary as a Buffer; anything else is the server's fault.
       if (isBinary ? !Buffer.isBuffer(data) : typeof data !== 'string') {
         seen.malformed++;
@@ -132,7 +133,7 @@ async function measured(args: string[]): Promise<{ run: Run; during: typeof seen
     const run = await cli(args);
     await new Promise((r) => setTimeout(r, 50)); // the server's last batch
     const during = { ...seen };
-    for (const k of Object.keys(during) as (keyof typeof seen)[]) if (k !== 'maxOpen') during[k] -= before[k];
+    for (const k of Object.keys(during) as (keyof typeof seen)[]) if (k !== 'maxOpen' && k !== 'lastMessageAt') during[k] -= before[k];
     expect(during.malformed).toBe(0);
     expect(during.handlerErrors).toBe(0);
     return { run, during };
@@ -162,6 +163,53 @@ describe('corews bench modes against a corews server', () => {
     expect(r.messages).toBeGreaterThan(0);
     expect(during.text).toBeGreaterThanOrEqual(r.messages);
     expect(during.binary).toBe(0);
+  });
+
+  it('echo with 8 MiB messages on two threads: a frame larger than the socket buffers goes out over many passes', async () => {
+    // No echo can come back before the server has a whole frame, so nothing
+    // but the generator's own retries can finish the first write.
+    const size = 8 << 20;
+    const { run, during } = await measured(['bench', 'echo', url, '--connections', '2', '--depth', '2', '--size', String(size), '--threads', '2', ...SHORT]);
+    const ended = Date.now();
+    const r = report(run, 'echo', 2);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(during.binary).toBeGreaterThanOrEqual(r.messages);
+    expect(r.open).toBe(2);
+    // Every message counted was a whole echo.
+    expect(Math.round(r.mbPerSec * 1e6 * r.seconds)).toBeGreaterThanOrEqual(Math.floor(r.messages * size * 0.99));
+    // Traffic flowed to the end of the window, not only at its start.
+    expect(ended - during.lastMessageAt).toBeLessThan(400);
+  });
+
+  it('echo: connections the server closes mid-run are errors; the others go on', async () => {
+    // A second server that closes every other connection after its 20th message.
+    let closedByServer = 0;
+    const quitter = createServer<{ n: number; index: number }>({
+      threads: 1,
+      open(ws) {
+        ws.data = { n: 0, index: quitter.connections };
+      },
+      message(ws, data) {
+        if (++ws.data.n === 20 && ws.data.index % 2 === 0) {
+          closedByServer++;
+          ws.close(1000, 'enough');
+          return;
+        }
+        ws.send(data, { binary: true });
+      },
+    });
+    await quitter.listen(0, '127.0.0.1');
+    try {
+      const run = await cli(['bench', 'echo', `ws://127.0.0.1:${quitter.address()!.port}/`, '--connections', '6', '--depth', '2', '--duration', '0.5', '--warmup', '0.2', '--json']);
+      expect(run.code).toBe(0);
+      const r = JSON.parse(run.stdout) as BenchReport;
+      expect(closedByServer).toBeGreaterThan(0);
+      expect(r.errors).toBe(closedByServer);
+      expect(r.open).toBe(6 - closedByServer);
+      expect(r.messages).toBeGreaterThan(0);
+    } finally {
+      await quitter.close();
+    }
   });
 
   it('latency: one message in flight per connection, percentiles filled', async () => {
