@@ -370,7 +370,10 @@ describe('outbound backpressure: a peer that stops reading', () => {
       open(ws) {
         const statuses: number[] = [];
         const chunk = Buffer.alloc(64 * KiB);
-        for (let i = 0; i < 64; i++) statuses.push(ws.send(chunk)); // 4 MiB
+        // 32 MiB: the worker takes sends over every 512 KiB and writes what
+        // the kernel's socket buffers hold (several MiB on loopback) while
+        // this loop still runs; the rest must queue, past the limit.
+        for (let i = 0; i < 512; i++) statuses.push(ws.send(chunk));
         result = { statuses, buffered: ws.bufferedAmount };
       },
     });

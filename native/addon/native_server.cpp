@@ -139,7 +139,8 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
     NAPI_THROW(Napi::Error::New(env, "cannot create the threadsafe function"), env.Undefined());
   }
   Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
-  outboxes_.assign(size_t(threads), {});
+  outboxes_.clear();
+  outboxes_.resize(size_t(threads));
   // A slot per descriptor the process may have: slots never outnumber fds.
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -162,7 +163,7 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r.port);
 }
 
-std::vector<uint8_t>* NativeServer::outbox(const Napi::CallbackInfo& info) {
+server::CommandBuffer* NativeServer::outbox(const Napi::CallbackInfo& info) {
   uint32_t w = u32(info, 0);
   return w < outboxes_.size() ? &outboxes_[w] : nullptr;
 }
@@ -193,6 +194,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
     size_t h = proto::frame_header_size(written, false);
     proto::write_frame_header(out + kGap - h, op, written, nullptr);
     writer.commit(kGap + written, uint16_t(kGap - h));
+    hand_over_if_large(*box);
     return Napi::Number::New(env, double(h + written));
   }
   const uint8_t* bytes = nullptr;
@@ -202,6 +204,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   size_t h = proto::write_frame_header(out, op, len, nullptr);
   if (len) std::memcpy(out + h, bytes, len);
   writer.commit(h + len, 0);
+  hand_over_if_large(*box);
   return Napi::Number::New(env, double(h + len));
 }
 
@@ -307,6 +310,16 @@ void NativeServer::Publish(const Napi::CallbackInfo& info) {
 }
 
 void NativeServer::Flush(const Napi::CallbackInfo&) { flush(); }
+
+// A worker's commands are one growing buffer until the flush at the end of the
+// JS turn. Sending megabytes in one turn would grow it by reallocation (each
+// step a copy, and fresh pages to fault in), and keep the worker idle until the
+// turn ends; past kHandOverBytes the buffer goes to the worker at once.
+void NativeServer::hand_over_if_large(server::CommandBuffer& box) {
+  if (box.size() < kHandOverBytes) return;
+  size_t i = size_t(&box - outboxes_.data());
+  if (workers_[i]->inbox().push(box)) workers_[i]->wake();
+}
 
 // One wakeup per worker per flush, and none when the worker still has an
 // earlier batch to read.

@@ -40,8 +40,10 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Join(const Napi::CallbackInfo& info);
 
   // The outbox of worker `info[0]`, or null for an unknown index.
-  std::vector<uint8_t>* outbox(const Napi::CallbackInfo& info);
+  server::CommandBuffer* outbox(const Napi::CallbackInfo& info);
   void flush();
+  void hand_over_if_large(server::CommandBuffer& box);
+  static constexpr size_t kHandOverBytes = 512 << 10;
   void shutdown_workers();  // stop without JS and join
 
   static void CallJs(napi_env env, napi_value dispatch, void* context, void* data);
@@ -53,7 +55,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   std::vector<server::SlotCounters*> counters_;  // one per worker, shared with JS
   core::Histogram hop_ns_;  // frame complete → batch dispatched on the JS thread
   std::vector<std::unique_ptr<server::Worker>> workers_;
-  std::vector<std::vector<uint8_t>> outboxes_;  // commands not yet handed to each worker
+  std::vector<server::CommandBuffer> outboxes_;  // commands not yet handed to each worker
   napi_env env_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;
   bool cleanup_hook_ = false;

@@ -7,7 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "../core/inbox.h"
+
 namespace corews::server {
+
+// Where commands are encoded: the buffers the worker's inbox carries.
+using CommandBuffer = core::Inbox::Buffer;
 
 enum class CommandType : uint8_t {
   kSend = 1,       // payload: `code` bytes of padding, then a complete frame
@@ -49,14 +54,17 @@ constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 // the payload goes; commit() then records how much was actually written.
 class CommandWriter {
  public:
-  explicit CommandWriter(std::vector<uint8_t>& buf) : buf_(buf) {}
+  explicit CommandWriter(CommandBuffer& buf) : buf_(buf) {}
 
+  // The payload's bytes (and the padding) are not initialised: the caller
+  // writes the payload, and padding is never read.
   uint8_t* begin(CommandType type, uint32_t slot, uint32_t gen, uint16_t code, size_t max_len, uint8_t flags = 0) {
     start_ = buf_.size();
-    buf_.resize(start_ + sizeof(CommandHeader) + pad8(max_len));
+    reserved_ = pad8(max_len);
+    uint8_t* p = buf_.extend(sizeof(CommandHeader) + reserved_);
     CommandHeader h{type, flags, code, slot, gen, 0};
-    std::memcpy(buf_.data() + start_, &h, sizeof h);
-    return buf_.data() + start_ + sizeof(CommandHeader);
+    std::memcpy(p, &h, sizeof h);
+    return p + sizeof(CommandHeader);
   }
 
   void commit(size_t len, uint16_t code) {
@@ -65,7 +73,7 @@ class CommandWriter {
     h.len = uint32_t(len);
     h.code = code;
     std::memcpy(buf_.data() + start_, &h, sizeof h);
-    buf_.resize(start_ + sizeof(CommandHeader) + pad8(len));
+    buf_.shrink_by(reserved_ - pad8(len));
   }
 
   void add(CommandType type, uint32_t slot, uint32_t gen, uint16_t code,
@@ -81,8 +89,9 @@ class CommandWriter {
   }
 
  private:
-  std::vector<uint8_t>& buf_;
-  size_t start_ = 0;
+  CommandBuffer& buf_;
+  size_t start_ = 0;     // where the open record's header is
+  size_t reserved_ = 0;  // payload bytes begin() made room for
 };
 
 }  // namespace corews::server

@@ -23,8 +23,12 @@ constexpr int kMaxEventsPerWait = 256;
 constexpr int kMaxAcceptsPerWake = 64;     // then let the loop serve established connections
 constexpr int64_t kAcceptPauseMs = 100;     // after EMFILE/ENFILE
 constexpr size_t kMaxCorkIov = 64;
-constexpr size_t kKeepCommandCapacity = 1 << 20;
-constexpr size_t kFlushArenaBytes = 256u << 20;
+constexpr size_t kKeepCommandCapacity = 1 << 20;  // JS hands over at 512 KiB: buffers past 1 MiB are not reused
+// A batch's arena is one allocation that JS frees when the GC gets to it.
+// Megabytes of arena per batch would mean growth by reallocation (each step a
+// copy) into fresh pages (faulted in and zeroed) every time; batches handed
+// over at about 1 MiB reuse the allocator's memory instead.
+constexpr size_t kFlushArenaBytes = 1u << 20;
 constexpr size_t kDrainLowMark = 16 * 1024;  // send() reports BACKPRESSURE above it; drain fires back under it
 
 // The heartbeat checks at the shorter of the two periods that are set.
@@ -39,11 +43,14 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::unique_ptr<EventBatch> new_batch(uint32_t worker) {
+// `arena_hint`: the size the previous batch's arena reached. Traffic comes in
+// runs, so reserving that much up front saves the arena its growth by
+// reallocation (a copy of everything so far at each doubling).
+std::unique_ptr<EventBatch> new_batch(uint32_t worker, size_t arena_hint) {
   auto b = std::make_unique<EventBatch>();
   b->worker = worker;
   b->events.reserve(64);
-  b->arena.reserve(16 * 1024);
+  b->arena.reserve(std::clamp(arena_hint, size_t(16 * 1024), kFlushArenaBytes + kReadBufferSize));
   return b;
 }
 
@@ -113,7 +120,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
-      batch_(new_batch(id)),
+      batch_(new_batch(id, 0)),
       read_buffer_(kReadBufferSize) {
   counters_->ref();
   poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_);
@@ -124,9 +131,9 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
 Worker::~Worker() {
   join();
   if (!stopped_) stop_all();
-  std::vector<uint8_t> leftover;
+  std::vector<CommandBuffer> leftover;
   inbox_.take(leftover);  // commands JS queued after the stop
-  release_publishes(leftover, 0);
+  for (const auto& commands : leftover) release_publishes(commands, 0);
   for (Connection* c : graveyard_) {
     topics_.remove_all(c);
     delete c;
@@ -332,7 +339,6 @@ void Worker::on_readable(Connection* c) {
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
       c->parser.feed(events, data, size_t(n));
-      // Offsets into a batch are 32-bit: hand over big batches early.
       if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
       break;
     }
@@ -462,20 +468,24 @@ void Worker::refuse(Connection* c, int status, std::string_view reason) {
 // ---------------------------------------------------------------- commands from JS
 
 void Worker::process_commands() {
-  inbox_.take(commands_);
-  size_t pos = 0;
-  while (pos + sizeof(CommandHeader) <= commands_.size() && !stopped_) {
-    CommandHeader h;
-    std::memcpy(&h, commands_.data() + pos, sizeof h);
-    const uint8_t* payload = commands_.data() + pos + sizeof h;
-    pos += sizeof h + pad8(h.len);
-    run_command(h, payload);
+  inbox_.take(taken_);
+  for (const auto& commands : taken_) {
+    size_t pos = 0;
+    while (pos + sizeof(CommandHeader) <= commands.size() && !stopped_) {
+      CommandHeader h;
+      std::memcpy(&h, commands.data() + pos, sizeof h);
+      const uint8_t* payload = commands.data() + pos + sizeof h;
+      pos += sizeof h + pad8(h.len);
+      run_command(h, payload);
+    }
+    release_publishes(commands, pos);  // what a stop (env teardown, shutdown deadline) left unrun
   }
-  release_publishes(commands_, pos);  // what a stop (env teardown, shutdown deadline) left unrun
   uncork();
   flush_published();
-  commands_.clear();
-  if (commands_.capacity() > kKeepCommandCapacity) std::vector<uint8_t>().swap(commands_);
+  for (auto& commands : taken_) {
+    if (commands.capacity() <= kKeepCommandCapacity) inbox_.recycle(std::move(commands));
+  }
+  taken_.clear();
 }
 
 void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
@@ -504,14 +514,15 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
   if (h.type == CommandType::kSend) {
     // Data may follow an incoming Close or error: it answers what came before.
     size_t frame_len = h.len - h.code;
-    counters_->add_consumed(c->slot, frame_len);
     // JS told the user BACKPRESSURE for this send: a drain must follow.
     if (h.reserved & kSendWantsDrain) c->drain_armed = true;
     bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
     if (open && admit(c)) {
       WorkerStats::add(stats_.messages_out);
       WorkerStats::add(stats_.bytes_out, frame_len);
-      cork(c, payload + h.code, frame_len);
+      cork(c, payload + h.code, frame_len);  // taken (for bufferedAmount) once written or queued
+    } else {
+      counters_->add_consumed(c->slot, frame_len);  // dropped: gone for good
     }
     return;
   }
@@ -561,12 +572,24 @@ void Worker::cork(Connection* c, const uint8_t* data, size_t len) {
   if (corked_ != c || cork_iov_.size() == kMaxCorkIov) uncork();
   corked_ = c;
   cork_iov_.push_back({const_cast<uint8_t*>(data), len});
+  cork_bytes_ += len;
 }
 
 void Worker::uncork() {
-  if (corked_ && !cork_iov_.empty()) writev(corked_, cork_iov_.data(), int(cork_iov_.size()));
+  Connection* c = corked_;
+  size_t bytes = cork_bytes_;
   corked_ = nullptr;
+  cork_bytes_ = 0;
+  if (c == nullptr) return;
+  if (!cork_iov_.empty()) writev(c, cork_iov_.data(), int(cork_iov_.size()));
   cork_iov_.clear();
+  // JS counts a send in bufferedAmount until the worker reports it taken, and
+  // then counts the queue: reported before the write, the bytes would be in
+  // neither for a moment, and JS sending meanwhile (a turn sending megabytes
+  // is handed over while it runs) would pass maxBackpressure. Reported after
+  // the queue is updated, they are briefly in both: an overestimate, which
+  // errs on the side of the limit.
+  if (c->state != ConnState::kDead) counters_->add_consumed(c->slot, bytes);
 }
 
 // One framed message to every subscriber of a topic on this worker, from the
@@ -606,7 +629,7 @@ void Worker::flush_published() {
 }
 
 // Drops what commands that will never run hold: publish references, handed-off fds.
-void Worker::release_publishes(const std::vector<uint8_t>& commands, size_t from) {
+void Worker::release_publishes(const CommandBuffer& commands, size_t from) {
   size_t pos = from;
   while (pos + sizeof(CommandHeader) <= commands.size()) {
     CommandHeader h;
@@ -801,6 +824,7 @@ void Worker::destroy(Connection* c) {
   if (c->state == ConnState::kDead) return;
   if (c == corked_) {
     corked_ = nullptr;
+    cork_bytes_ = 0;
     cork_iov_.clear();
   }
   core::DeadlineList::cancel(c);
@@ -872,8 +896,9 @@ void Worker::flush_batch() {
       !reading_paused_.exchange(true, std::memory_order_acq_rel)) {
     WorkerStats::add(stats_.read_pauses);
   }
+  size_t arena_size = batch_->arena.size();
   sink_.deliver(std::move(batch_));
-  batch_ = new_batch(id_);
+  batch_ = new_batch(id_, arena_size);
 }
 
 void Worker::consumed(size_t bytes) {

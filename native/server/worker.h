@@ -17,6 +17,7 @@
 #include "../core/poller.h"
 #include "../core/wakeup.h"
 #include "../proto/handshake.h"
+#include "commands.h"
 #include "connection.h"
 #include "event_batch.h"
 #include "shared_limits.h"
@@ -107,7 +108,7 @@ class Worker {
   bool admit(Connection* c);
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
   void flush_published();  // one write per connection for a batch's publishes
-  static void release_publishes(const std::vector<uint8_t>& commands, size_t from);
+  static void release_publishes(const CommandBuffer& commands, size_t from);
   void send_close(Connection* c, uint16_t code, std::string_view reason);
   void begin_drain(Connection* c);
   void destroy(Connection* c);
@@ -153,7 +154,7 @@ class Worker {
 
   std::vector<Worker*> siblings_;
   size_t next_sibling_ = 0;
-  std::vector<std::vector<uint8_t>> handoffs_;  // per sibling, fds accepted this round
+  std::vector<CommandBuffer> handoffs_;  // per sibling, fds accepted this round
 
   std::vector<Connection*> slots_;
   std::vector<uint32_t> generations_;
@@ -164,12 +165,13 @@ class Worker {
   WorkerStats stats_;
 
   std::unique_ptr<EventBatch> batch_;
-  std::vector<uint8_t> commands_;  // the batch of commands being run
+  std::vector<CommandBuffer> taken_;  // the buffers of commands being run, oldest first
   std::vector<uint8_t> read_buffer_;
 
   // Sends queued for one connection while running commands, written with one writev.
   Connection* corked_ = nullptr;
   std::vector<iovec> cork_iov_;
+  size_t cork_bytes_ = 0;  // their total
 
   // Tags that tell the listener and the wakeup fd apart from connections.
   char listen_tag_ = 0;

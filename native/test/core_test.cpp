@@ -44,6 +44,25 @@ std::string show_ints(const std::vector<int>& v) {
 
 }  // namespace
 
+
+namespace {
+
+core::ByteBuffer bytes(std::initializer_list<uint8_t> list) {
+  core::ByteBuffer b;
+  b.append(list.begin(), list.size());
+  return b;
+}
+
+core::ByteBuffer filled(size_t n, uint8_t value) {
+  core::ByteBuffer b;
+  std::memset(b.extend(n), value, n);
+  return b;
+}
+
+std::vector<uint8_t> contents(const core::ByteBuffer& b) { return {b.data(), b.data() + b.size()}; }
+
+}  // namespace
+
 TEST(deadline_list_arm_and_expire_in_order) {
   core::DeadlineList list(100);
   CHECK_EQ(list.duration(), 100);
@@ -127,48 +146,109 @@ TEST(deadline_list_many_nodes) {
   CHECK_INTS(pop_all(list, 1000000, n.data(), 1000), expect);
 }
 
-TEST(inbox_push_and_take) {
-  core::Inbox inbox;
-  std::vector<uint8_t> a{1, 2, 3};
-  CHECK(inbox.push(a));  // was empty: wake the consumer
-  CHECK(a.empty());
-  std::vector<uint8_t> b{4, 5};
-  CHECK(!inbox.push(b));  // already had something
-  CHECK(b.empty());
-  std::vector<uint8_t> c{6};
-  CHECK(!inbox.push(c));
-  std::vector<uint8_t> out;
-  inbox.take(out);
-  CHECK(out == (std::vector<uint8_t>{1, 2, 3, 4, 5, 6}));
-  // Empty again: the next push wakes.
-  std::vector<uint8_t> again;
-  inbox.take(again);
-  CHECK(again.empty());
-  std::vector<uint8_t> d{7};
-  CHECK(inbox.push(d));
-  std::vector<uint8_t> out2;
-  inbox.take(out2);
-  CHECK(out2 == std::vector<uint8_t>{7});
-  // An empty batch leaves the inbox empty.
-  std::vector<uint8_t> none;
-  inbox.push(none);
-  std::vector<uint8_t> e{8};
-  CHECK(inbox.push(e));
-  std::vector<uint8_t> out3;
-  inbox.take(out3);
-  CHECK(out3 == std::vector<uint8_t>{8});
+TEST(byte_buffer_grows_moves_and_swaps) {
+  core::ByteBuffer a;
+  CHECK(a.empty() && a.capacity() == 0 && a.data() == nullptr);
+  uint8_t* p = a.extend(10);
+  std::memcpy(p, "0123456789", 10);
+  a.append("ab", 2);
+  a.shrink_by(1);
+  CHECK(contents(a) == std::vector<uint8_t>({'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a'}));
+  const uint8_t* storage = a.data();
+  core::ByteBuffer b(std::move(a));  // moves the memory, leaves the source empty
+  CHECK(b.data() == storage && b.size() == 11);
+  CHECK(a.empty() && a.capacity() == 0 && a.data() == nullptr);
+  core::ByteBuffer c = bytes({1});
+  c = std::move(b);
+  CHECK(c.data() == storage && c.size() == 11);
+  core::ByteBuffer d = bytes({7, 8});
+  d.swap(c);
+  CHECK(d.data() == storage && contents(c) == std::vector<uint8_t>({7, 8}));
+  d.clear();
+  CHECK(d.empty() && d.capacity() >= 11);  // clear keeps the memory
+  d.release();
+  CHECK(d.capacity() == 0 && d.data() == nullptr);
 }
 
-TEST(inbox_swaps_buffers) {
-  // When the inbox is empty the batch's allocation moves in rather than being copied.
+TEST(inbox_push_and_take) {
+  using Bytes = std::vector<uint8_t>;
   core::Inbox inbox;
-  std::vector<uint8_t> batch(1000, 9);
-  const uint8_t* storage = batch.data();
-  CHECK(inbox.push(batch));
-  std::vector<uint8_t> out;
+  auto a = bytes({1, 2, 3});
+  CHECK(inbox.push(a));  // was empty: wake the consumer
+  CHECK(a.empty());
+  auto b = bytes({4, 5});
+  CHECK(!inbox.push(b));  // already had something
+  CHECK(b.empty());
+  auto c = bytes({6});
+  CHECK(!inbox.push(c));
+  // Queued side by side, oldest first, not concatenated.
+  std::vector<core::ByteBuffer> out;
   inbox.take(out);
-  CHECK_EQ(out.size(), 1000u);
-  CHECK(out.data() == storage);
+  if (CHECK_EQ(out.size(), 3u)) {
+    CHECK(contents(out[0]) == (Bytes{1, 2, 3}));
+    CHECK(contents(out[1]) == (Bytes{4, 5}));
+    CHECK(contents(out[2]) == (Bytes{6}));
+  }
+  // Empty again: the next push wakes.
+  std::vector<core::ByteBuffer> again;
+  inbox.take(again);
+  CHECK(again.empty());
+  auto d = bytes({7});
+  CHECK(inbox.push(d));
+  std::vector<core::ByteBuffer> out2;
+  inbox.take(out2);
+  CHECK(out2.size() == 1 && contents(out2[0]) == Bytes{7});
+  // An empty batch is ignored: the inbox stays empty and the next push wakes.
+  core::ByteBuffer none;
+  CHECK(!inbox.push(none));
+  auto e = bytes({8});
+  CHECK(inbox.push(e));
+  std::vector<core::ByteBuffer> out3;
+  inbox.take(out3);
+  CHECK(out3.size() == 1 && contents(out3[0]) == Bytes{8});
+}
+
+TEST(inbox_recycles_consumed_buffers) {
+  core::Inbox inbox;
+  auto big = filled(100000, 1);
+  const uint8_t* storage = big.data();
+  CHECK(inbox.push(big));
+  std::vector<core::ByteBuffer> taken;
+  inbox.take(taken);
+  inbox.recycle(std::move(taken[0]));
+  // The next push hands the producer the recycled memory, emptied.
+  auto next = bytes({2});
+  inbox.push(next);
+  CHECK(next.empty());
+  CHECK(next.capacity() >= 100000);
+  CHECK(next.data() == storage);
+  // Only a few spares are kept.
+  for (int i = 0; i < 10; ++i) inbox.recycle(filled(1000, 3));
+  int recycled = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto x = bytes({4});
+    inbox.push(x);
+    if (x.capacity() >= 1000) ++recycled;
+  }
+  CHECK_EQ(recycled, 4);  // kSpares
+}
+
+TEST(inbox_moves_buffers) {
+  // A batch's memory moves in and out rather than being copied, also when
+  // the inbox already holds another batch.
+  core::Inbox inbox;
+  auto first = filled(1000, 9);
+  auto second = filled(2000, 8);
+  const uint8_t* storage1 = first.data();
+  const uint8_t* storage2 = second.data();
+  CHECK(inbox.push(first));
+  CHECK(!inbox.push(second));
+  std::vector<core::ByteBuffer> out;
+  inbox.take(out);
+  if (CHECK_EQ(out.size(), 2u)) {
+    CHECK(out[0].data() == storage1);
+    CHECK(out[1].data() == storage2);
+  }
 }
 
 TEST(inbox_many_producers) {
@@ -178,22 +258,25 @@ TEST(inbox_many_producers) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&inbox, t] {
       for (int i = 0; i < kPushes; ++i) {
-        std::vector<uint8_t> b{uint8_t(t), uint8_t(i & 0xff)};
+        auto b = bytes({uint8_t(t), uint8_t(i & 0xff)});
         inbox.push(b);
       }
     });
   }
   std::vector<uint8_t> all;
   while (all.size() < size_t(kThreads * kPushes * 2)) {
-    std::vector<uint8_t> got;
+    std::vector<core::ByteBuffer> got;
     inbox.take(got);
-    all.insert(all.end(), got.begin(), got.end());
+    for (auto& b : got) {
+      all.insert(all.end(), b.data(), b.data() + b.size());
+      inbox.recycle(std::move(b));  // producers get these back on their next push
+    }
     std::this_thread::yield();
   }
   for (auto& th : threads) th.join();
-  std::vector<uint8_t> rest;
+  std::vector<core::ByteBuffer> rest;
   inbox.take(rest);
-  all.insert(all.end(), rest.begin(), rest.end());
+  for (auto& b : rest) all.insert(all.end(), b.data(), b.data() + b.size());
   CHECK_EQ(all.size(), size_t(kThreads * kPushes * 2));
   // Per producer, records arrive whole and in order.
   int next[kThreads] = {};
@@ -233,8 +316,7 @@ std::vector<Record> decode(const std::vector<uint8_t>& buf, bool& ok) {
       break;
     }
     r.payload.assign(reinterpret_cast<const char*>(buf.data() + at), r.h.len);
-    // Padding bytes are zero.
-    for (size_t i = r.h.len; i < r.padded; ++i) ok = ok && buf[at + i] == 0;
+    // Padding is skipped, never read: the writer leaves it unwritten.
     at += r.padded;
     out.push_back(r);
   }
@@ -249,7 +331,7 @@ TEST(command_writer_records) {
   CHECK_EQ(server::pad8(7), 8u);
   CHECK_EQ(server::pad8(8), 8u);
   CHECK_EQ(server::pad8(9), 16u);
-  std::vector<uint8_t> buf;
+  server::CommandBuffer buf;
   server::CommandWriter w(buf);
   w.add(server::CommandType::kClose, 7, 3, 1000, {"bye"});
   CHECK_EQ(buf.size(), 16u + 8u);
@@ -260,7 +342,7 @@ TEST(command_writer_records) {
   w.add(server::CommandType::kSend, 0xffffffffu, 0xfffffffeu, 65535, {std::string(13, 'z')});
   CHECK_EQ(buf.size(), 64u + 16u + 16u);
   bool ok = false;
-  auto recs = decode(buf, ok);
+  auto recs = decode(contents(buf), ok);
   CHECK(ok);
   if (CHECK_EQ(recs.size(), 4u)) {
     CHECK(recs[0].h.type == server::CommandType::kClose);
@@ -282,7 +364,7 @@ TEST(command_writer_records) {
 }
 
 TEST(command_writer_begin_commit_smaller) {
-  std::vector<uint8_t> buf{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22};  // an earlier 8-byte record body
+  auto buf = bytes({0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x11, 0x22});  // an earlier 8-byte record body
   server::CommandWriter w(buf);
   uint8_t* p = w.begin(server::CommandType::kSend, 1, 2, 0, 100);
   CHECK(p == buf.data() + 8 + 16);
@@ -290,8 +372,8 @@ TEST(command_writer_begin_commit_smaller) {
   std::memcpy(p, "hello", 5);
   w.commit(5, 42);  // less than reserved, and a code decided late
   CHECK_EQ(buf.size(), 8u + 16u + 8u);
-  CHECK(buf[0] == 0xaa && buf[7] == 0x22);  // earlier bytes untouched
-  std::vector<uint8_t> rest(buf.begin() + 8, buf.end());
+  CHECK(buf.data()[0] == 0xaa && buf.data()[7] == 0x22);  // earlier bytes untouched
+  std::vector<uint8_t> rest(buf.data() + 8, buf.data() + buf.size());
   bool ok = false;
   auto recs = decode(rest, ok);
   CHECK(ok);
@@ -310,7 +392,7 @@ TEST(command_writer_begin_commit_smaller) {
   std::memcpy(q, "0123456789ab", 12);
   w.commit(12, 0);
   CHECK_EQ(buf.size(), 8u + 24u + 16u + 32u);
-  rest.assign(buf.begin() + 8, buf.end());
+  rest.assign(buf.data() + 8, buf.data() + buf.size());
   recs = decode(rest, ok);
   CHECK(ok);
   if (CHECK_EQ(recs.size(), 3u)) {
