@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SendStatus, WebSocket, type ServerStats } from '../src/index';
-import { closeAllClients, closeAllServers, connect, serve, sleep, type TestClient } from './helpers/clients';
+import { closeAllClients, closeAllServers, connect, destroyAllRaw, openRaw, serve, sleep, type TestClient } from './helpers/clients';
 import { closePayload, RawClient } from './helpers/raw-client';
 import { waitFor } from './helpers/server';
 
@@ -19,19 +19,11 @@ const GiB = 1024 * MiB;
 /** The memory a test may add to the server process on top of its baseline. */
 const RSS_SLACK = 200 * 1000 * 1000;
 
-const raws = new Set<RawClient>();
 afterEach(async () => {
-  for (const r of raws) r.destroy();
-  raws.clear();
+  destroyAllRaw();
   await closeAllClients();
   await closeAllServers();
 });
-
-async function openRaw(port: number, urlPath = '/'): Promise<RawClient> {
-  const r = await RawClient.open(port, urlPath);
-  raws.add(r);
-  return r;
-}
 
 // ---------------------------------------------------------------- memory
 

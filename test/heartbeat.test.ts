@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type WS from 'ws';
 import type { WebSocket } from '../src/index';
-import { closeAllClients, closeAllServers, connect, serve, sleep } from './helpers/clients';
+import { closeAllClients, closeAllServers, connect, destroyAllRaw, openRaw, serve, sleep, trackRaw } from './helpers/clients';
 import { closePayload, RawClient, upgradeRequest, type Frame } from './helpers/raw-client';
 import { echoOptions, waitFor } from './helpers/server';
 
@@ -19,19 +19,11 @@ const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
 
-const raws = new Set<RawClient>();
 afterEach(async () => {
-  for (const r of raws) r.destroy();
-  raws.clear();
+  destroyAllRaw();
   await closeAllClients();
   await closeAllServers();
 });
-
-async function openRaw(port: number): Promise<RawClient> {
-  const r = await RawClient.open(port);
-  raws.add(r);
-  return r;
-}
 
 function closeInfo(f: Frame): { code: number; reason: string } {
   return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString() };
@@ -201,8 +193,7 @@ describe('handshakeTimeout with heartbeats on', () => {
   /** Connects without a request (or with `partial`), and reads the HTTP answer. */
   async function stalled(port: number, partial: string): Promise<{ status: number; body: string; ms: number }> {
     const t0 = Date.now();
-    const r = await RawClient.connect(port);
-    raws.add(r);
+    const r = trackRaw(await RawClient.connect(port));
     if (partial !== '') r.write(partial);
     const res = await r.readHttp(5000);
     return { status: res.status, body: res.body, ms: Date.now() - t0 };

@@ -3,15 +3,13 @@
 // flood, and maxMessagesPerSecond (Close 1008 after the burst).
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeAllClients, closeAllServers, connect, expectRefused, serve, sleep, type TestClient } from './helpers/clients';
+import { closeAllClients, closeAllServers, connect, destroyAllRaw, expectRefused, openRaw, serve, sleep, trackRaw, type TestClient } from './helpers/clients';
 import { closePayload, encodeFrame, RawClient, upgradeRequest } from './helpers/raw-client';
 import { echoOptions, waitFor } from './helpers/server';
 
-const raws = new Set<RawClient>();
 const sockets = new Set<net.Socket>();
 afterEach(async () => {
-  for (const r of raws) r.destroy();
-  raws.clear();
+  destroyAllRaw();
   for (const s of sockets) s.destroy();
   sockets.clear();
   await closeAllClients();
@@ -79,8 +77,7 @@ describe('maxConnections', () => {
   it('a flood of 500 connections at once with maxConnections 100: exactly 100 open, 400 get 503, the server serves afterwards', async () => {
     const { server, url, port } = await serve({ ...echoOptions(), threads: 2, maxConnections: 100 });
     const attempt = async (): Promise<{ status: number; body: string }> => {
-      const r = await RawClient.connect(port);
-      raws.add(r);
+      const r = trackRaw(await RawClient.connect(port));
       r.write(upgradeRequest('/'));
       const res = await r.readHttp(10_000);
       return { status: res.status, body: res.body };
@@ -97,8 +94,7 @@ describe('maxConnections', () => {
     expect(s.handshakes.rejected).toEqual({ 503: 400 });
 
     // All go: the places are free again and the server still serves.
-    for (const r of raws) r.destroy();
-    raws.clear();
+    destroyAllRaw();
     await waitFor(() => server.connections === 0, 10_000, 'every connection to close');
     const clients = await Promise.all(Array.from({ length: 100 }, () => connect('ws', url)));
     await Promise.all(
@@ -201,8 +197,7 @@ describe('maxMessagesPerSecond', () => {
       },
       close: (_ws, code, reason) => void closes.push({ code, reason }),
     });
-    const raw = await RawClient.open(port);
-    raws.add(raw);
+    const raw = await openRaw(port);
     raw.write(Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeFrame({ opcode: 0x1, payload: `m${i}` }))));
     const close = await raw.readClose(5000);
     expect(close.code).toBe(1008);
@@ -240,8 +235,7 @@ describe('maxMessagesPerSecond', () => {
   it('the limit is per connection: another client is not affected by one that is closed for its rate', async () => {
     const { server, url, port } = await serve({ ...echoOptions(), maxMessagesPerSecond: 50 });
     const calm = await connect('ws', url);
-    const raw = await RawClient.open(port);
-    raws.add(raw);
+    const raw = await openRaw(port);
     raw.write(Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeFrame({ opcode: 0x1, payload: `m${i}` }))));
     expect((await raw.readClose(5000)).code).toBe(1008);
     for (let i = 0; i < 40; i++) calm.send(`calm ${i}`);

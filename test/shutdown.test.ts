@@ -7,25 +7,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, SendStatus, WebSocket, type CloseOptions } from '../src/index';
-import { closeAllClients, closeAllServers, connect, serve, sleep, track, type TestClient } from './helpers/clients';
+import { closeAllClients, closeAllServers, connect, destroyAllRaw, openRaw, serve, sleep, track, trackRaw, type TestClient } from './helpers/clients';
 import { closePayload, encodeFrame, RawClient, upgradeRequest } from './helpers/raw-client';
 import { echoOptions, waitFor } from './helpers/server';
 
 const MiB = 1024 * 1024;
 
-const raws = new Set<RawClient>();
 afterEach(async () => {
-  for (const r of raws) r.destroy();
-  raws.clear();
+  destroyAllRaw();
   await closeAllClients();
   await closeAllServers();
 });
-
-async function openRaw(port: number): Promise<RawClient> {
-  const r = await RawClient.open(port);
-  raws.add(r);
-  return r;
-}
 
 const threadCount = (): number => fs.readdirSync('/proc/self/task').length;
 
@@ -148,8 +140,7 @@ describe('server.close()', () => {
     const stubborn = await openRaw(port);
     stubborn.socket.pause();
     // A handshake in progress: half of the request.
-    const halfway = await RawClient.connect(port);
-    raws.add(halfway);
+    const halfway = trackRaw(await RawClient.connect(port));
     const req = upgradeRequest('/');
     halfway.write(req.slice(0, 40));
     await waitFor(() => server.connections === 1, 5000, 'the open connection');
@@ -183,8 +174,7 @@ describe('server.close()', () => {
       open: (ws) => void opens.push(ws.url),
       error: (err) => void errors.push(err),
     });
-    const waiting = await RawClient.connect(port);
-    raws.add(waiting);
+    const waiting = trackRaw(await RawClient.connect(port));
     waiting.write(upgradeRequest('/waiting'));
     await waitFor(() => asked === 1, 5000, 'the hook to be asked');
     const closed = server.close();

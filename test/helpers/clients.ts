@@ -5,6 +5,7 @@ import http from 'node:http';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import WS from 'ws';
 import type { Server, ServerOptions } from '../../src/index';
+import { RawClient } from './raw-client';
 import { startServer, type Started } from './server';
 
 export type ClientKind = 'ws' | 'undici';
@@ -251,6 +252,25 @@ export async function closeAllServers(): Promise<void> {
   const all = [...servers];
   servers.clear();
   await Promise.all(all.map((s) => s.close()));
+}
+
+const raws = new Set<RawClient>();
+
+/** RawClient.open() (handshake done) whose client destroyAllRaw() will destroy. */
+export async function openRaw(port: number, path = '/'): Promise<RawClient> {
+  return trackRaw(await RawClient.open(port, path));
+}
+
+/** Registers a raw client opened elsewhere for destroyAllRaw(). */
+export function trackRaw(client: RawClient): RawClient {
+  raws.add(client);
+  return client;
+}
+
+/** Destroys every raw client openRaw() opened or trackRaw() registered. */
+export function destroyAllRaw(): void {
+  for (const r of raws) r.destroy();
+  raws.clear();
 }
 
 export interface HttpResult {
