@@ -34,6 +34,8 @@ export interface NativeOptions {
   origins: string[];
   protocols: string[];
   maxPayload: number;
+  /** Longest text message in bytes (at most maxPayload). */
+  maxTextPayload: number;
   handshakeTimeout: number;
   closeTimeout: number;
   upgradeHook: boolean;
@@ -72,6 +74,7 @@ export interface NativeWorkerStats {
   backpressureDrops: number;
   backpressureCloses: number;
   readPauses: number;
+  outputPauses: number;
   rateLimitCloses: number;
   idleCloses: number;
   pingsSent: number;

@@ -63,7 +63,10 @@ export interface HttpResponse {
 
 /** Options of {@link createServer}. Every field is optional. */
 export interface ServerOptions<UserData = unknown> {
-  /** Worker threads, each with its own event loop and SO_REUSEPORT socket. Default: `os.availableParallelism()`. */
+  /**
+   * Worker threads, each with its own event loop and SO_REUSEPORT socket. Default:
+   * `os.availableParallelism()` (`os.cpus().length` on Node before 18.14).
+   */
   threads?: number;
   /** Only upgrades to this path (without query) are accepted; others get 404. Default: any path. */
   path?: string;
@@ -214,6 +217,12 @@ function positive(name: string, value: unknown): number {
 
 export const MAX_PAYLOAD_LIMIT = 1024 * 1024 * 1024;
 
+/** One worker per core the process may use; os.availableParallelism came in Node 18.14. */
+export function defaultThreads(): number {
+  const available = (os as { availableParallelism?: () => number }).availableParallelism;
+  return typeof available === 'function' ? available() : Math.max(1, os.cpus().length);
+}
+
 /** Validates `options` and fills in defaults. */
 export function resolveOptions<UserData>(options: ServerOptions<UserData> | undefined): ResolvedOptions<UserData> {
   if (options === undefined) options = {};
@@ -231,7 +240,7 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
   }
   if (typeof path === 'string' && path.includes('?')) throw new TypeError(`option 'path' must not contain a query, got ${JSON.stringify(path)}`);
   return {
-    threads: integer('threads', o.threads, os.availableParallelism(), 1, 256),
+    threads: integer('threads', o.threads, defaultThreads(), 1, 256),
     path: path ?? '',
     origins: strings('origins', o.origins, (s) => s.length > 0 && !/[\r\n]/.test(s), 'a non-empty origin'),
     protocols: strings('protocols', o.protocols, (s) => TOKEN.test(s), 'an HTTP token'),

@@ -1,5 +1,6 @@
 // The server: starts the native workers, dispatches their event batches to the
 // user's handlers, and runs the upgrade and http hooks.
+import { constants } from 'node:buffer';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,7 +10,13 @@ import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from '
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
 import { prometheus, summarize, type ServerStats } from './stats';
 import { TopicRegistry } from './topics';
-import { isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
+import { checkSize, isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
+
+/**
+ * The longest text message that can reach a handler: V8's longest string, in UTF-16 units, and a
+ * message's UTF-8 bytes are never fewer than its units.
+ */
+const MAX_STRING_BYTES = constants.MAX_STRING_LENGTH;
 
 /** Where a listening server is bound. */
 export interface AddressInfo {
@@ -72,6 +79,8 @@ export class Server<UserData = unknown> {
       origins: o.origins,
       protocols: o.protocols,
       maxPayload: o.maxPayload,
+      // A text message must fit in one JS string: longer ones close with 1009 at their header.
+      maxTextPayload: Math.min(o.maxPayload, MAX_STRING_BYTES),
       handshakeTimeout: o.handshakeTimeout,
       closeTimeout: o.closeTimeout,
       upgradeHook: o.upgrade !== undefined,
@@ -215,6 +224,7 @@ export class Server<UserData = unknown> {
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new TypeError(`publish: options must be an object, got ${describe(options)}`);
     }
+    checkSize(data, 'publish');
     const entry = this.#topics.get(topic);
     if (entry === undefined || this.#state !== State.Listening) return false;
     const binary = options?.binary ?? typeof data !== 'string';

@@ -17,6 +17,11 @@ export interface ServerStats {
   backpressure: { events: number; drops: number; closes: number };
   /** Times a worker stopped reading because JS fell behind. */
   readPauses: number;
+  /**
+   * Times a connection's queue reached `maxBackpressure` and the server stopped reading from it
+   * until the queue was down to half (whatever filled it: replies, publishes, pongs).
+   */
+  outputPauses: number;
   rateLimitCloses: number;
   idleCloses: number;
   pingsSent: number;
@@ -62,6 +67,7 @@ export function summarize(native: NativeStats, jsDrops: number, jsCloses: number
       closes: sum((x) => x.backpressureCloses) + jsCloses,
     },
     readPauses: sum((x) => x.readPauses),
+    outputPauses: sum((x) => x.outputPauses),
     rateLimitCloses: sum((x) => x.rateLimitCloses),
     idleCloses: sum((x) => x.idleCloses),
     pingsSent: sum((x) => x.pingsSent),
@@ -97,6 +103,7 @@ export function prometheus(s: ServerStats): string {
   metric('corews_backpressure_drops_total', 'counter', 'Messages dropped at maxBackpressure.', [['', s.backpressure.drops]]);
   metric('corews_backpressure_closes_total', 'counter', 'Connections closed at maxBackpressure.', [['', s.backpressure.closes]]);
   metric('corews_read_pauses_total', 'counter', 'Times a worker stopped reading because JS fell behind.', [['', s.readPauses]]);
+  metric('corews_output_pauses_total', 'counter', 'Times a connection was read no more because its send queue reached maxBackpressure.', [['', s.outputPauses]]);
   metric('corews_rate_limit_closes_total', 'counter', 'Connections closed by maxMessagesPerSecond.', [['', s.rateLimitCloses]]);
   metric('corews_idle_closes_total', 'counter', 'Connections closed by idleTimeout.', [['', s.idleCloses]]);
   metric('corews_pings_sent_total', 'counter', 'Heartbeat pings sent.', [['', s.pingsSent]]);

@@ -2,7 +2,11 @@
 // passes through JS, so the counts here are exact without asking the workers;
 // workers only keep "which of my connections get this topic's publishes".
 // Topics are interned to numeric ids for the native side; an id is forgotten
-// once its topic has no subscriber left, so topic churn leaks nothing.
+// once its topic has no subscriber left and is then reused, so ids stay below
+// the number of topics ever live at once: no wrap-around, and no live id is
+// ever handed out twice. Reuse is safe because each worker runs its commands
+// in order: the unsubscribe that freed an id runs before any subscribe that
+// reuses it.
 
 /** A topic in use: its id and subscriber counts per worker. */
 export interface TopicEntry {
@@ -16,6 +20,7 @@ export class TopicRegistry {
   readonly #threads: number;
   readonly #topics = new Map<string, TopicEntry>();
   #nextId = 1;
+  readonly #freeIds: number[] = [];
 
   constructor(threads: number) {
     this.#threads = threads;
@@ -30,8 +35,7 @@ export class TopicRegistry {
   add(topic: string, worker: number): number {
     let e = this.#topics.get(topic);
     if (e === undefined) {
-      e = { id: this.#nextId, perWorker: new Int32Array(this.#threads), total: 0 };
-      this.#nextId = this.#nextId === 0xffffffff ? 1 : this.#nextId + 1;
+      e = { id: this.#freeIds.pop() ?? this.#nextId++, perWorker: new Int32Array(this.#threads), total: 0 };
       this.#topics.set(topic, e);
     }
     e.perWorker[worker]++;
@@ -43,12 +47,20 @@ export class TopicRegistry {
   remove(topic: string, worker: number): number {
     const e = this.#topics.get(topic)!;
     e.perWorker[worker]--;
-    if (--e.total === 0) this.#topics.delete(topic);
+    if (--e.total === 0) {
+      this.#topics.delete(topic);
+      this.#freeIds.push(e.id);
+    }
     return e.id;
   }
 
   subscribers(topic: string): number {
     return this.#topics.get(topic)?.total ?? 0;
+  }
+
+  /** The highest id handed out so far (for tests: ids are reused, never wrapped). */
+  get highestId(): number {
+    return this.#nextId - 1;
   }
 
   /** Topics with subscribers (for tests of churn). */

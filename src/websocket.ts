@@ -20,6 +20,11 @@ export const SendStatus = {
 
 /** Above this many queued bytes `send` reports BACKPRESSURE; `drain` fires back under it. */
 export const DRAIN_LOW_MARK = 16 * 1024;
+/**
+ * The largest message `send` and `publish` take, in bytes (4 GiB − 16): a frame's length travels
+ * to the worker in 32 bits. Larger ones throw a RangeError.
+ */
+export const MAX_MESSAGE_BYTES = 2 ** 32 - 16;
 /** One of the {@link SendStatus} values. */
 export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
 
@@ -39,7 +44,10 @@ export interface SendOptions {
 export interface SocketLink {
   readonly native: NativeServer;
   readonly topics: TopicRegistry;
-  /** Per worker, per slot: [queued bytes, consumed send bytes] (written by the worker). */
+  /**
+   * Per worker, per slot: bytes of sends the worker has taken minus the bytes in the connection's
+   * output queue (written by the worker as one number; see native/server/slot_counters.h).
+   */
   readonly counters: Float64Array[];
   readonly maxBackpressure: number;
   readonly dropOnBackpressure: boolean;
@@ -56,6 +64,16 @@ export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return new Uint8Array(data);
+}
+
+/**
+ * Throws a RangeError for binary data over {@link MAX_MESSAGE_BYTES}. A string cannot be that
+ * long: V8's longest string is at most 2^29 UTF-16 units, at most 1.5 GiB of UTF-8.
+ */
+export function checkSize(data: Payload, method: string): void {
+  if (typeof data !== 'string' && data.byteLength > MAX_MESSAGE_BYTES) {
+    throw new RangeError(`${method}: a message is at most ${MAX_MESSAGE_BYTES} bytes (4 GiB - 16), got ${data.byteLength}`);
+  }
 }
 
 export function isPayload(data: unknown): data is Payload {
@@ -106,14 +124,14 @@ export class WebSocket<UserData = unknown> {
   }
 
   /**
-   * Bytes accepted by `send` (and publishes to this socket) that have not been written to the
-   * kernel yet; 0 once closed. Read without a thread hop: the worker publishes its queue sizes.
+   * Bytes not yet written to the kernel: those of `send`s still on their way to the worker, and
+   * everything queued in the connection's output (sends, publishes once the worker has queued
+   * them, control frames); 0 once closed. Read without a thread hop: the worker publishes one
+   * number per connection.
    */
   get bufferedAmount(): number {
     if (this._state === 3) return 0;
-    const c = this.#link.counters[this._worker];
-    const i = 2 * this._slot;
-    return Math.max(0, this._accepted - c[i + 1]) + c[i];
+    return Math.max(0, this._accepted - this.#link.counters[this._worker][this._slot]);
   }
 
   /**
@@ -123,9 +141,11 @@ export class WebSocket<UserData = unknown> {
    * than 16 KiB (a `drain` follows); {@link SendStatus.DROPPED} when the socket is not open or its
    * queue is past `maxBackpressure`.
    * @throws TypeError when `data` is not a string, ArrayBuffer or ArrayBufferView.
+   * @throws RangeError when `data` is over {@link MAX_MESSAGE_BYTES}.
    */
   send(data: Payload, options?: SendOptions): SendStatus {
     if (!isPayload(data)) throw new TypeError(`send: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    checkSize(data, 'send');
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new TypeError(`send: options must be an object, got ${describe(options)}`);
     }

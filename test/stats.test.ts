@@ -117,6 +117,7 @@ function expectMetricsMatch(text: string, s: ServerStats): void {
   expectValue('corews_backpressure_drops_total', {}, s.backpressure.drops);
   expectValue('corews_backpressure_closes_total', {}, s.backpressure.closes);
   expectValue('corews_read_pauses_total', {}, s.readPauses);
+  expectValue('corews_output_pauses_total', {}, s.outputPauses);
   expectValue('corews_rate_limit_closes_total', {}, s.rateLimitCloses);
   expectValue('corews_idle_closes_total', {}, s.idleCloses);
   expectValue('corews_pings_sent_total', {}, s.pingsSent);
@@ -154,6 +155,7 @@ describe('stats() and metrics()', () => {
       closeCodes: { sent: {}, received: {} },
       backpressure: { events: 0, drops: 0, closes: 0 },
       readPauses: 0,
+      outputPauses: 0,
       rateLimitCloses: 0,
       idleCloses: 0,
       pingsSent: 0,
@@ -202,6 +204,7 @@ describe('stats() and metrics()', () => {
     expect(s.closeCodes).toEqual({ sent: { 1000: 1, other: 1 }, received: { 1000: 1, other: 1 } });
     expect(s.backpressure).toEqual({ events: 0, drops: 0, closes: 0 });
     expect(s.readPauses).toBe(0);
+    expect(s.outputPauses).toBe(0);
     expect(s.rateLimitCloses).toBe(0);
     expect(s.idleCloses).toBe(0);
     expect(s.pingsSent).toBe(0);
@@ -215,7 +218,7 @@ describe('stats() and metrics()', () => {
     expect(hop.p99).toBeLessThanOrEqual(hop.max);
     expect(Object.keys(s).sort()).toEqual(
       ['backpressure', 'bytes', 'closeCodes', 'connections', 'handshakes', 'idleCloses', 'jsHopLatencyUs', 'messages', 'pingsSent',
-        'rateLimitCloses', 'readPauses', 'workers'].sort(),
+        'outputPauses', 'rateLimitCloses', 'readPauses', 'workers'].sort(),
     );
 
     expectMetricsMatch(server.metrics(), server.stats());

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <string>
+#include <system_error>
 
 #include "../proto/frame.h"
 #include "../core/shared_bytes.h"
@@ -84,6 +85,7 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->policy.origins = string_list(o.Get("origins"));
   config_->policy.protocols = string_list(o.Get("protocols"));
   config_->parser.max_payload = uint64_t(o.Get("maxPayload").As<Napi::Number>().DoubleValue());
+  config_->parser.max_text_payload = uint64_t(o.Get("maxTextPayload").As<Napi::Number>().DoubleValue());
   config_->handshake_timeout_ms = int64_t(o.Get("handshakeTimeout").As<Napi::Number>().DoubleValue());
   config_->close_timeout_ms = int64_t(o.Get("closeTimeout").As<Napi::Number>().DoubleValue());
   config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
@@ -131,27 +133,40 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
     e.Set("syscall", Napi::String::New(env, r.syscall));
     NAPI_THROW(e, env.Undefined());
   }
-  napi_value name = Napi::String::New(env, "corews");
-  napi_status st = napi_create_threadsafe_function(env, info[4], nullptr, name, 0, 1, this,
-                                                   &NativeServer::OnTsfnFinalized, this, &NativeServer::CallJs, &tsfn_);
-  if (st != napi_ok) {
-    for (int fd : r.fds) close(fd);
-    NAPI_THROW(Napi::Error::New(env, "cannot create the threadsafe function"), env.Undefined());
-  }
-  Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
-  outboxes_.clear();
-  outboxes_.resize(size_t(threads));
   // A slot per descriptor the process may have: slots never outnumber fds.
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   size_t slots = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : size_t(rl.rlim_max);
   for (auto* c : counters_) c->unref();
   counters_.clear();
+  // Every worker is made before any starts: one that cannot get its poller
+  // or wakeup (out of descriptors) fails listen() with the reason.
   for (size_t i = 0; i < size_t(threads); ++i) {
     int fd = i < r.fds.size() ? r.fds[i] : -1;
     counters_.push_back(server::SlotCounters::create(slots));
-    workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, fd, *this, limits_, counters_[i]));
+    try {
+      workers_.push_back(std::make_unique<server::Worker>(uint32_t(i), config_, fd, *this, limits_, counters_[i]));
+    } catch (const std::system_error& e) {
+      workers_.clear();  // each closes the listening socket it was given
+      for (size_t j = i; j < r.fds.size(); ++j) close(r.fds[j]);
+      int err = e.code().value();
+      std::string code = err == EMFILE ? "EMFILE" : err == ENFILE ? "ENFILE" : err == ENOMEM ? "ENOMEM" : "E" + std::to_string(err);
+      Napi::Error js = Napi::Error::New(env, std::string("listen ") + code + ": " + e.what());
+      js.Set("code", Napi::String::New(env, code));
+      js.Set("errno", Napi::Number::New(env, -err));
+      NAPI_THROW(js, env.Undefined());
+    }
   }
+  napi_value name = Napi::String::New(env, "corews");
+  napi_status st = napi_create_threadsafe_function(env, info[4], nullptr, name, 0, 1, this,
+                                                   &NativeServer::OnTsfnFinalized, this, &NativeServer::CallJs, &tsfn_);
+  if (st != napi_ok) {
+    workers_.clear();
+    NAPI_THROW(Napi::Error::New(env, "cannot create the threadsafe function"), env.Undefined());
+  }
+  Ref();  // released by OnTsfnFinalized, after the last batch was dispatched
+  outboxes_.clear();
+  outboxes_.resize(size_t(threads));
   if (config_->acceptor_handoff && workers_.size() > 1) {
     std::vector<server::Worker*> all;
     for (auto& w : workers_) all.push_back(w.get());
@@ -200,6 +215,11 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   const uint8_t* bytes = nullptr;
   size_t len = 0;
   if (!bytes_of(env, data, bytes, len)) return Napi::Number::New(env, 0);
+  // A command's length is 32 bits (JS refuses larger messages first).
+  if (len > server::kMaxMessageBytes) {
+    NAPI_THROW(Napi::RangeError::New(env, "send: a message is at most " + std::to_string(server::kMaxMessageBytes) + " bytes"),
+               env.Undefined());
+  }
   uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len, flags);
   size_t h = proto::write_frame_header(out, op, len, nullptr);
   if (len) std::memcpy(out + h, bytes, len);
@@ -342,7 +362,7 @@ void NativeServer::Shutdown(const Napi::CallbackInfo& info) {
   flush();
 }
 
-// counters(worker): Float64Array of [queued bytes, consumed send bytes] per slot.
+// counters(worker): Float64Array of one number per slot: send bytes taken minus bytes queued.
 Napi::Value NativeServer::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t w = u32(info, 0);
@@ -357,7 +377,7 @@ Napi::Value NativeServer::Counters(const Napi::CallbackInfo& info) {
     c->unref();
     NAPI_THROW(Napi::Error::New(env, "cannot share the per-connection counters"), env.Undefined());
   }
-  return Napi::Float64Array::New(env, c->slots() * 2, Napi::ArrayBuffer(env, ab), 0);
+  return Napi::Float64Array::New(env, c->slots(), Napi::ArrayBuffer(env, ab), 0);
 }
 
 Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
@@ -390,6 +410,7 @@ Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
     w.Set("backpressureDrops", load(st.backpressure_drops));
     w.Set("backpressureCloses", load(st.backpressure_closes));
     w.Set("readPauses", load(st.read_pauses));
+    w.Set("outputPauses", load(st.output_pauses));
     w.Set("rateLimitCloses", load(st.rate_limit_closes));
     w.Set("idleCloses", load(st.idle_closes));
     w.Set("pingsSent", load(st.pings_sent));

@@ -29,6 +29,8 @@ class Poller {
   Poller& operator=(const Poller&) = delete;
 
   bool ok() const;
+  // Why the backend could not be created (an errno value), 0 when ok().
+  int error() const;
   // Each returns 0 or -errno.
   int add(int fd, uint32_t interest, void* tag);
   int modify(int fd, uint32_t interest, void* tag);

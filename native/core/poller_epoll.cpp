@@ -27,9 +27,12 @@ int ctl(int epfd, int op, int fd, uint32_t interest, void* tag) {
 
 struct Poller::Backend {
   int epfd;
+  int error;
 };
 
-Poller::Poller() : backend_(new Backend{epoll_create1(EPOLL_CLOEXEC)}) {}
+Poller::Poller() : backend_(new Backend{epoll_create1(EPOLL_CLOEXEC), 0}) {
+  if (backend_->epfd < 0) backend_->error = errno;
+}
 
 Poller::~Poller() {
   if (backend_->epfd >= 0) close(backend_->epfd);
@@ -37,6 +40,8 @@ Poller::~Poller() {
 }
 
 bool Poller::ok() const { return backend_->epfd >= 0; }
+
+int Poller::error() const { return backend_->error; }
 
 int Poller::add(int fd, uint32_t interest, void* tag) { return ctl(backend_->epfd, EPOLL_CTL_ADD, fd, interest, tag); }
 

@@ -27,6 +27,8 @@ struct Poller::Backend {
   uv_loop_t loop;
   uv_timer_t timer;
   bool ok = false;
+  bool loop_ready = false;  // uv_loop_init succeeded
+  int error = 0;            // errno value of a failed initialisation
   std::unordered_map<int, Watch*> watches;
   // Watches whose socket has an error. libuv reports an error once and stops
   // the handle; epoll reports it on every wait until the descriptor goes, and
@@ -73,10 +75,19 @@ void free_watch(uv_handle_t* handle) { delete static_cast<Watch*>(handle->data);
 }  // namespace
 
 Poller::Poller() : backend_(new Backend) {
-  backend_->ok = uv_loop_init(&backend_->loop) == 0 && uv_timer_init(&backend_->loop, &backend_->timer) == 0;
+  int r = uv_loop_init(&backend_->loop);
+  backend_->loop_ready = r == 0;
+  if (r == 0) r = uv_timer_init(&backend_->loop, &backend_->timer);
+  backend_->ok = r == 0;
+  if (r != 0) backend_->error = -r;  // libuv's codes are negated errno values on Unix
 }
 
 Poller::~Poller() {
+  if (!backend_->ok) {
+    if (backend_->loop_ready) uv_loop_close(&backend_->loop);
+    delete backend_;
+    return;
+  }
   for (auto& [fd, w] : backend_->watches) uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), free_watch);
   uv_close(reinterpret_cast<uv_handle_t*>(&backend_->timer), nullptr);
   uv_run(&backend_->loop, UV_RUN_DEFAULT);  // runs the close callbacks
@@ -85,6 +96,8 @@ Poller::~Poller() {
 }
 
 bool Poller::ok() const { return backend_->ok; }
+
+int Poller::error() const { return backend_->error; }
 
 int Poller::add(int fd, uint32_t interest, void* tag) {
   auto* w = new Watch{};

@@ -1,13 +1,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 
 #include "wakeup.h"
 
 namespace corews::core {
 
-Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) error_ = errno;
+}
 
 Wakeup::~Wakeup() {
   if (fd_ >= 0) close(fd_);

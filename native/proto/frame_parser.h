@@ -30,6 +30,9 @@ namespace corews::proto {
 struct FrameParserOptions {
   uint64_t max_payload = 16 * 1024 * 1024;  // whole messages, after reassembly
   bool require_mask = true;                  // server role: §5.1 clients must mask
+  // Text messages, when lower: the consumer may not be able to hold longer
+  // strings (V8's limit). Refused at the header like any message too big.
+  uint64_t max_text_payload = UINT64_MAX;
 };
 
 class FrameParser {
@@ -134,8 +137,13 @@ class FrameParser {
     } else if (msg_op_ != 0) {
       return fail(h, kCloseProtocolError, "new data frame before the fragmented message ended");
     }
-    if (!is_control(op) && len > options_.max_payload - msg_size_) {
-      return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
+    if (!is_control(op)) {
+      bool text = (op == kOpContinuation ? msg_op_ : op) == kOpText;
+      if (len > options_.max_payload - msg_size_) return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
+      // msg_size_ never passes the limit of its kind, so neither subtraction wraps.
+      if (text && len > options_.max_text_payload - msg_size_) {
+        return fail(h, kCloseMessageTooBig, "text message longer than the longest string the server can hold");
+      }
     }
 
     frame_op_ = op;

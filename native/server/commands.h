@@ -50,6 +50,10 @@ static_assert(sizeof(CommandHeader) == 16);
 
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 
+// The largest message payload a send carries: its frame (a 10-byte header at
+// this size) must fit the header's 32-bit length. JS refuses larger ones.
+constexpr size_t kMaxMessageBytes = (size_t(1) << 32) - 16;
+
 // Appends a record whose payload is at most `max_len` bytes and returns where
 // the payload goes; commit() then records how much was actually written.
 class CommandWriter {

@@ -2,6 +2,7 @@
 // JS refers to it only by (worker, slot, generation).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "../proto/close_code.h"
 #include "../proto/frame_parser.h"
 #include "out_queue.h"
+#include "topics.h"
 
 namespace corews::server {
 
@@ -45,15 +47,19 @@ struct Connection : core::DeadlineNode {
   bool shutdown_after_flush = false;
   bool destroy_after_flush = false;  // the peer sent FIN: write what is queued, then close
   bool read_paused = false;        // JS fell behind: leave bytes in the kernel
+  bool output_full = false;        // our queue reached maxBackpressure: read nothing until it halves
   bool drain_armed = false;        // tell JS when the queue is back under the low mark
   bool above_low_mark = false;     // the queue is over the low mark now
   bool counted = false;            // holds a place under maxConnections (and maxConnectionsPerIp)
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
   bool publish_pending = false;    // publishes queued, to be written after the command batch
+  uint8_t pong_len = 0;            // bytes of the pending pong frame
   float tokens = 0;                // rate limit bucket
+  uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
   int64_t last_activity_ms = 0;    // last bytes from the peer
   int64_t tokens_at_ms = 0;
+  uint64_t sends_taken = 0;        // bytes of JS sends taken from the inbox (for bufferedAmount)
   HeartbeatNode heartbeat;
   std::string ip;                  // only with maxConnectionsPerIp
   uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
@@ -61,7 +67,11 @@ struct Connection : core::DeadlineNode {
   std::string http;                // request bytes, only until the handshake is decided
   std::string close_reason;
   OutQueue out;                    // bytes the kernel would not take yet
-  std::vector<uint32_t> topics;    // subscribed topic ids
+  // The answer to the latest ping while output is queued: §5.5.3 lets an
+  // endpoint answer only the most recent of several pings, so a ping flood
+  // costs one frame, not one per ping. Allocated only while pending.
+  std::unique_ptr<uint8_t[]> pong;
+  std::vector<Subscription> topics;  // subscribed topics
 
   bool out_pending() const { return !out.empty(); }
 };

@@ -3,12 +3,20 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace corews::server {
 namespace {
 constexpr size_t kMinBlock = 16 * 1024;
 constexpr int kMaxIov = 64;
+// A shared block shorter than this is copied rather than referenced: a segment
+// costs as much as the bytes then, and a queue of tiny publishes would hold
+// more bookkeeping than data.
+constexpr size_t kCopyBelow = 256;
+// Written segments are dropped from the front once they are this many and at
+// least half the list.
+constexpr size_t kCompactAfter = 32;
 }  // namespace
 
 void OutQueue::append_copy(const uint8_t* data, size_t len) {
@@ -32,6 +40,7 @@ void OutQueue::append_copy(const uint8_t* data, size_t len) {
 
 void OutQueue::append_shared(core::SharedBytes* block, size_t offset, size_t len) {
   if (len == 0) return;
+  if (len < kCopyBelow) return append_copy(block->data() + offset, len);
   block->ref();
   segments_.push_back({block, offset, len, false});
   bytes_ += len;
@@ -65,6 +74,12 @@ ssize_t OutQueue::write_to(int fd) {
   if (head_ == segments_.size()) {
     // Drained: give the memory back, an idle connection keeps no buffer.
     std::vector<Segment>().swap(segments_);
+    head_ = 0;
+  } else if (head_ >= kCompactAfter && 2 * head_ >= segments_.size()) {
+    // A queue that never drains (a subscriber always a little behind) would
+    // otherwise keep every segment it ever wrote: drop the written ones, at a
+    // cost spread over at least as many appends as it moves.
+    segments_.erase(segments_.begin(), segments_.begin() + std::ptrdiff_t(head_));
     head_ = 0;
   }
   return w;

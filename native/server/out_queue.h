@@ -25,12 +25,14 @@ class OutQueue {
 
   // Copies `len` bytes in (into the last private block when they fit).
   void append_copy(const uint8_t* data, size_t len);
-  // Queues bytes of a shared block, taking a reference.
+  // Queues bytes of a shared block, taking a reference (short ones are copied).
   void append_shared(core::SharedBytes* block, size_t offset, size_t len);
   // Writes as much as the kernel takes; returns bytes written, or -errno
   // (-EAGAIN when nothing could be written).
   ssize_t write_to(int fd);
   void clear();
+  // Segments held, written ones included (metadata, for tests).
+  size_t segment_count() const { return segments_.size(); }
 
  private:
   struct Segment {

@@ -1,9 +1,17 @@
-// Per-connection numbers the worker publishes for JS to read without asking:
-// for slot i, [2i] is the bytes queued in the connection's output and [2i+1]
-// the bytes of JS sends the worker has taken from its inbox so far. JS reads
-// them as a Float64Array, so ws.bufferedAmount costs no thread hop.
+// One number per connection that the worker publishes for JS to read without
+// asking, so ws.bufferedAmount costs no thread hop: for slot i, the bytes of JS
+// sends the worker has taken from its inbox so far, minus the bytes queued in
+// the connection's output (sends, publishes, control frames alike).
+//
+// JS keeps the bytes it handed over (`accepted`); what is not yet written to
+// the kernel is then accepted − settled. The two quantities the worker tracks
+// change together (a send taken and partly queued), and JS reads without
+// atomics: as two numbers a reader on arm64 could see one update and not the
+// other. One number, stored whole (an aligned 8-byte store, single-copy atomic
+// on every 64-bit CPU Node runs on), has no such order to get wrong.
 //
 // Shared by the worker and a JS ArrayBuffer, whichever lives longer frees it.
+// Only the worker writes.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -17,7 +25,7 @@ class SlotCounters {
  public:
   static SlotCounters* create(size_t slots) {
     // calloc of a large block maps zero pages lazily: only slots in use cost memory.
-    void* mem = std::calloc(slots * 2, sizeof(double));
+    void* mem = std::calloc(slots, sizeof(double));
     if (mem == nullptr) throw std::bad_alloc();
     return new SlotCounters(static_cast<double*>(mem), slots);
   }
@@ -32,21 +40,20 @@ class SlotCounters {
 
   size_t slots() const { return slots_; }
   double* data() { return values_; }
-  size_t byte_size() const { return slots_ * 2 * sizeof(double); }
+  size_t byte_size() const { return slots_ * sizeof(double); }
 
-  void set_queued(uint32_t slot, size_t bytes) { store(2 * size_t(slot), double(bytes)); }
-  void add_consumed(uint32_t slot, size_t bytes) {
-    double* p = &values_[2 * size_t(slot) + 1];
-    store(2 * size_t(slot) + 1, std::atomic_ref<double>(*p).load(std::memory_order_relaxed) + double(bytes));
+  // Worker thread: `taken` send bytes so far, `queued` bytes in the output now.
+  void publish(uint32_t slot, uint64_t taken, size_t queued) {
+    std::atomic_ref<double>(values_[slot]).store(double(taken) - double(queued), std::memory_order_release);
   }
-  void reset(uint32_t slot) {
-    store(2 * size_t(slot), 0);
-    store(2 * size_t(slot) + 1, 0);
+  void reset(uint32_t slot) { std::atomic_ref<double>(values_[slot]).store(0, std::memory_order_release); }
+  // What JS reads (tests).
+  double settled(uint32_t slot) const {
+    return std::atomic_ref<double>(values_[slot]).load(std::memory_order_acquire);
   }
 
  private:
   SlotCounters(double* values, size_t slots) : values_(values), slots_(slots) {}
-  void store(size_t i, double v) { std::atomic_ref<double>(values_[i]).store(v, std::memory_order_relaxed); }
 
   double* values_;
   size_t slots_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "../core/clock.h"
 #include "../proto/frame.h"
@@ -63,24 +64,29 @@ struct Worker::ParserEvents {
   Connection* c;
 
   void on_message(proto::Opcode op, const uint8_t* data, size_t len, bool ascii) {
-    if (c->state == ConnState::kDead) return;  // a write failed while this read was parsed
+    if (gone()) return;
     if (!w.count_message(c, len)) return;
     uint32_t flags = op == proto::kOpBinary ? uint32_t(kMessageBinary) : ascii ? uint32_t(kMessageAscii) : 0u;
     if (w.batch_->messages == 0) w.batch_->first_message_ns = now_ns();
     w.batch_->add_message(c->slot, c->gen, data, len, flags);
   }
 
+  // A write failed earlier in this read (the peer reset): the connection is
+  // gone and has had its one close event; what follows it in the buffer is moot.
+  bool gone() const { return c->state == ConnState::kDead; }
+
   void on_ping(const uint8_t* data, size_t len) {
     if (c->state != ConnState::kOpen) return;  // after our Close, no more frames from us
-    uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
-    size_t h = proto::write_frame_header(frame, proto::kOpPong, len, nullptr);
-    if (len) std::memcpy(frame + h, data, len);
-    w.write(c, frame, h + len);
+    if (!w.within_rate(c)) return;
+    w.answer_ping(c, data, len);
   }
 
-  void on_pong(const uint8_t*, size_t) {}
+  void on_pong(const uint8_t*, size_t) {
+    if (c->state == ConnState::kOpen) w.within_rate(c);
+  }
 
   void on_close(uint16_t code, const uint8_t* reason, size_t len) {
+    if (gone()) return;
     WorkerStats::add(w.stats_.close_received[close_code_slot(code)]);
     c->close_code = code;
     c->close_reason.assign(reinterpret_cast<const char*>(reason), len);
@@ -97,6 +103,7 @@ struct Worker::ParserEvents {
   }
 
   void on_error(uint16_t code, const char* reason) {
+    if (gone()) return;
     if (c->state == ConnState::kClosing) {
       w.destroy(c);  // we already sent our Close; nothing more to say
       return;
@@ -122,9 +129,20 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       counters_(counters),
       batch_(new_batch(id, 0)),
       read_buffer_(kReadBufferSize) {
+  // A worker without its poller or wakeup would spin or never hear from JS:
+  // refuse to exist, so that listen() fails with the reason.
+  if (!poller_.ok()) throw std::system_error(poller_.error(), std::system_category(), "cannot create the event poller");
+  if (wakeup_.fd() < 0) throw std::system_error(wakeup_.error(), std::system_category(), "cannot create the wakeup descriptor");
+  if (int r = poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_); r != 0) {
+    throw std::system_error(-r, std::system_category(), "cannot watch the wakeup descriptor");
+  }
+  if (listen_fd_ >= 0) {
+    if (int r = poller_.add(listen_fd_, core::kPollIn, &listen_tag_); r != 0) {
+      poller_.remove(wakeup_.fd());
+      throw std::system_error(-r, std::system_category(), "cannot watch the listening socket");
+    }
+  }
   counters_->ref();
-  poller_.add(wakeup_.fd(), core::kPollIn, &wakeup_tag_);
-  if (listen_fd_ >= 0) poller_.add(listen_fd_, core::kPollIn, &listen_tag_);
   cork_iov_.reserve(kMaxCorkIov);
 }
 
@@ -521,8 +539,10 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       WorkerStats::add(stats_.messages_out);
       WorkerStats::add(stats_.bytes_out, frame_len);
       cork(c, payload + h.code, frame_len);  // taken (for bufferedAmount) once written or queued
-    } else {
-      counters_->add_consumed(c->slot, frame_len);  // dropped: gone for good
+    } else if (c->state != ConnState::kDead) {
+      // Dropped: gone for good. A drain JS promised still comes.
+      c->sends_taken += frame_len;
+      note_queue(c);
     }
     return;
   }
@@ -589,7 +609,10 @@ void Worker::uncork() {
   // is handed over while it runs) would pass maxBackpressure. Reported after
   // the queue is updated, they are briefly in both: an overestimate, which
   // errs on the side of the limit.
-  if (c->state != ConnState::kDead) counters_->add_consumed(c->slot, bytes);
+  if (c->state != ConnState::kDead) {
+    c->sends_taken += bytes;
+    counters_->publish(c->slot, c->sends_taken, c->out.bytes());
+  }
 }
 
 // One framed message to every subscriber of a topic on this worker, from the
@@ -598,8 +621,9 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
   auto* frame = static_cast<core::SharedBytes*>(p.frame);
   // Connections that close meanwhile stay listed (and are skipped) until the
   // end of the iteration, so this list does not change under the loop.
-  if (const std::vector<Connection*>* subs = topics_.subscribers(p.topic)) {
-    for (Connection* c : *subs) {
+  if (const std::vector<Subscriber>* subs = topics_.subscribers(p.topic)) {
+    for (const Subscriber& s : *subs) {
+      Connection* c = s.c;
       if (c->state != ConnState::kOpen) continue;
       if (c->slot == h.slot && c->gen == h.gen) continue;  // ws.publish skips its sender
       if (!admit(c)) continue;
@@ -654,6 +678,28 @@ void Worker::write(Connection* c, const uint8_t* data, size_t len) {
   writev(c, &iov, 1);
 }
 
+// With nothing queued the pong goes out at once. Behind a queue it waits as
+// the one pending pong, replaced by the answer to each later ping (§5.5.3), and
+// joins the queue once the queue ahead of it has been written.
+void Worker::answer_ping(Connection* c, const uint8_t* data, size_t len) {
+  uint8_t frame[proto::kMaxFrameHeader + proto::kMaxControlPayload];
+  size_t h = proto::write_frame_header(frame, proto::kOpPong, len, nullptr);
+  if (len) std::memcpy(frame + h, data, len);
+  if (!c->out_pending()) {
+    write(c, frame, h + len);
+    return;
+  }
+  if (!c->pong) c->pong = std::make_unique<uint8_t[]>(2 + proto::kMaxControlPayload);
+  std::memcpy(c->pong.get(), frame, h + len);
+  c->pong_len = uint8_t(h + len);
+}
+
+void Worker::queue_pending_pong(Connection* c) {
+  if (!c->pong) return;
+  c->out.append_copy(c->pong.get(), c->pong_len);
+  c->pong.reset();
+}
+
 // Writes now what the kernel takes; queues the rest until the socket is writable.
 void Worker::writev(Connection* c, iovec* iov, int count) {
   if (c->state == ConnState::kDead) return;
@@ -672,20 +718,31 @@ void Worker::writev(Connection* c, iovec* iov, int count) {
     }
     size_t written = size_t(n);
     while (first < count && written >= iov[first].iov_len) written -= iov[first++].iov_len;
-    if (first == count) return;
-    iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + written;
-    iov[first].iov_len -= written;
+    if (first < count) {
+      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + written;
+      iov[first].iov_len -= written;
+    }
   }
   for (int i = first; i < count; ++i) {
     c->out.append_copy(static_cast<uint8_t*>(iov[i].iov_base), iov[i].iov_len);
   }
+  // Also when the kernel took everything: a drain may be owed.
   note_queue(c);
   update_interest(c);
 }
 
 void Worker::note_queue(Connection* c) {
   size_t bytes = c->out.bytes();
-  counters_->set_queued(c->slot, bytes);
+  counters_->publish(c->slot, c->sends_taken, bytes);
+  // The one rule for output: whatever filled the queue (replies, pongs,
+  // publishes, a Close), at the bound the peer is read no more, so nothing it
+  // sends can queue more; TCP pushes back on it. Reading resumes at half.
+  if (bytes >= config_->max_backpressure) {
+    if (!c->output_full) WorkerStats::add(stats_.output_pauses);
+    c->output_full = true;
+  } else if (c->output_full && bytes <= config_->max_backpressure / 2) {
+    c->output_full = false;
+  }
   if (bytes > kDrainLowMark) {
     if (!c->above_low_mark) WorkerStats::add(stats_.backpressure_events);
     c->above_low_mark = true;
@@ -727,6 +784,7 @@ void Worker::on_writable(Connection* c) {
       destroy(c);
       return;
     }
+    if (!c->out_pending()) queue_pending_pong(c);  // its turn: the queue ahead of it is gone
   }
   note_queue(c);
   if (!c->out_pending()) {
@@ -753,7 +811,7 @@ void Worker::update_interest(Connection* c) {
     case ConnState::kFailed:
       break;  // while JS answers a Close or an error, the peer's further bytes stay in the kernel
     default:
-      if (!c->read_paused && !c->destroy_after_flush) want = core::kPollIn;
+      if (!c->read_paused && !c->output_full && !c->destroy_after_flush) want = core::kPollIn;
   }
   if (c->out_pending()) want |= core::kPollOut;
   if (want != c->interest) {
@@ -789,6 +847,7 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     std::memcpy(out + h + 2, reason.data(), r);
   }
   WorkerStats::add(stats_.close_sent[close_code_slot(code ? uint32_t(code) : uint32_t(proto::kCloseNoStatus))]);
+  queue_pending_pong(c);  // nothing may follow our Close
   write(c, out, h + len);
   if (c->state == ConnState::kDead) return;
 
@@ -830,7 +889,9 @@ void Worker::destroy(Connection* c) {
   core::DeadlineList::cancel(c);
   core::DeadlineList::cancel(&c->heartbeat);
   c->out.clear();
-  counters_->set_queued(c->slot, 0);
+  c->pong.reset();
+  if (c->read_paused) unlist_paused(c);
+  counters_->reset(c->slot);
   release_place(c);
   if (c->opened) WorkerStats::sub(stats_.connections_open);
   --live_;
@@ -909,20 +970,30 @@ void Worker::consumed(size_t bytes) {
 void Worker::pause_reading(Connection* c) {
   if (c->read_paused) return;
   c->read_paused = true;
-  paused_.push_back({c->slot, c->gen});
+  c->paused_at = uint32_t(paused_.size());
+  paused_.push_back(c);
   update_interest(c);
+}
+
+// A paused connection that closes leaves the list at once, so the list holds
+// only live connections however many come and go while JS is behind.
+void Worker::unlist_paused(Connection* c) {
+  Connection* last = paused_.back();
+  paused_[c->paused_at] = last;
+  last->paused_at = c->paused_at;
+  paused_.pop_back();
+  c->read_paused = false;
 }
 
 void Worker::resume_reading() {
   if (unconsumed_.load(std::memory_order_acquire) > int64_t(config_->max_unconsumed / 2)) return;
   reading_paused_.store(false, std::memory_order_release);
-  for (auto [slot, gen] : paused_) {
-    if (Connection* c = lookup(slot, gen)) {
-      c->read_paused = false;
-      update_interest(c);
-    }
+  std::vector<Connection*> paused;
+  paused.swap(paused_);
+  for (Connection* c : paused) {
+    c->read_paused = false;
+    update_interest(c);
   }
-  paused_.clear();
 }
 
 // Silence since the last bytes: ping after the ping interval, close after the
@@ -935,7 +1006,9 @@ void Worker::on_heartbeat(Connection* c) {
     send_close(c, proto::kCloseGoingAway, "idle timeout");
     return;
   }
-  if (config_->ping_interval_ms > 0 && silent >= config_->ping_interval_ms) {
+  // A peer that is not reading what is queued would only get the ping queued
+  // too; the idle timeout decides about it.
+  if (config_->ping_interval_ms > 0 && silent >= config_->ping_interval_ms && !c->out_pending()) {
     static constexpr uint8_t kPing[] = {0x80 | proto::kOpPing, 0};
     WorkerStats::add(stats_.pings_sent);
     write(c, kPing, sizeof kPing);
@@ -945,12 +1018,17 @@ void Worker::on_heartbeat(Connection* c) {
 }
 
 bool Worker::count_message(Connection* c, size_t len) {
+  if (!within_rate(c)) return false;
+  WorkerStats::add(stats_.messages_in);
+  WorkerStats::add(stats_.bytes_in, len);
+  return true;
+}
+
+// Messages, pings and pongs all draw on the bucket: a flood of control frames
+// costs the server as much as one of messages.
+bool Worker::within_rate(Connection* c) {
   double rate = config_->max_messages_per_second;
-  if (rate <= 0) {
-    WorkerStats::add(stats_.messages_in);
-    WorkerStats::add(stats_.bytes_in, len);
-    return true;
-  }
+  if (rate <= 0) return true;
   // A token bucket: `rate` per second, bursts of up to one second's worth.
   double burst = rate > 1 ? rate : 1;
   double tokens = c->tokens + double(now_ms_ - c->tokens_at_ms) * rate / 1000.0;
@@ -958,8 +1036,6 @@ bool Worker::count_message(Connection* c, size_t len) {
   if (tokens > burst) tokens = burst;
   if (tokens >= 1) {
     c->tokens = float(tokens - 1);
-    WorkerStats::add(stats_.messages_in);
-    WorkerStats::add(stats_.bytes_in, len);
     return true;
   }
   c->tokens = float(tokens);

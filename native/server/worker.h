@@ -102,6 +102,8 @@ class Worker {
   void uncork();
 
   void write(Connection* c, const uint8_t* data, size_t len);
+  void answer_ping(Connection* c, const uint8_t* data, size_t len);
+  void queue_pending_pong(Connection* c);  // behind what is queued
   void writev(Connection* c, iovec* iov, int count);
   // False when the connection's queue is at maxBackpressure: the message is
   // dropped, or the connection closed with 1008, as configured.
@@ -115,6 +117,7 @@ class Worker {
   void update_interest(Connection* c);
   void note_queue(Connection* c);  // publishes the queue size; drain when it falls under the low mark
   void pause_reading(Connection* c);
+  void unlist_paused(Connection* c);
   void resume_reading();
   void expire_timers();
   void on_heartbeat(Connection* c);
@@ -123,6 +126,7 @@ class Worker {
   void stop_all();
   void flush_batch();
   bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
+  bool within_rate(Connection* c);                // the rate limit alone, for every frame
 
   Connection* lookup(uint32_t slot, uint32_t gen) const;
 
@@ -146,7 +150,7 @@ class Worker {
   // Inbound backpressure: bytes handed to JS and not yet dispatched.
   std::atomic<int64_t> unconsumed_{0};
   std::atomic<bool> reading_paused_{false};
-  std::vector<std::pair<uint32_t, uint32_t>> paused_;  // (slot, generation) of paused connections
+  std::vector<Connection*> paused_;  // read-paused connections (each knows its index)
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
   bool stopped_ = false;

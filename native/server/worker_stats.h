@@ -30,6 +30,7 @@ struct WorkerStats {
   Counter backpressure_drops{0};
   Counter backpressure_closes{0};
   Counter read_pauses{0};          // reading stopped because JS fell behind
+  Counter output_pauses{0};        // a connection's reading stopped because its queue reached maxBackpressure
   Counter rate_limit_closes{0};
   Counter idle_closes{0};
   Counter pings_sent{0};
