@@ -45,6 +45,11 @@ class SharedLimits {
     auto it = per_ip_.find(ip);
     if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
   }
+  // Addresses with live connections (tests: the map follows what is live).
+  size_t tracked_addresses() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return per_ip_.size();
+  }
 
  private:
   const uint64_t max_connections_;  // 0: no limit
