@@ -89,7 +89,10 @@ export interface ServerOptions<UserData = unknown> {
   maxBackpressure?: number;
   /** `'close'` (default): close the connection with 1008. `'drop'`: drop the message (counted in stats). */
   backpressurePolicy?: 'close' | 'drop';
-  /** Seconds without any bytes from the peer before the server closes with 1001. 0: never. Default 120. */
+  /**
+   * Seconds without any bytes from the peer (or, while output is queued for it, without it taking
+   * any) before the server closes with 1001. 0: never. Default 120.
+   */
   idleTimeout?: number;
   /** Seconds of silence after which the server pings; a pong (any bytes) resets the clock. 0: never. Default 30. */
   pingInterval?: number;

@@ -39,9 +39,15 @@ async function rss(child: LineChild): Promise<{ now: number; peak: number }> {
   return { now, peak };
 }
 
-async function stats(child: LineChild): Promise<{ outputPauses: number; connections: { open: number } }> {
+interface Stats {
+  outputPauses: number;
+  idleCloses: number;
+  connections: { open: number; total: number };
+}
+
+async function stats(child: LineChild): Promise<Stats> {
   child.command('stats');
-  return JSON.parse(await child.next('STATS')) as { outputPauses: number; connections: { open: number } };
+  return JSON.parse(await child.next('STATS')) as Stats;
 }
 
 /** A raw client that completes the handshake and then never reads again. */
@@ -132,6 +138,23 @@ describe('a client that floods and never reads', () => {
     flooder.kill();
     other.send('still there');
     expect((await other.next(5000)).data).toBe('still there');
+  });
+
+  it('a ping flood from a peer that reads nothing is closed as idle: no bytes taken for idleTimeout', async () => {
+    const { child, port } = await startServer({ idleTimeout: 1, pingInterval: 0, closeTimeout: 300 });
+    const flooder = spawnLines(process.execPath, [FLOODER, String(port), FLOODS[0].chunk.toString('base64'), '', '4000']);
+    children.push(flooder);
+    await flooder.next('OPEN');
+    const opened = Date.now();
+    let s = await stats(child);
+    while (s.connections.open > 0 && Date.now() - opened < 3500) {
+      await sleep(100);
+      s = await stats(child);
+    }
+    // Pings keep arriving all along; what makes it idle is that it reads nothing.
+    expect(s.connections).toEqual({ open: 0, total: 1 });
+    expect(s.idleCloses).toBe(1);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(900);
   });
 
   it('at the bound the server reads that peer no more (outputPauses), and reads it again once the queue drains', async () => {

@@ -58,6 +58,7 @@ struct Connection : core::DeadlineNode {
   float tokens = 0;                // rate limit bucket
   uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
   int64_t last_activity_ms = 0;    // last bytes from the peer
+  int64_t write_progress_ms = 0;   // while output is queued: when the kernel last took some of it
   int64_t tokens_at_ms = 0;
   uint64_t sends_taken = 0;        // bytes of JS sends taken from the inbox (for bufferedAmount)
   HeartbeatNode heartbeat;

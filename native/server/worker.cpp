@@ -723,6 +723,7 @@ void Worker::writev(Connection* c, iovec* iov, int count) {
       iov[first].iov_len -= written;
     }
   }
+  if (first < count && !c->out_pending()) c->write_progress_ms = now_ms_;  // the queue starts: its clock too
   for (int i = first; i < count; ++i) {
     c->out.append_copy(static_cast<uint8_t*>(iov[i].iov_base), iov[i].iov_len);
   }
@@ -784,6 +785,7 @@ void Worker::on_writable(Connection* c) {
       destroy(c);
       return;
     }
+    c->write_progress_ms = now_ms_;
     if (!c->out_pending()) queue_pending_pong(c);  // its turn: the queue ahead of it is gone
   }
   note_queue(c);
@@ -1001,7 +1003,11 @@ void Worker::resume_reading() {
 void Worker::on_heartbeat(Connection* c) {
   if (c->state != ConnState::kOpen) return;  // closing has its own timeout
   int64_t silent = now_ms_ - c->last_activity_ms;
-  if (config_->idle_timeout_ms > 0 && silent >= config_->idle_timeout_ms) {
+  // A peer that reads nothing of what is queued for it is idle too, however
+  // much it sends (a ping flood costs one pending pong, so its queue need not
+  // fill): idle is no bytes in, or no bytes out while output waits.
+  int64_t stalled = c->out_pending() ? now_ms_ - c->write_progress_ms : 0;
+  if (config_->idle_timeout_ms > 0 && (silent >= config_->idle_timeout_ms || stalled >= config_->idle_timeout_ms)) {
     WorkerStats::add(stats_.idle_closes);
     send_close(c, proto::kCloseGoingAway, "idle timeout");
     return;
