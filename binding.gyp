@@ -18,6 +18,7 @@
         "native/proto/utf8.cpp",
         "native/server/listener.cpp",
         "native/server/out_queue.cpp",
+        "native/server/tcp_transport.cpp",
         "native/server/topics.cpp",
         "native/server/worker.cpp",
         "native/addon/batch_to_js.cpp",

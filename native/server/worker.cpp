@@ -1,10 +1,6 @@
 #include "worker.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +11,7 @@
 #include "../proto/frame.h"
 #include "commands.h"
 #include "listener.h"
+#include "tcp_transport.h"
 
 namespace corews::server {
 namespace {
@@ -30,7 +27,7 @@ constexpr size_t kKeepCommandCapacity = 1 << 20;  // JS hands over at 512 KiB: b
 // copy) into fresh pages (faulted in and zeroed) every time; batches handed
 // over at about 1 MiB reuse the allocator's memory instead.
 constexpr size_t kFlushArenaBytes = 1u << 20;
-constexpr size_t kDrainLowMark = 16 * 1024;  // send() reports BACKPRESSURE above it; drain fires back under it
+constexpr size_t kDrainLowMark = 16 * 1024;  // a JS send reports BACKPRESSURE above it; drain fires back under it
 
 // The heartbeat checks at the shorter of the two periods that are set.
 int64_t heartbeat_period(const WorkerConfig& c) {
@@ -228,10 +225,10 @@ bool Worker::run_once(int timeout_ms) {
 
 void Worker::accept_connections() {
   for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept_connection(listen_fd_);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      if (fd == -EINTR || fd == -ECONNABORTED) continue;
+      if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
         // Out of descriptors: stop watching the listener for a moment rather
         // than spin on a readable socket we cannot accept from.
         poller_.modify(listen_fd_, 0, &listen_tag_);
@@ -239,8 +236,6 @@ void Worker::accept_connections() {
       }
       break;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (siblings_.empty()) {
       adopt(fd);
     } else {
@@ -264,7 +259,7 @@ void Worker::hand_off(int fd) {
 
 void Worker::adopt(int fd) {
   if (shutting_down_ || stopped_) {
-    close(fd);
+    close_socket(fd);
     return;
   }
   uint32_t slot;
@@ -277,11 +272,11 @@ void Worker::adopt(int fd) {
     free_slots_.pop_back();
   }
   if (slot >= counters_->slots()) {  // cannot happen below the fd limit the counters were sized for
-    close(fd);
+    close_socket(fd);
     free_slots_.push_back(slot);
     return;
   }
-  auto* c = new Connection(fd, slot, generations_[slot], config_->parser);
+  auto* c = new Connection(std::make_unique<TcpTransport>(fd), slot, generations_[slot], config_->parser);
   c->heartbeat.owner = c;
   counters_->reset(slot);
   slots_[slot] = c;
@@ -318,13 +313,13 @@ void Worker::on_readable(Connection* c) {
     pause_reading(c);  // JS is behind: leave the bytes in the kernel, TCP pushes back
     return;
   }
-  ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+  IoResult r = c->transport->read_some(read_buffer_.data(), read_buffer_.size());
+  if (r.status == IoResult::kWouldBlock) return;
+  if (r.status == IoResult::kError) {
     destroy(c);
     return;
   }
-  if (n == 0) {
+  if (r.status == IoResult::kEof) {
     // FIN. On an open connection it goes through JS like a peer's Close, so
     // replies to the messages before it still go out; JS answers with 1006,
     // which is never sent: the queue is flushed and the connection closed.
@@ -351,12 +346,12 @@ void Worker::on_readable(Connection* c) {
   uint8_t* data = read_buffer_.data();
   switch (c->state) {
     case ConnState::kHandshake:
-      on_request_bytes(c, data, size_t(n));
+      on_request_bytes(c, data, r.bytes);
       break;
     case ConnState::kOpen:
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
-      c->parser.feed(events, data, size_t(n));
+      c->parser.feed(events, data, r.bytes);
       if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
       break;
     }
@@ -392,7 +387,7 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
   if (shutting_down_) return refuse(c, 503, "server shutting down");
   if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit");
   if (limits_->per_ip_enabled()) {
-    std::string ip = peer_address(c->fd);
+    std::string ip = c->transport->peer_address();
     if (!limits_->acquire_ip(ip)) {
       limits_->release();
       return refuse(c, 429, "too many connections from this address");
@@ -419,7 +414,7 @@ void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& r
 void Worker::emit_request(Connection* c, EventType type, const proto::HttpRequest& req,
                           std::string_view protocol) {
   c->js_knows = true;
-  std::string remote = peer_address(c->fd);
+  std::string remote = c->transport->peer_address();
   uint32_t offset = batch_->begin_strings();
   batch_->append_string(req.method);
   batch_->append_string(req.target);
@@ -440,7 +435,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   proto::parse_request_head(c->http.data(), c->http.size(), req, head_len);
   std::string response =
       proto::build_switching_protocols(req.get("sec-websocket-key"), protocol, extra_headers);
-  write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
   if (c->state == ConnState::kDead) return;
 
   core::DeadlineList::cancel(c);
@@ -455,7 +450,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   WorkerStats::add(stats_.connections_open);
   WorkerStats::add(stats_.connections_total);
   update_interest(c);
-  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, peer_address(c->fd)});
+  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, c->transport->peer_address()});
 
   std::string early = c->http.substr(head_len);
   std::string().swap(c->http);  // an open connection keeps no request buffer
@@ -479,7 +474,7 @@ void Worker::refuse(Connection* c, int status, std::string_view reason) {
   body += '\n';
   std::string response = proto::build_response(status, {}, body, true);
   std::string().swap(c->http);
-  write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
   begin_drain(c);
 }
 
@@ -578,7 +573,7 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       if (c->upgrade_request) stats_.rejected(h.code);  // the upgrade hook refused
       release_place(c);
       std::string().swap(c->http);
-      write(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+      write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
       begin_drain(c);
       break;
     }
@@ -601,7 +596,7 @@ void Worker::uncork() {
   corked_ = nullptr;
   cork_bytes_ = 0;
   if (c == nullptr) return;
-  if (!cork_iov_.empty()) writev(c, cork_iov_.data(), int(cork_iov_.size()));
+  if (!cork_iov_.empty()) write_iov(c, cork_iov_.data(), int(cork_iov_.size()));
   cork_iov_.clear();
   // JS counts a send in bufferedAmount until the worker reports it taken, and
   // then counts the queue: reported before the write, the bytes would be in
@@ -611,7 +606,7 @@ void Worker::uncork() {
   // errs on the side of the limit.
   if (c->state != ConnState::kDead) {
     c->sends_taken += bytes;
-    counters_->publish(c->slot, c->sends_taken, c->out.bytes());
+    counters_->publish(c->slot, c->sends_taken, c->queued_bytes());
   }
 }
 
@@ -633,7 +628,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       // connection then leave in one writev (flush_published), not one send
       // each. Past the low mark, write now, as a send would.
       c->out.append_shared(frame, 0, frame->size());
-      if (c->out.bytes() > kDrainLowMark) {
+      if (c->queued_bytes() > kDrainLowMark) {
         on_writable(c);
       } else if (!c->publish_pending) {
         c->publish_pending = true;
@@ -665,7 +660,7 @@ void Worker::release_publishes(const CommandBuffer& commands, size_t from) {
     } else if (h.type == CommandType::kAdopt) {
       int32_t fd;
       std::memcpy(&fd, commands.data() + pos + sizeof h, 4);
-      close(fd);
+      close_socket(fd);
     }
     pos += sizeof h + pad8(h.len);
   }
@@ -673,9 +668,9 @@ void Worker::release_publishes(const CommandBuffer& commands, size_t from) {
 
 // ---------------------------------------------------------------- writing
 
-void Worker::write(Connection* c, const uint8_t* data, size_t len) {
+void Worker::write_bytes(Connection* c, const uint8_t* data, size_t len) {
   iovec iov{const_cast<uint8_t*>(data), len};
-  writev(c, &iov, 1);
+  write_iov(c, &iov, 1);
 }
 
 // With nothing queued the pong goes out at once. Behind a queue it waits as
@@ -686,7 +681,7 @@ void Worker::answer_ping(Connection* c, const uint8_t* data, size_t len) {
   size_t h = proto::write_frame_header(frame, proto::kOpPong, len, nullptr);
   if (len) std::memcpy(frame + h, data, len);
   if (!c->out_pending()) {
-    write(c, frame, h + len);
+    write_bytes(c, frame, h + len);
     return;
   }
   if (!c->pong) c->pong = std::make_unique<uint8_t[]>(2 + proto::kMaxControlPayload);
@@ -701,22 +696,16 @@ void Worker::queue_pending_pong(Connection* c) {
 }
 
 // Writes now what the kernel takes; queues the rest until the socket is writable.
-void Worker::writev(Connection* c, iovec* iov, int count) {
+void Worker::write_iov(Connection* c, iovec* iov, int count) {
   if (c->state == ConnState::kDead) return;
   int first = 0;
   if (!c->out_pending()) {
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size_t(count);
-    ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        destroy(c);
-        return;
-      }
-      n = 0;
+    IoResult r = c->transport->write_some(iov, count);
+    if (r.status != IoResult::kDone && r.status != IoResult::kWouldBlock) {
+      destroy(c);
+      return;
     }
-    size_t written = size_t(n);
+    size_t written = r.status == IoResult::kDone ? r.bytes : 0;
     while (first < count && written >= iov[first].iov_len) written -= iov[first++].iov_len;
     if (first < count) {
       iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + written;
@@ -732,7 +721,7 @@ void Worker::writev(Connection* c, iovec* iov, int count) {
 }
 
 void Worker::note_queue(Connection* c) {
-  size_t bytes = c->out.bytes();
+  size_t bytes = c->queued_bytes();
   counters_->publish(c->slot, c->sends_taken, bytes);
   // The one rule for output: whatever filled the queue (replies, pongs,
   // publishes, a Close), at the bound the peer is read no more, so nothing it
@@ -760,7 +749,7 @@ void Worker::note_queue(Connection* c) {
 // maxBackpressure still goes to a connection that keeps up; a queue holds at
 // most the bound plus one message.
 bool Worker::admit(Connection* c) {
-  if (c->out.bytes() < config_->max_backpressure) return true;
+  if (c->queued_bytes() < config_->max_backpressure) return true;
   if (config_->drop_on_backpressure) {
     WorkerStats::add(stats_.backpressure_drops);
     return false;
@@ -777,10 +766,11 @@ bool Worker::admit(Connection* c) {
 
 void Worker::on_writable(Connection* c) {
   while (c->out_pending()) {
-    ssize_t n = c->out.write_to(c->fd);
-    if (n == -EAGAIN || n == -EWOULDBLOCK) break;
-    if (n == -EINTR) continue;
-    if (n < 0) {
+    // Once our queue is out, what the transport holds of its own follows
+    // (TLS records; plain TCP never holds any).
+    IoResult r = c->out.empty() ? c->transport->flush_held() : c->out.write_to(*c->transport);
+    if (r.status == IoResult::kWouldBlock) break;
+    if (r.status != IoResult::kDone) {
       destroy(c);
       return;
     }
@@ -794,7 +784,7 @@ void Worker::on_writable(Connection* c) {
     }
     if (c->shutdown_after_flush) {
       c->shutdown_after_flush = false;
-      shutdown(c->fd, SHUT_WR);
+      c->transport->end_sending();
     }
   }
   update_interest(c);
@@ -814,9 +804,10 @@ void Worker::update_interest(Connection* c) {
       if (!c->read_paused && !c->output_full && !c->destroy_after_flush) want = core::kPollIn;
   }
   if (c->out_pending()) want |= core::kPollOut;
+  want |= c->transport->own_interest();  // a TLS transport's own needs (plain TCP: none)
   if (want != c->interest) {
     c->interest = want;
-    poller_.modify(c->fd, want, c);
+    poller_.modify(c->transport->fd(), want, c);
   }
 }
 
@@ -848,7 +839,7 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
   }
   WorkerStats::add(stats_.close_sent[close_code_slot(code ? uint32_t(code) : uint32_t(proto::kCloseNoStatus))]);
   queue_pending_pong(c);  // nothing may follow our Close
-  write(c, out, h + len);
+  write_bytes(c, out, h + len);
   if (c->state == ConnState::kDead) return;
 
   if (c->state == ConnState::kOpen) {
@@ -874,7 +865,7 @@ void Worker::begin_drain(Connection* c) {
   if (c->out_pending()) {
     c->shutdown_after_flush = true;
   } else {
-    shutdown(c->fd, SHUT_WR);
+    c->transport->end_sending();
   }
   update_interest(c);
 }
@@ -895,8 +886,8 @@ void Worker::destroy(Connection* c) {
   release_place(c);
   if (c->opened) WorkerStats::sub(stats_.connections_open);
   --live_;
-  poller_.remove(c->fd);  // before close: the libuv backend requires it
-  close(c->fd);
+  poller_.remove(c->transport->fd());  // before close: the libuv backend requires it
+  c->transport->close_now();
   c->state = ConnState::kDead;
   if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});
   slots_[c->slot] = nullptr;
@@ -927,7 +918,7 @@ void Worker::expire_timers() {
 void Worker::close_listener() {
   if (listen_fd_ < 0) return;
   poller_.remove(listen_fd_);  // before close: the libuv backend requires it
-  close(listen_fd_);
+  close_socket(listen_fd_);
   listen_fd_ = -1;
 }
 
@@ -1011,7 +1002,7 @@ void Worker::on_heartbeat(Connection* c) {
   if (config_->ping_interval_ms > 0 && silent >= config_->ping_interval_ms && !c->out_pending()) {
     static constexpr uint8_t kPing[] = {0x80 | proto::kOpPing, 0};
     WorkerStats::add(stats_.pings_sent);
-    write(c, kPing, sizeof kPing);
+    write_bytes(c, kPing, sizeof kPing);
     if (c->state == ConnState::kDead) return;
   }
   heartbeat_timers_.arm(&c->heartbeat, now_ms_);

@@ -101,10 +101,10 @@ class Worker {
   void cork(Connection* c, const uint8_t* data, size_t len);
   void uncork();
 
-  void write(Connection* c, const uint8_t* data, size_t len);
+  void write_bytes(Connection* c, const uint8_t* data, size_t len);
   void answer_ping(Connection* c, const uint8_t* data, size_t len);
   void queue_pending_pong(Connection* c);  // behind what is queued
-  void writev(Connection* c, iovec* iov, int count);
+  void write_iov(Connection* c, iovec* iov, int count);
   // False when the connection's queue is at maxBackpressure: the message is
   // dropped, or the connection closed with 1008, as configured.
   bool admit(Connection* c);
