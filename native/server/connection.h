@@ -1,5 +1,6 @@
-// One TCP connection as its worker sees it. Owned by exactly one worker thread;
-// JS refers to it only by (worker, slot, generation).
+// One connection as its worker sees it. Owned by exactly one worker thread;
+// JS refers to it only by (worker, slot, generation). Its bytes go through
+// its transport (plain TCP, or later TLS), never straight to a socket.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "../proto/frame_parser.h"
 #include "out_queue.h"
 #include "topics.h"
+#include "transport.h"
 
 namespace corews::server {
 
@@ -35,10 +37,11 @@ struct HeartbeatNode : core::DeadlineNode {
 // A Connection is its own deadline node for the lifecycle timeout (handshake
 // or closing: never both at once); the heartbeat has its own node.
 struct Connection : core::DeadlineNode {
-  Connection(int fd_, uint32_t slot_, uint32_t gen_, const proto::FrameParserOptions& parser_options)
-      : fd(fd_), slot(slot_), gen(gen_), parser(parser_options) {}
+  Connection(std::unique_ptr<Transport> transport_, uint32_t slot_, uint32_t gen_,
+             const proto::FrameParserOptions& parser_options)
+      : transport(std::move(transport_)), slot(slot_), gen(gen_), parser(parser_options) {}
 
-  int fd;
+  std::unique_ptr<Transport> transport;
   uint32_t slot;
   uint32_t gen;
   ConnState state = ConnState::kHandshake;
@@ -74,7 +77,11 @@ struct Connection : core::DeadlineNode {
   std::unique_ptr<uint8_t[]> pong;
   std::vector<Subscription> topics;  // subscribed topics
 
-  bool out_pending() const { return !out.empty(); }
+  // Output not yet taken by the kernel: our queue, and what the transport
+  // holds of its own (TLS records; plain TCP holds none). The bound, the
+  // drain mark and bufferedAmount count both.
+  size_t queued_bytes() const { return out.bytes() + transport->held_output(); }
+  bool out_pending() const { return !out.empty() || transport->held_output() != 0; }
 };
 
 }  // namespace corews::server

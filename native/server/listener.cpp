@@ -85,22 +85,11 @@ ListenResult open_listeners(const std::string& host, int port, int count, int ba
   return r;
 }
 
-std::string peer_address(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  } else if (ss.ss_family == AF_INET6) {
-    const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) {
-      inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof buf);
-    } else {
-      inet_ntop(AF_INET6, &a, buf, sizeof buf);
-    }
-  }
-  return buf;
+int accept_connection(int listen_fd) {
+  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
 }
+
+void close_socket(int fd) { close(fd); }
 
 }  // namespace corews::server

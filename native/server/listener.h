@@ -17,8 +17,12 @@ struct ListenResult {
 // `host` is a numeric IPv4 or IPv6 address; "::" also accepts IPv4 (dual stack).
 ListenResult open_listeners(const std::string& host, int port, int count, int backlog);
 
-// "1.2.3.4" or "::1" for a connected socket's peer; IPv4-mapped IPv6 addresses
-// are shown as IPv4.
-std::string peer_address(int fd);
+// The next connection waiting on a listening socket, non-blocking and
+// close-on-exec: its fd, or -errno (-EAGAIN when none is waiting).
+int accept_connection(int listen_fd);
+
+// Closes a socket that is no connection's (a connection's goes through its
+// transport): a listening socket, or an accepted one never adopted.
+void close_socket(int fd);
 
 }  // namespace corews::server

@@ -1,8 +1,5 @@
 #include "out_queue.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <cstring>
 
@@ -46,19 +43,20 @@ void OutQueue::append_shared(core::SharedBytes* block, size_t offset, size_t len
   bytes_ += len;
 }
 
-ssize_t OutQueue::write_to(int fd) {
+IoResult OutQueue::write_to(Transport& transport) {
   iovec iov[kMaxIov];
   int n = 0;
   for (size_t i = head_; i < segments_.size() && n < kMaxIov; ++i) {
     iov[n++] = {segments_[i].block->data() + segments_[i].offset, segments_[i].len};
   }
-  if (n == 0) return 0;
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = size_t(n);
-  ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  if (w < 0) return -errno;
-  size_t left = size_t(w);
+  if (n == 0) return {IoResult::kDone};
+  IoResult r = transport.write_some(iov, n);
+  if (r.status == IoResult::kDone) consume(r.bytes);
+  return r;
+}
+
+void OutQueue::consume(size_t written) {
+  size_t left = written;
   bytes_ -= left;
   while (left > 0) {
     Segment& s = segments_[head_];
@@ -82,7 +80,6 @@ ssize_t OutQueue::write_to(int fd) {
     segments_.erase(segments_.begin(), segments_.begin() + std::ptrdiff_t(head_));
     head_ = 0;
   }
-  return w;
 }
 
 void OutQueue::clear() {

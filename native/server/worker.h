@@ -1,6 +1,9 @@
 // A worker: one event loop on one thread, its own listening socket, and the
 // connections it accepted. Everything a connection does happens here; JS talks
-// to it through the inbox and hears from it through event batches.
+// to it through the inbox and hears from it through event batches. The member
+// functions are defined in files named for their job (the private section
+// below is grouped by them); every socket call goes through a connection's
+// transport (transport.h) or, for listening sockets, listener.h.
 #pragma once
 #include <sys/uio.h>
 
@@ -80,15 +83,36 @@ class Worker {
   bool run_once(int timeout_ms);
 
  private:
+  // The frame parser's handler for one connection (parser_events.h).
   struct ParserEvents;
   friend struct ParserEvents;
 
+  // worker.cpp: accepting, handing off and adopting connections.
   void accept_connections();
   void adopt(int fd);  // a new TCP connection: make it ours
   void hand_off(int fd);
+  Connection* lookup(uint32_t slot, uint32_t gen) const;
+  // worker.cpp: timers, the batch for JS, and the end.
+  void expire_timers();
+  void flush_batch();
+  void shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms);
+  void close_listener();
+  void stop_all();
+
+  // read_path.cpp: readiness, reads, and inbound backpressure.
   void on_io(Connection* c, uint32_t flags);
   void on_readable(Connection* c);
-  void on_writable(Connection* c);
+  void pause_reading(Connection* c);
+  void unlist_paused(Connection* c);
+  void resume_reading();
+
+  // rate_limit.cpp
+  bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
+  bool within_rate(Connection* c);                // the rate limit alone, for every frame
+  // heartbeat.cpp
+  void on_heartbeat(Connection* c);
+
+  // handshake_flow.cpp: the HTTP request, the hooks, 101 or a refusal.
   void on_request_bytes(Connection* c, const uint8_t* data, size_t len);
   void accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers);
   void refuse(Connection* c, int status, std::string_view reason);
@@ -96,39 +120,33 @@ class Worker {
   void await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
   void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
 
+  // command_runner.cpp: what JS asked, in order.
   void process_commands();
   void run_command(const struct CommandHeader& h, const uint8_t* payload);
+  static void release_publishes(const CommandBuffer& commands, size_t from);
+
+  // write_path.cpp: writes, the queue and its bound, what the poller watches.
   void cork(Connection* c, const uint8_t* data, size_t len);
   void uncork();
-
-  void write(Connection* c, const uint8_t* data, size_t len);
+  void write_bytes(Connection* c, const uint8_t* data, size_t len);
+  void write_iov(Connection* c, iovec* iov, int count);
   void answer_ping(Connection* c, const uint8_t* data, size_t len);
   void queue_pending_pong(Connection* c);  // behind what is queued
-  void writev(Connection* c, iovec* iov, int count);
   // False when the connection's queue is at maxBackpressure: the message is
   // dropped, or the connection closed with 1008, as configured.
   bool admit(Connection* c);
+  void note_queue(Connection* c);  // publishes the queue size; drain when it falls under the low mark
+  void on_writable(Connection* c);
+  void update_interest(Connection* c);
+
+  // fanout.cpp: publishes.
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
   void flush_published();  // one write per connection for a batch's publishes
-  static void release_publishes(const CommandBuffer& commands, size_t from);
+
+  // closing.cpp: the closing handshake, the drain, the end of a connection.
   void send_close(Connection* c, uint16_t code, std::string_view reason);
   void begin_drain(Connection* c);
   void destroy(Connection* c);
-  void update_interest(Connection* c);
-  void note_queue(Connection* c);  // publishes the queue size; drain when it falls under the low mark
-  void pause_reading(Connection* c);
-  void unlist_paused(Connection* c);
-  void resume_reading();
-  void expire_timers();
-  void on_heartbeat(Connection* c);
-  void shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms);
-  void close_listener();
-  void stop_all();
-  void flush_batch();
-  bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
-  bool within_rate(Connection* c);                // the rate limit alone, for every frame
-
-  Connection* lookup(uint32_t slot, uint32_t gen) const;
 
   const uint32_t id_;
   std::shared_ptr<const WorkerConfig> config_;

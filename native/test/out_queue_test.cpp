@@ -1,39 +1,44 @@
-// OutQueue: what a connection's kernel would not take yet. Driven over a
-// socketpair whose peer reads a little at a time, as a slow client would.
+// OutQueue: what a connection's kernel would not take yet. Driven through a
+// plain transport over a socketpair whose peer reads a little at a time, as a
+// slow client would.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "check.h"
 #include "core/shared_bytes.h"
 #include "server/out_queue.h"
+#include "server/tcp_transport.h"
 
 using corews::core::SharedBytes;
+using corews::server::IoResult;
 using corews::server::OutQueue;
+using corews::server::TcpTransport;
 
 namespace {
 
 struct Pair {
   int server = -1;
   int client = -1;
+  std::unique_ptr<TcpTransport> transport;  // the server's end
   Pair() {
     int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) != 0) return;
-    server = fds[0];
-    client = fds[1];
-    int small = 4096;  // the kernel takes little: the queue does the rest
-    setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0) {
+      server = fds[0];
+      client = fds[1];
+      int small = 4096;  // the kernel takes little: the queue does the rest
+      setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+      setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
+    transport = std::make_unique<TcpTransport>(server);
   }
-  ~Pair() {
-    close(server);
-    close(client);
-  }
+  ~Pair() { close(client); }  // the server's end is its transport's to close
   // Reads up to `max` bytes the server wrote.
   std::string read(size_t max) {
     std::string out(max, '\0');
@@ -51,12 +56,12 @@ SharedBytes* block_of(const std::string& s) {
 }
 
 // Writes until the kernel takes no more; returns what it wrote.
-size_t write_all_it_takes(OutQueue& q, int fd) {
+size_t write_all_it_takes(OutQueue& q, TcpTransport& t) {
   size_t total = 0;
   for (;;) {
-    ssize_t n = q.write_to(fd);
-    if (n <= 0) return total;
-    total += size_t(n);
+    IoResult r = q.write_to(t);
+    if (r.status != IoResult::kDone || r.bytes == 0) return total;
+    total += r.bytes;
   }
 }
 
@@ -79,7 +84,7 @@ TEST(out_queue_keeps_bytes_in_order_across_copies_and_shared_blocks) {
   CHECK_EQ(q.bytes(), expected.size());
   std::string got;
   while (!q.empty()) {
-    write_all_it_takes(q, p.server);
+    write_all_it_takes(q, *p.transport);
     got += p.read(1 << 20);
   }
   got += p.read(1 << 20);
@@ -99,7 +104,7 @@ TEST(out_queue_that_never_drains_keeps_only_its_unwritten_segments) {
   size_t max_segments = 0;
   for (int round = 0; round < 20000; ++round) {
     q.append_shared(b, 0, b->size());
-    write_all_it_takes(q, p.server);
+    write_all_it_takes(q, *p.transport);
     p.read(publish.size());
     if (q.empty()) q.append_shared(b, 0, b->size());  // keep it from draining
     max_segments = std::max(max_segments, q.segment_count());
@@ -125,14 +130,15 @@ TEST(out_queue_copies_short_shared_blocks) {
   CHECK(q.segment_count() <= 4);
 }
 
-TEST(out_queue_reports_errors_as_negative_errno) {
+TEST(out_queue_reports_the_transports_errors) {
   Pair p;
   OutQueue q;
   q.append_copy(reinterpret_cast<const uint8_t*>("x"), 1);
   close(p.client);
   p.client = -1;
-  ssize_t n = q.write_to(p.server);
-  CHECK(n == -EPIPE || n == -ECONNRESET);
+  IoResult r = q.write_to(*p.transport);
+  CHECK(r.status == IoResult::kError);
+  CHECK(r.error == EPIPE || r.error == ECONNRESET);
   CHECK_EQ(q.bytes(), size_t(1));  // nothing was taken
   q.clear();
   CHECK(q.empty());

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "proto/frame_parser.h"
 #include "server/connection.h"
+#include "server/tcp_transport.h"
 #include "server/topics.h"
 
 using corews::server::Connection;
@@ -19,7 +20,8 @@ namespace {
 
 std::unique_ptr<Connection> conn(uint32_t slot) {
   static const corews::proto::FrameParserOptions options;
-  return std::make_unique<Connection>(-1, slot, 1, options);
+  // No socket: the table never touches a connection's bytes.
+  return std::make_unique<Connection>(std::make_unique<corews::server::TcpTransport>(-1), slot, 1, options);
 }
 
 // Every entry on either side points at its twin.

@@ -1,0 +1,130 @@
+// The HTTP handshake: the request collected and decided, the hooks asked,
+// and the answer (101 and OPEN, or a refusal and the end), with the
+// connection's place under maxConnections and maxConnectionsPerIp.
+#include "worker.h"
+
+#include <string>
+
+#include "parser_events.h"
+
+namespace corews::server {
+
+void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
+  c->http.append(reinterpret_cast<const char*>(data), len);
+  proto::HttpRequest req;
+  size_t head_len = 0;
+  switch (proto::parse_request_head(c->http.data(), c->http.size(), req, head_len)) {
+    case proto::HeadStatus::kIncomplete:
+      return;
+    case proto::HeadStatus::kTooLarge:
+      return refuse(c, 431, "request head too large");
+    case proto::HeadStatus::kBad:
+      return refuse(c, 400, "malformed HTTP request");
+    case proto::HeadStatus::kComplete:
+      break;
+  }
+  proto::HandshakeDecision d = proto::decide_upgrade(req, config_->policy);
+  switch (d.kind) {
+    case proto::HandshakeDecision::kReject:
+      return refuse(c, d.status, d.reason);
+    case proto::HandshakeDecision::kNotUpgrade:
+      if (!config_->http_hook) return refuse(c, d.status, d.reason);
+      return await_js(c, EventType::kHttpRequest, req, {});
+    case proto::HandshakeDecision::kAccept:
+      break;
+  }
+  if (shutting_down_) return refuse(c, 503, "server shutting down");
+  if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit");
+  if (limits_->per_ip_enabled()) {
+    std::string ip = c->transport->peer_address();
+    if (!limits_->acquire_ip(ip)) {
+      limits_->release();
+      return refuse(c, 429, "too many connections from this address");
+    }
+    c->ip = std::move(ip);
+  }
+  c->counted = true;
+  if (config_->upgrade_hook) return await_js(c, EventType::kUpgrade, req, d.protocol);
+  accept_upgrade(c, d.protocol, {});
+}
+
+// The request is complete; a hook decides. The handshake timeout is for slow
+// clients, not slow hooks, so it stops here. Whatever the client sends before
+// the answer stays in the kernel (TCP pushes back) and is read after it; only
+// the client's FIN is watched, to tell JS the client has gone.
+void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol) {
+  core::DeadlineList::cancel(c);
+  c->upgrade_request = type == EventType::kUpgrade;
+  c->state = ConnState::kAwaitingJs;
+  update_interest(c);
+  emit_request(c, type, req, protocol);
+}
+
+void Worker::emit_request(Connection* c, EventType type, const proto::HttpRequest& req,
+                          std::string_view protocol) {
+  c->js_knows = true;
+  std::string remote = c->transport->peer_address();
+  uint32_t offset = batch_->begin_strings();
+  batch_->append_string(req.method);
+  batch_->append_string(req.target);
+  batch_->append_string(remote);
+  batch_->append_string(protocol);
+  for (size_t i = 0; i < req.header_count; ++i) {
+    batch_->append_string(req.headers[i].name);
+    batch_->append_string(req.headers[i].value);
+  }
+  batch_->end_strings(type, c->slot, c->gen, offset, uint32_t(4 + 2 * req.header_count));
+}
+
+// Answers 101 and opens the connection. The request is still in c->http;
+// anything after its head is the client's first frames.
+void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers) {
+  proto::HttpRequest req;
+  size_t head_len = 0;
+  proto::parse_request_head(c->http.data(), c->http.size(), req, head_len);
+  std::string response =
+      proto::build_switching_protocols(req.get("sec-websocket-key"), protocol, extra_headers);
+  write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  if (c->state == ConnState::kDead) return;
+
+  core::DeadlineList::cancel(c);
+  c->state = ConnState::kOpen;
+  c->js_knows = true;
+  c->opened = true;
+  c->last_activity_ms = now_ms_;
+  c->tokens = float(config_->max_messages_per_second > 1 ? config_->max_messages_per_second : 1);
+  c->tokens_at_ms = now_ms_;
+  if (config_->ping_interval_ms > 0 || config_->idle_timeout_ms > 0) heartbeat_timers_.arm(&c->heartbeat, now_ms_);
+  WorkerStats::add(stats_.handshakes_accepted);
+  WorkerStats::add(stats_.connections_open);
+  WorkerStats::add(stats_.connections_total);
+  update_interest(c);
+  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, c->transport->peer_address()});
+
+  std::string early = c->http.substr(head_len);
+  std::string().swap(c->http);  // an open connection keeps no request buffer
+  if (!early.empty()) {
+    ParserEvents events{*this, c};
+    c->parser.feed(events, reinterpret_cast<uint8_t*>(early.data()), early.size());
+  }
+}
+
+void Worker::release_place(Connection* c) {
+  if (!c->counted) return;
+  c->counted = false;
+  limits_->release();
+  if (!c->ip.empty()) limits_->release_ip(c->ip);
+}
+
+void Worker::refuse(Connection* c, int status, std::string_view reason) {
+  stats_.rejected(status);
+  release_place(c);  // a refused handshake holds no place under the limits
+  std::string body(reason);
+  body += '\n';
+  std::string response = proto::build_response(status, {}, body, true);
+  std::string().swap(c->http);
+  write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
+  begin_drain(c);
+}
+
+}  // namespace corews::server

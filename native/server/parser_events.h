@@ -1,0 +1,77 @@
+// Worker::ParserEvents, for the two places that feed a connection's frame
+// parser: the read path (frames as they arrive) and the handshake flow (frames
+// that came right behind the request).
+#pragma once
+#include <ctime>
+
+#include "worker.h"
+
+namespace corews::server {
+
+// The frame parser's handler for one connection: turns what it parsed into
+// events for JS, and answers pings on the spot.
+struct Worker::ParserEvents {
+  Worker& w;
+  Connection* c;
+
+  // When a batch's first message arrived: its latency is measured from there.
+  static int64_t now_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
+
+  void on_message(proto::Opcode op, const uint8_t* data, size_t len, bool ascii) {
+    if (gone()) return;
+    if (!w.count_message(c, len)) return;
+    uint32_t flags = op == proto::kOpBinary ? uint32_t(kMessageBinary) : ascii ? uint32_t(kMessageAscii) : 0u;
+    if (w.batch_->messages == 0) w.batch_->first_message_ns = now_ns();
+    w.batch_->add_message(c->slot, c->gen, data, len, flags);
+  }
+
+  // A write failed earlier in this read (the peer reset): the connection is
+  // gone and has had its one close event; what follows it in the buffer is moot.
+  bool gone() const { return c->state == ConnState::kDead; }
+
+  void on_ping(const uint8_t* data, size_t len) {
+    if (c->state != ConnState::kOpen) return;  // after our Close, no more frames from us
+    if (!w.within_rate(c)) return;
+    w.answer_ping(c, data, len);
+  }
+
+  void on_pong(const uint8_t*, size_t) {
+    if (c->state == ConnState::kOpen) w.within_rate(c);
+  }
+
+  void on_close(uint16_t code, const uint8_t* reason, size_t len) {
+    if (gone()) return;
+    WorkerStats::add(w.stats_.close_received[close_code_slot(code)]);
+    c->close_code = code;
+    c->close_reason.assign(reinterpret_cast<const char*>(reason), len);
+    if (c->state == ConnState::kClosing) {
+      // The peer answered our Close: the closing handshake is complete (§7.1.2).
+      w.begin_drain(c);
+      return;
+    }
+    // Leave the echo to JS, so that replies to the messages before this Close
+    // go out first.
+    c->state = ConnState::kPeerClosed;
+    w.update_interest(c);
+    w.batch_->add(EventType::kPeerClose, c->slot, c->gen, code, {c->close_reason});
+  }
+
+  void on_error(uint16_t code, const char* reason) {
+    if (gone()) return;
+    if (c->state == ConnState::kClosing) {
+      w.destroy(c);  // we already sent our Close; nothing more to say
+      return;
+    }
+    c->close_code = code;
+    c->close_reason = reason;
+    c->state = ConnState::kFailed;
+    w.update_interest(c);
+    w.batch_->add(EventType::kProtocolError, c->slot, c->gen, code, {c->close_reason});
+  }
+};
+
+}  // namespace corews::server

@@ -1,0 +1,110 @@
+// The read side of a connection: readiness from the poller, a read from
+// the transport, and where the bytes go (the HTTP request, the frame parser,
+// or nowhere); the peer's FIN; and inbound backpressure, which leaves bytes
+// in the kernel while JS is behind.
+#include "worker.h"
+
+#include "parser_events.h"
+#include "worker_tuning.h"
+
+namespace corews::server {
+
+void Worker::on_io(Connection* c, uint32_t flags) {
+  if (c->state == ConnState::kDead) return;
+  if (c->state == ConnState::kAwaitingJs && (flags & (core::kPollRdHup | core::kPollHup))) {
+    destroy(c);  // the client gave up while a hook was deciding
+    return;
+  }
+  if (flags & core::kPollOut) on_writable(c);
+  if (c->state == ConnState::kDead) return;
+  if (flags & (core::kPollIn | core::kPollHup)) on_readable(c);
+}
+
+void Worker::on_readable(Connection* c) {
+  bool framed = c->state == ConnState::kOpen || c->state == ConnState::kClosing;
+  if (framed && reading_paused_.load(std::memory_order_relaxed)) {
+    pause_reading(c);  // JS is behind: leave the bytes in the kernel, TCP pushes back
+    return;
+  }
+  IoResult r = c->transport->read_some(read_buffer_.data(), read_buffer_.size());
+  if (r.status == IoResult::kWouldBlock) return;
+  if (r.status == IoResult::kError) {
+    destroy(c);
+    return;
+  }
+  if (r.status == IoResult::kEof) {
+    // FIN. On an open connection it goes through JS like a peer's Close, so
+    // replies to the messages before it still go out; JS answers with 1006,
+    // which is never sent: the queue is flushed and the connection closed.
+    // The close handler hears 1006, as no Close frame came.
+    if (c->state == ConnState::kOpen) {
+      c->close_code = proto::kCloseAbnormal;
+      c->state = ConnState::kPeerClosed;
+      update_interest(c);
+      batch_->add(EventType::kPeerClose, c->slot, c->gen, c->close_code, {std::string_view()});  // no reason
+      return;
+    }
+    // Otherwise the end: after what is still queued for the peer.
+    if (c->out_pending()) {
+      c->destroy_after_flush = true;
+      c->state = ConnState::kDraining;
+      closing_timers_.arm(c, now_ms_);
+      update_interest(c);
+      return;
+    }
+    destroy(c);
+    return;
+  }
+  if (framed) c->last_activity_ms = now_ms_;
+  uint8_t* data = read_buffer_.data();
+  switch (c->state) {
+    case ConnState::kHandshake:
+      on_request_bytes(c, data, r.bytes);
+      break;
+    case ConnState::kOpen:
+    case ConnState::kClosing: {
+      ParserEvents events{*this, c};
+      c->parser.feed(events, data, r.bytes);
+      if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
+      break;
+    }
+    default:
+      break;  // draining, or waiting for JS after a Close or an error: discard
+  }
+}
+
+void Worker::consumed(size_t bytes) {
+  int64_t left = unconsumed_.fetch_sub(int64_t(bytes), std::memory_order_acq_rel) - int64_t(bytes);
+  if (reading_paused_.load(std::memory_order_acquire) && left <= int64_t(config_->max_unconsumed / 2)) wake();
+}
+
+void Worker::pause_reading(Connection* c) {
+  if (c->read_paused) return;
+  c->read_paused = true;
+  c->paused_at = uint32_t(paused_.size());
+  paused_.push_back(c);
+  update_interest(c);
+}
+
+// A paused connection that closes leaves the list at once, so the list holds
+// only live connections however many come and go while JS is behind.
+void Worker::unlist_paused(Connection* c) {
+  Connection* last = paused_.back();
+  paused_[c->paused_at] = last;
+  last->paused_at = c->paused_at;
+  paused_.pop_back();
+  c->read_paused = false;
+}
+
+void Worker::resume_reading() {
+  if (unconsumed_.load(std::memory_order_acquire) > int64_t(config_->max_unconsumed / 2)) return;
+  reading_paused_.store(false, std::memory_order_release);
+  std::vector<Connection*> paused;
+  paused.swap(paused_);
+  for (Connection* c : paused) {
+    c->read_paused = false;
+    update_interest(c);
+  }
+}
+
+}  // namespace corews::server
