@@ -5,7 +5,7 @@ import WS from 'ws';
 import { createServer, type ServerOptions, type WebSocket } from '../src/index';
 import { closeAllClients, closeAllServers, connect, destroyAllRaw, expectRefused, openRaw, serve } from './helpers/clients';
 import { RawClient, upgradeRequest } from './helpers/raw-client';
-import { echoOptions, waitFor } from './helpers/server';
+import { echoOptions, notBefore, waitFor } from './helpers/server';
 
 afterEach(async () => {
   destroyAllRaw();
@@ -251,15 +251,17 @@ describe('origins', () => {
 });
 
 describe('handshakeTimeout', () => {
-  it('a client that does not finish its handshake in time gets 408', async () => {
-    const { port, url } = await serve({ threads: 1, handshakeTimeout: 100, ...echoOptions() });
+  it('a client that does not finish its handshake in time gets 408, not before handshakeTimeout', async () => {
+    const { port, url } = await serve({ threads: 1, handshakeTimeout: 300, ...echoOptions() });
+    const t0 = Date.now(); // before the connection exists: the server's timer starts later
     const raw = await RawClient.connect(port);
     try {
       raw.write('GET / HTTP/1.1\r\nHost: x\r\n');
-      const t0 = Date.now();
       const res = await raw.readHttp(3000);
+      const elapsed = Date.now() - t0;
       expect(res.status).toBe(408);
-      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(elapsed).toBeGreaterThanOrEqual(notBefore(300));
+      expect(elapsed).toBeLessThan(3000);
     } finally {
       raw.destroy();
     }
@@ -272,11 +274,11 @@ describe('handshakeTimeout', () => {
 });
 
 describe('closeTimeout', () => {
-  it('drops a peer that never answers our Close after closeTimeout', async () => {
+  it('drops a peer that never answers our Close after closeTimeout, not before', async () => {
     const closes: number[] = [];
     const { port } = await serve({
       threads: 1,
-      closeTimeout: 150,
+      closeTimeout: 400,
       open(ws) {
         ws.close(4000, 'go');
       },
@@ -284,14 +286,17 @@ describe('closeTimeout', () => {
         closes.push(code);
       },
     });
+    // Before the connection exists: the timer starts when the server sends its Close.
+    const t0 = Date.now();
     const raw = await RawClient.open(port);
     try {
-      const t0 = Date.now();
       const close = await raw.readClose();
       expect(close.code).toBe(4000);
-      // Never answer: the server drops the connection after ~150 ms.
+      // Never answer: the server drops the connection after ~400 ms.
       await raw.waitEnd(3000);
-      expect(Date.now() - t0).toBeLessThan(2000);
+      const elapsed = Date.now() - t0;
+      expect(elapsed).toBeGreaterThanOrEqual(notBefore(400));
+      expect(elapsed).toBeLessThan(3000);
       await waitFor(() => closes.length === 1, 2000, 'the close handler');
       expect(closes[0]).toBe(4000);
     } finally {

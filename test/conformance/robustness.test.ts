@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from '../../src/index';
 import { closePayload, encodeFrame, upgradeRequest, type RawClient } from '../helpers/raw-client';
-import { waitFor } from '../helpers/server';
+import { notBefore, waitFor } from '../helpers/server';
 import { OP, cleanupClientsAfterEach, connect, expectEcho, open, prng, randomBytes, sleep } from './conformance-util';
 
 cleanupClientsAfterEach();
@@ -115,9 +115,11 @@ describe('robustness of a server with only a message handler', () => {
     await quick.listen(0, '127.0.0.1');
     try {
       const p = quick.address()!.port;
+      const t0 = Date.now(); // before the connection: the timer starts at the accept
       const c = await connect(p);
       c.write('GET / HT');
       expect((await c.readHttp()).status).toBe(408);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(notBefore(50));
       await c.waitEnd();
       await expectEcho(p);
     } finally {
