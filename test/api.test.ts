@@ -1,14 +1,17 @@
 // The public API's contracts: what operations on closed sockets return, what
 // bad arguments throw, and the Server's listen/close/address bookkeeping.
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { createServer, SendStatus, WebSocket, type Server } from '../src/index';
-import { closeAllClients, closeAllServers, connect, serve, track } from './helpers/clients';
+import { closeAllClients, closeAllServers, connect, destroyAllRaw, openRaw, serve, track } from './helpers/clients';
 import { echoOptions, waitFor } from './helpers/server';
 
 afterEach(async () => {
+  destroyAllRaw();
   await closeAllClients();
   await closeAllServers();
 });
@@ -30,6 +33,42 @@ async function recordingServer(threads = 1) {
   return { ...started, opens, closes };
 }
 
+/**
+ * Busy-waits until `predicate` holds: the JS thread does nothing else meanwhile,
+ * so no event batch from the workers is dispatched, while they carry on.
+ */
+function spinUntil(predicate: () => boolean, ms: number, what: string): void {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out spinning for ${what}`);
+  }
+}
+
+/** A `ws` client in another process (test/fixtures/remote-client.cjs): it runs while this thread spins. */
+function startRemoteClient(url: string) {
+  const proc = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'remote-client.cjs'), url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let out = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    let nl;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      lines.push(out.slice(0, nl));
+      out = out.slice(nl + 1);
+    }
+  });
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return {
+    lines,
+    /** Written to the pipe at once (libuv tries the write before returning), not on a later turn. */
+    command: (line: string): void => void proc.stdin.write(`${line}\n`),
+    waitFor: (line: string, ms = 5000): Promise<void> =>
+      waitFor(() => lines.includes(line), ms, `"${line}" from the remote client (it said ${JSON.stringify(lines)}${stderr ? `, stderr ${stderr}` : ''})`),
+    kill: (): void => void proc.kill('SIGKILL'),
+  };
+}
+
 describe('operations on a closed socket', () => {
   it('send, ping, close and terminate are harmless no-ops that say so', async () => {
     const { url, opens, closes, server } = await recordingServer();
@@ -48,17 +87,58 @@ describe('operations on a closed socket', () => {
     expect(ws.close(4000, 'again')).toBe(false);
     expect(ws.terminate()).toBe(false);
     expect(ws.readyState).toBe(WebSocket.CLOSED);
+    expect(server.connections).toBe(0);
+  });
 
-    // Its slot is reused by the next connection, which must not be affected
-    // by more operations on the old handle.
-    const d = await connect('ws', url);
-    await waitFor(() => opens.length === 2);
-    expect(ws.send('to the wrong socket?')).toBe(SendStatus.DROPPED);
-    expect(ws.terminate()).toBe(false);
-    d.send('fine');
-    expect((await d.next()).data).toBe('fine');
-    expect(d.queued).toBe(0);
-    expect(server.connections).toBe(1);
+  it('a handle whose connection the worker dropped before JS heard of it: its operations reach the worker, which ignores them for the connection now in its slot', async () => {
+    // Above, the handle knows it is closed and stops at its own state. Here
+    // it cannot know: the worker drops the connection (a reset needs no JS)
+    // and gives its slot to a new one while this thread is busy, so the Closed
+    // event is still undispatched when the old handle is used. Only the
+    // worker's generation check stands between it and the new connection.
+    const { url, port, opens, closes, server } = await recordingServer();
+    const remote = startRemoteClient(url);
+    try {
+      const a = await openRaw(port);
+      await waitFor(() => opens.length === 1, 5000, 'the first open');
+      const stale = opens[0];
+      a.send({ opcode: 0x1, payload: 'a' });
+      expect((await a.readFrame()).payload.toString()).toBe('a');
+      await remote.waitFor('READY');
+
+      // From here until the operations below, the JS thread does not yield.
+      a.socket.resetAndDestroy();
+      spinUntil(() => server.stats().connections.open === 0, 5000, 'the worker to drop the reset connection');
+      remote.command('open'); // the other process connects meanwhile
+      spinUntil(() => server.stats().connections.total === 2 && server.stats().connections.open === 1, 10_000, 'the worker to open the next connection');
+      expect(stale.readyState).toBe(WebSocket.OPEN); // JS has not heard of the reset
+      expect(stale.send('to the wrong socket?')).toBe(SendStatus.SENT);
+      expect(stale.ping('to the wrong socket?')).toBe(true);
+      expect(stale.close(4000, 'to the wrong socket?')).toBe(true);
+      expect(stale.terminate()).toBe(true);
+
+      await waitFor(() => opens.length === 2 && closes.length >= 1, 5000, 'the close and the open');
+      expect(closes[0]).toMatchObject({ ws: stale, code: 1006 });
+      const fresh = opens[1];
+      // The new connection holds the old one's slot under a new generation.
+      expect(fresh._worker).toBe(stale._worker);
+      expect(fresh._slot).toBe(stale._slot);
+      expect(fresh._gen).not.toBe(stale._gen);
+      expect(stale.readyState).toBe(WebSocket.CLOSED);
+
+      await remote.waitFor('OPEN');
+      remote.command('send fine');
+      await remote.waitFor('MESSAGE "fine"', 3000).catch(() => undefined); // the assertion below says what came instead
+      remote.command('close');
+      await remote.waitFor('CLOSE 1000', 3000).catch(() => undefined);
+      // Nothing of the stale handle's reached it: only its own echo and the Close.
+      expect(remote.lines).toEqual(['READY', 'OPEN', 'MESSAGE "fine"', 'CLOSE 1000']);
+      await waitFor(() => closes.length === 2, 5000, 'the close handler');
+      expect(closes[1]).toMatchObject({ ws: fresh, code: 1000 });
+      expect(server.connections).toBe(0);
+    } finally {
+      remote.kill();
+    }
   });
 
   it('operations inside the close handler itself are no-ops too', async () => {

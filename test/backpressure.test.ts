@@ -416,10 +416,10 @@ interface FloodResult {
   clients: { sent: number; received: number; outOfOrder: number; badSize: number; closeCode: number; error: string }[];
 }
 
-/** Runs the flood clients in a child process; resolves with their report. */
-function runFlood(url: string, clients: number, messages: number, size: number, onOpen: () => void): Promise<{ code: number | null; result: FloodResult | undefined; stderr: string }> {
+/** Runs the flood clients in a child process (replies: each message's first `reply` bytes); resolves with their report. */
+function runFlood(url: string, clients: number, messages: number, size: number, reply: number, onOpen: () => void): Promise<{ code: number | null; result: FloodResult | undefined; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [FLOOD, url, String(clients), String(messages), String(size)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [FLOOD, url, String(clients), String(messages), String(size), String(reply)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => {
@@ -437,37 +437,69 @@ function runFlood(url: string, clients: number, messages: number, size: number, 
 }
 
 describe('inbound backpressure: the JS thread falls behind', () => {
-  it('a handler blocking the JS thread for 2 s while 20 clients flood: RSS bounded, no message lost or reordered, reading paused', async () => {
+  it('a handler blocking the JS thread while 20 clients flood 400 MiB: the workers stop reading at the bound, RSS bounded, no message lost or reordered', async () => {
     const CLIENTS = 20;
-    const MESSAGES = 128;
-    const SIZE = 64 * KiB; // 20 × 128 × 64 KiB = 160 MiB, well past the 64 MiB bound
+    const MESSAGES = 320;
+    const SIZE = 64 * KiB;
+    const TOTAL = CLIENTS * MESSAGES;
+    // 20 × 320 × 64 KiB = 400 MiB, more than twice RSS_SLACK: a worker that
+    // kept reading while JS is blocked would hold all of it in this process.
+    expect(TOTAL * SIZE).toBeGreaterThan(2 * RSS_SLACK);
+    // The documented bound on what the workers hand JS ahead of dispatch:
+    // max(64 MiB, 2 × maxPayload), with the default maxPayload of 16 MiB.
+    const BOUND = 64 * MiB;
     let blocked = false;
     let blockedMs = 0;
+    let readWhileBlocked = -1;
     const perConnection = new Map<WebSocket<unknown>, number>();
     const problems: string[] = [];
     let received = 0;
+    let rss: RssWatch | undefined;
     const { server, url } = await serve({
       threads: 1,
       message(ws, data, isBinary) {
         if (!blocked) {
           blocked = true;
+          // Busy: the JS thread does nothing else for at least 2 s, and then
+          // until the workers have stopped reading past the bound (no new
+          // message for 500 ms) or have read the whole flood, which they
+          // would without the read pause. The workers' counters are read
+          // directly.
           const t0 = Date.now();
-          while (Date.now() - t0 < 2000) {
-            // Busy: the JS thread does nothing else for 2 s.
+          let read = -1;
+          let changedAt = t0;
+          let sampledAt = t0;
+          for (;;) {
+            const now = Date.now();
+            const n = server.stats().messages.in;
+            if (n !== read) {
+              read = n;
+              changedAt = now;
+            }
+            if (now - sampledAt >= 20) {
+              rss?.sample(); // for where the kernel's peak mark is unavailable
+              sampledAt = now;
+            }
+            if (now - t0 >= 2000 && ((now - changedAt >= 500 && n * SIZE >= BOUND) || n === TOTAL)) break;
+            if (now - t0 >= 30_000) break;
           }
+          readWhileBlocked = read;
           blockedMs = Date.now() - t0;
         }
         const buf = data as Buffer;
         const expected = perConnection.get(ws) ?? 0;
         if (!isBinary || buf.length !== SIZE) problems.push(`bad message of ${buf.length} bytes`);
         else if (buf.readUInt32BE(4) !== expected) problems.push(`got ${buf.readUInt32BE(4)}, expected ${expected}`);
+        else if (buf[SIZE - 1] !== (expected & 0xff)) problems.push(`message ${expected} has a wrong last byte`);
         perConnection.set(ws, expected + 1);
         received++;
-        ws.send(data, { binary: isBinary });
+        // The reply is the message's first 8 bytes (client and sequence
+        // number): enough for the client to check order, and too little to
+        // back up the outbound queues, so that RSS measures the inbound side.
+        ws.send(buf.subarray(0, 8), { binary: true });
       },
     });
-    let rss: RssWatch | undefined;
-    const run = await runFlood(url, CLIENTS, MESSAGES, SIZE, () => {
+    const run = await runFlood(url, CLIENTS, MESSAGES, SIZE, 8, () => {
       rss ??= new RssWatch();
     });
     expect(run.stderr).toBe('');
@@ -480,14 +512,18 @@ describe('inbound backpressure: the JS thread falls behind', () => {
     }
     expect(run.code).toBe(0);
     expect(blockedMs).toBeGreaterThanOrEqual(2000);
+    // While JS was blocked the worker read up to the bound (and at most a
+    // read buffer and a batch past it), then left the rest in the kernel.
+    expect(readWhileBlocked * SIZE, `the worker read ${readWhileBlocked} of ${TOTAL} messages while JS was blocked`).toBeGreaterThanOrEqual(BOUND);
+    expect(readWhileBlocked * SIZE, `the worker read ${readWhileBlocked} of ${TOTAL} messages while JS was blocked`).toBeLessThanOrEqual(BOUND + 4 * MiB);
     expect(problems).toEqual([]);
-    expect(received).toBe(CLIENTS * MESSAGES);
+    expect(received).toBe(TOTAL);
     expect([...perConnection.values()]).toEqual(Array(CLIENTS).fill(MESSAGES));
     expect(rss, 'the RSS baseline').toBeDefined();
     expect(rss!.max, rss!.describe()).toBeLessThan(rss!.baseline + RSS_SLACK);
     const stats: ServerStats = server.stats();
     expect(stats.readPauses).toBeGreaterThanOrEqual(1);
-    expect(stats.messages.in).toBe(CLIENTS * MESSAGES);
-    expect(stats.messages.out).toBe(CLIENTS * MESSAGES);
+    expect(stats.messages.in).toBe(TOTAL);
+    expect(stats.messages.out).toBe(TOTAL);
   }, 120_000);
 });

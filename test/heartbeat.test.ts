@@ -10,7 +10,7 @@ import type WS from 'ws';
 import type { WebSocket } from '../src/index';
 import { closeAllClients, closeAllServers, connect, destroyAllRaw, openRaw, serve, sleep, trackRaw } from './helpers/clients';
 import { closePayload, RawClient, upgradeRequest, type Frame } from './helpers/raw-client';
-import { echoOptions, waitFor } from './helpers/server';
+import { echoOptions, notBefore, waitFor } from './helpers/server';
 
 const MiB = 1024 * 1024;
 const OP_TEXT = 0x1;
@@ -85,7 +85,9 @@ describe('idleTimeout', () => {
     const { server, port } = await serve({ ...echoOptions(), idleTimeout: 0.5, pingInterval: 0 });
     const raw = await openRaw(port);
     // 1.5 s of traffic every 100 ms: three idle timeouts' worth of time, never 0.5 s of silence.
+    let lastSent = 0;
     for (let i = 0; i < 15; i++) {
+      lastSent = Date.now(); // the server reads the tick after this
       raw.send({ opcode: OP_TEXT, payload: `tick ${i}` });
       const f = await raw.readFrame(2000);
       expect(f.opcode).toBe(OP_TEXT);
@@ -93,9 +95,12 @@ describe('idleTimeout', () => {
       await sleep(100);
     }
     expect(server.stats().idleCloses).toBe(0);
-    // Now silence.
+    // Now silence: idleTimeout after the last tick, not before.
     const f = await raw.readFrame(5000);
+    const silent = Date.now() - lastSent;
     expect(closeInfo(f)).toEqual({ code: 1001, reason: 'idle timeout' });
+    expect(silent).toBeGreaterThanOrEqual(notBefore(500));
+    expect(silent).toBeLessThan(3000);
     expect(server.stats().idleCloses).toBe(1);
   });
 
@@ -105,8 +110,10 @@ describe('idleTimeout', () => {
     const raw = await openRaw(port);
     const f = await raw.readFrame(5000).catch((err: Error) => err);
     expect(f, `no Close within 5 s (${Date.now() - t0} ms)`).not.toBeInstanceOf(Error);
+    const elapsed = Date.now() - t0;
     expect(closeInfo(f as Frame)).toEqual({ code: 1001, reason: 'idle timeout' });
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(elapsed).toBeGreaterThanOrEqual(notBefore(500));
+    expect(elapsed).toBeLessThan(3000);
     expect(server.stats().idleCloses).toBe(1);
   });
 });
@@ -115,17 +122,24 @@ describe('pingInterval', () => {
   it('a raw peer that answers every ping with a masked pong stays open past 2 s (pingInterval 0.2, idleTimeout 1)', async () => {
     const closes: number[] = [];
     const { server, port } = await serve({ pingInterval: 0.2, idleTimeout: 1, close: (_ws, code) => void closes.push(code) });
+    // Each ping comes pingInterval after the last bytes the server read: after
+    // the open (later than this), then after each pong (later than its send).
+    let quietSince = Date.now();
     const raw = await openRaw(port);
     const t0 = Date.now();
     let pings = 0;
+    const gaps: number[] = [];
     while (Date.now() - t0 < 2500) {
       const f = await raw.readFrame(2000);
+      gaps.push(Date.now() - quietSince);
       expect(f.opcode).toBe(OP_PING);
       pings++;
+      quietSince = Date.now();
       raw.send({ opcode: OP_PONG, payload: f.payload });
     }
-    // About one ping per 0.2 s of silence: at least a few in 2.5 s.
+    // About one ping per 0.2 s of silence: at least a few in 2.5 s, none early.
     expect(pings).toBeGreaterThanOrEqual(4);
+    expect(Math.min(...gaps), `ms of silence before each ping: ${gaps.join(', ')}`).toBeGreaterThanOrEqual(notBefore(200));
     expect(raw.ended).toBe(false);
     expect(server.connections).toBe(1);
     expect(closes).toEqual([]);
@@ -140,6 +154,7 @@ describe('pingInterval', () => {
     const t0 = Date.now();
     const raw = await openRaw(port);
     const frames: Frame[] = [];
+    const at: number[] = [];
     for (;;) {
       const f = await raw.readFrame(5000);
       if (f.opcode === OP_CLOSE) {
@@ -147,12 +162,15 @@ describe('pingInterval', () => {
         break;
       }
       frames.push(f);
+      at.push(Date.now() - t0);
     }
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(3000);
     expect(frames.length).toBeGreaterThanOrEqual(1);
     for (const f of frames) expect(f.opcode).toBe(OP_PING);
+    // The silence only grows: the k-th ping comes k intervals after the open at the earliest.
+    at.forEach((ms, k) => expect(ms, `ping ${k + 1} at ${ms} ms`).toBeGreaterThanOrEqual(notBefore((k + 1) * 200)));
     // Without an answer to the Close, the close timeout ends it; answering ends it now.
     raw.send({ opcode: OP_CLOSE, payload: closePayload(1001) });
     await raw.waitEnd(5000);
@@ -167,10 +185,18 @@ describe('pingInterval', () => {
     const { server, url } = await serve({ ...echoOptions(), pingInterval: 0.2, idleTimeout: 1 });
     const c = await connect('ws', url);
     let pingsSeen = 0;
-    (c.raw as WS).on('ping', () => pingsSeen++);
+    // ws answers a ping before emitting it, so each ping after the first
+    // comes at least pingInterval after the previous one was seen.
+    const seenAt: number[] = [];
+    (c.raw as WS).on('ping', () => {
+      pingsSeen++;
+      seenAt.push(Date.now());
+    });
     await sleep(2500);
     expect(c.isClosed).toBe(false);
     expect(pingsSeen).toBeGreaterThanOrEqual(4);
+    const gaps = seenAt.slice(1).map((t, i) => t - seenAt[i]);
+    expect(Math.min(...gaps), `ms between pings: ${gaps.join(', ')}`).toBeGreaterThanOrEqual(notBefore(200));
     c.send('still here');
     expect((await c.next()).data).toBe('still here');
     const s = server.stats();
@@ -215,6 +241,7 @@ describe('handshakeTimeout with heartbeats on', () => {
     const req = upgradeRequest('/');
     const res = await stalled(port, req.slice(0, req.length >> 1));
     expect(res.status).toBe(408);
+    expect(res.ms).toBeGreaterThanOrEqual(notBefore(300));
     expect(res.ms).toBeLessThan(3000);
   });
 });

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closePayload, encodeFrame, KEY, KEY_ACCEPT, upgradeRequest } from '../helpers/raw-client';
-import { echoOptions, startServer, waitFor, type Started } from '../helpers/server';
+import { echoOptions, notBefore, startServer, waitFor, type Started } from '../helpers/server';
 import {
   OP, cleanupClientsAfterEach, connect, expectCloseFrame, expectEcho, expectRefusal, sawFin, sleep,
 } from './conformance-util';
@@ -701,11 +701,14 @@ describe('handshake timeout', () => {
   });
 
   it('§4.2.1 incomplete request head at handshakeTimeout → 408', async () => {
+    const t0 = Date.now(); // before the connection: the timer starts at the accept
     const c = await connect(s.port);
     c.write(upgradeRequest('/').slice(0, 40));
     await sleep(50);
     c.write(upgradeRequest('/').slice(40, 60));
     const res = await c.readHttp(3000);
+    // More bytes do not extend the time: still about handshakeTimeout, and not less.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(notBefore(200));
     expect(res.status).toBe(408);
     await c.waitEnd();
     expect(sawFin(c)).toBe(true);

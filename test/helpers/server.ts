@@ -38,3 +38,13 @@ export async function waitFor(predicate: () => boolean, ms = 5000, what = 'condi
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * The lower bound for a timeout test: how long a timeout of `ms` takes at the
+ * least, measured from before whatever starts the timer (so that a loaded
+ * machine can only make it later). A little under `ms`, for the timers'
+ * millisecond granularity; the upper bounds stay generous instead.
+ */
+export function notBefore(ms: number): number {
+  return 0.8 * ms - 10;
+}
