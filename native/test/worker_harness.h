@@ -590,6 +590,14 @@ class WorkerHarness {
     s->accepted += double(send(h, op, data, backpressure));
     return backpressure ? kBackpressure : kSent;
   }
+  // ws.ping: only the state is checked (the worker's admit applies), and the
+  // ping is not counted in bufferedAmount.
+  bool ws_ping(Handle h, std::string_view data) {
+    JsSocket* s = js(h);
+    if (s == nullptr || s->state != 1 || data.size() > 125) return false;
+    send(h, proto::kOpPing, data, false);
+    return true;
+  }
   bool ws_close(Handle h, uint16_t code = 1000, std::string_view reason = {}) {
     JsSocket* s = js(h);
     if (s == nullptr || s->state != 1) return false;
@@ -629,6 +637,8 @@ class WorkerHarness {
   std::function<void(const RecordedEvent&)> on_event;
   // Runs after each delivered batch has been dispatched.
   std::function<void(size_t batch)> on_batch;
+  // Runs in step() right before run_once, after the clients' unsent bytes were written.
+  std::function<void()> before_run;
 
   // One loop iteration: flush the commands, write what clients still have
   // unsent, run_once(timeout_ms), dispatch what was delivered, read for the
@@ -637,6 +647,7 @@ class WorkerHarness {
     if (!worker_) return false;
     flush();
     for (auto& [fd, c] : clients_) pump(c);
+    if (before_run) before_run();
     bool running = !stopped_ && worker_->run_once(timeout_ms);
     if (!running) stopped_ = true;
     dispatch();
