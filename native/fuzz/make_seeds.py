@@ -14,6 +14,8 @@ Input formats (see the harnesses):
                      bit 6 empty feeds
   fuzz_close_frame   the Close frame payload
   fuzz_utf8          [split seed] + text
+  fuzz_server        [config 0, config 1] + steps [flag:2][conn:2][op:4] with arguments
+                     (the layout is documented at the top of fuzz_server.cpp)
 """
 import os
 import shutil
@@ -300,12 +302,157 @@ def utf8_seeds():
     return seeds
 
 
+# ---- the whole server -------------------------------------------------------------
+#
+# A program for fuzz_server.cpp: two config bytes, then steps. Each helper is one step.
+
+class Prog:
+    def __init__(self, backpressure=1, drop=False, sockbuf=0, echo=False, rate=False, small_unconsumed=False,
+                 max_payload=2, max_connections=False, max_per_ip=False):
+        c0 = backpressure | (4 if drop else 0) | (sockbuf << 3) | (32 if echo else 0) | (64 if rate else 0) \
+            | (128 if small_unconsumed else 0)
+        c1 = max_payload | (4 if max_connections else 0) | (8 if max_per_ip else 0)
+        self.b = bytearray([c0, c1])
+
+    def op(self, op, conn=0, flag=0, *args):
+        self.b.append(flag << 6 | conn << 4 | op)
+        self.b.extend(args)
+        return self
+
+    def new(self, c=0): return self.op(0, c)
+    def handshake(self, c=0, how=0): return self.op(1, c, how)
+    def raw(self, c, data): return self.op(2, c, 0, len(data), *data)
+    # spec: [len class:3][rsv1:1][no fin:1][opcode index:3]; opcode index 0 text, 1 binary,
+    # 2 continuation, 3 ping, 4 pong, 5 close, 6 opcode 3, 7 opcode 0xB.
+    def frame(self, c, kind, cls=1, arg=None, fin=True, rsv=False, extra=b""):
+        spec = cls << 5 | (16 if rsv else 0) | (0 if fin else 8) | kind
+        args = [] if arg is None else [arg]
+        return self.op(3, c, 0, spec, *args, *extra)
+    def text(self, c, n, fin=True): return self.frame(c, 0, 1, n, fin)
+    def binary(self, c, n, fin=True): return self.frame(c, 1, 1, n, fin)
+    def cont(self, c, n, fin=True): return self.frame(c, 2, 1, n, fin)
+    def close_frame(self, c, code, reason_len=0):
+        return self.frame(c, 5, 1, 2 + reason_len, extra=bytes([code >> 8, code & 255]))
+    def pings(self, c, count, plen=0, scale=0): return self.op(4, c, scale, count, plen)
+    def read(self, c, n=255, all=False): return self.op(5, c, 3 if all else 0, n)
+    def reading(self, c, on): return self.op(6, c, 1 if on else 0)
+    def client_close(self, c, how=0): return self.op(7, c, how)
+    def send(self, c, kind, n): return self.op(8, c, kind, n)
+    def ws_close(self, c, how=0): return self.op(9, c, how)
+    def terminate(self, c, raw=False): return self.op(10, c, 1 if raw else 0)
+    def subscribe(self, c, topic): return self.op(11, c, topic)
+    def unsubscribe(self, c, topic): return self.op(12, c, topic)
+    def publish(self, topic, n, binary=False, sender=3): return self.op(13, sender, topic, (n << 1 | binary) & 255)
+    def advance(self, times=1):
+        while times > 0:
+            f = 3 if times >= 8 else 2 if times >= 4 else 1 if times >= 2 else 0
+            self.op(14, 0, f)
+            times -= 1 << f
+        return self
+    def shutdown(self, graceful=False): return self.op(15, 0, 1 if graceful else 0)
+    def stop(self): return self.op(15, 0, 2)
+    def burst(self, c, count, len8): return self.op(15, c, 3, count, len8)
+
+    def open(self, c=0, how=0): return self.new(c).handshake(c, how).advance(2)
+
+    def bytes(self): return bytes(self.b)
+
+
+def server_seeds():
+    s = []
+    p = Prog(echo=True).open(0).text(0, 5).advance(2).binary(0, 40).advance(2) \
+        .text(0, 3, fin=False).cont(0, 4).advance(2).close_frame(0, 1000, 3).advance(4)
+    s.append(("handshake_echo", p.bytes()))
+    p = Prog(echo=True, sockbuf=1).new(0).handshake(0, 1).advance(4).send(0, 0, 20).advance(2)
+    s.append(("handshake_early_frame", p.bytes()))
+    p = Prog().new(0).handshake(0, 2).advance(2).send(0, 1, 10).advance(2).ws_close(0, 0).advance(2) \
+        .close_frame(0, 1000).advance(4)
+    s.append(("handshake_split_server_close", p.bytes()))
+    p = Prog().new(0).handshake(0, 3).advance(4).new(1).raw(1, b"GET / HTTP/1.0\r\n\r\n").advance(4) \
+        .new(2).raw(2, b"\x00\x01garbage\r\n\r\n").advance(4)
+    s.append(("refused_handshakes", p.bytes()))
+    p = Prog().open(0).pings(0, 3, 4).advance(2).frame(0, 4, 1, 4).advance(2).read(0, all=True).pings(0, 20, 125) \
+        .advance(4)
+    s.append(("pings_and_pongs", p.bytes()))
+    p = Prog(sockbuf=0).open(0).reading(0, False).pings(0, 10, 0).advance(2).reading(0, True).advance(4)
+    s.append(("pings_while_not_reading", p.bytes()))
+    p = Prog(sockbuf=0).open(0).reading(0, False).pings(0, 63, 125).advance(4).reading(0, True).advance(4)
+    s.append(("ping_burst_slow_reader", p.bytes()))
+    p = Prog().open(0).close_frame(0, 1000, 5).advance(4).client_close(0).advance(2)
+    s.append(("client_close_1000", p.bytes()))
+    p = Prog().open(0).frame(0, 5, 0).advance(4).client_close(0, 1).advance(4)
+    s.append(("client_close_no_code", p.bytes()))
+    p = Prog().open(0).close_frame(0, 1005).advance(4)
+    s.append(("client_close_bad_code", p.bytes()))
+    p = Prog().open(0).ws_close(0, 2).advance(2).read(0, all=True).close_frame(0, 4000).advance(4)
+    s.append(("server_close_4000", p.bytes()))
+    p = Prog().open(0).send(0, 0, 10).terminate(0).advance(2).terminate(0, raw=True).send(0, 1, 1).advance(2)
+    s.append(("terminate", p.bytes()))
+    p = Prog().open(0).client_close(0, 1).advance(4)
+    s.append(("client_fin", p.bytes()))
+    p = Prog().open(0).client_close(0, 2).send(0, 1, 100).advance(4)
+    s.append(("client_shut_rd_then_send", p.bytes()))
+    p = Prog().open(0).open(1).open(2).subscribe(0, 1).subscribe(1, 1).subscribe(2, 2).advance(1) \
+        .publish(1, 10).publish(2, 20, binary=True).publish(1, 30, sender=1).advance(2) \
+        .unsubscribe(0, 1).publish(1, 5).advance(2)
+    s.append(("publish_topics", p.bytes()))
+    p = Prog(backpressure=0, sockbuf=0).open(0).open(1).subscribe(0, 0).subscribe(1, 0).reading(0, False) \
+        .advance(1)
+    for _ in range(6):
+        p.publish(0, 200, binary=True)
+    p.advance(2).read(0, all=True).advance(2)
+    s.append(("publish_slow_subscriber", p.bytes()))
+    p = Prog(backpressure=1, sockbuf=0).open(0).reading(0, False)
+    for _ in range(6):
+        p.send(0, 3, 40)
+    p.advance(4).reading(0, True).advance(8)
+    s.append(("backpressure_close", p.bytes()))
+    p = Prog(backpressure=1, drop=True, sockbuf=0).open(0).reading(0, False)
+    for _ in range(6):
+        p.send(0, 3, 40)
+    p.advance(4).reading(0, True).advance(8)
+    s.append(("backpressure_drop", p.bytes()))
+    p = Prog(backpressure=1, sockbuf=1).open(0).reading(0, False).burst(0, 20, 100).advance(4).reading(0, True) \
+        .advance(4)
+    s.append(("send_burst", p.bytes()))
+    p = Prog(max_payload=1).open(0).frame(0, 1, 4, 20).advance(4)
+    s.append(("message_too_big", p.bytes()))
+    p = Prog().open(0).frame(0, 0, 7, 4, extra=b"a\xff\xfeb").advance(4)
+    s.append(("text_bad_utf8", p.bytes()))
+    p = Prog().open(0).frame(0, 6, 1, 1).advance(2).open(1).frame(1, 0, 1, 1, rsv=True).advance(2) \
+        .open(2).cont(2, 3).advance(2).open(3).frame(3, 3, 3).advance(2)
+    s.append(("protocol_errors", p.bytes()))
+    p = Prog(rate=True).open(0)
+    for _ in range(8):
+        p.text(0, 2)
+    p.advance(4)
+    s.append(("rate_limit", p.bytes()))
+    p = Prog(small_unconsumed=True, max_payload=1, sockbuf=3).open(0)
+    for _ in range(10):
+        p.frame(0, 1, 4, 15)
+    p.advance(8)
+    s.append(("reading_paused", p.bytes()))
+    # (maxConnectionsPerIp is left to the fuzzer: see findings/fuzz_server/per_ip_place_leak.)
+    p = Prog(max_connections=True).open(0).open(1).open(2).client_close(0).advance(2).open(0)
+    s.append(("connection_limits", p.bytes()))
+    p = Prog().open(0).open(1).send(1, 0, 4).shutdown(graceful=True).advance(2).close_frame(0, 1001).advance(4)
+    s.append(("shutdown_graceful", p.bytes()))
+    p = Prog().open(0).shutdown().advance(1).new(1).advance(1)
+    s.append(("shutdown_now", p.bytes()))
+    p = Prog().open(0).stop().advance(1)
+    s.append(("request_stop", p.bytes()))
+    p = Prog(sockbuf=1, echo=True).open(0).frame(0, 1, 5, 10).advance(8).read(0, all=True).advance(8)
+    s.append(("large_frame_echo", p.bytes()))
+    return s
+
+
 def main():
     total_files = total_bytes = 0
     for harness, seeds in (("fuzz_http_request", http_seeds()),
                            ("fuzz_frame_parser", frame_parser_seeds()),
                            ("fuzz_close_frame", close_seeds()),
-                           ("fuzz_utf8", utf8_seeds())):
+                           ("fuzz_utf8", utf8_seeds()),
+                           ("fuzz_server", server_seeds())):
         n, size = write_all(harness, seeds)
         total_files += n
         total_bytes += size

@@ -222,6 +222,11 @@ void Worker::adopt(int fd) {
   handshake_timers_.arm(c, core::now_ms());
 }
 
+size_t Worker::queued_bytes(uint32_t slot) const {
+  Connection* c = slot < slots_.size() ? slots_[slot] : nullptr;
+  return c == nullptr ? 0 : c->queued_bytes();
+}
+
 Connection* Worker::lookup(uint32_t slot, uint32_t gen) const {
   if (slot >= slots_.size() || generations_[slot] != gen) return nullptr;
   return slots_[slot];

@@ -73,6 +73,9 @@ class Worker {
   // With acceptor hand-off: every worker of the server, this one included, set before start().
   void set_siblings(std::vector<Worker*> siblings) { siblings_ = std::move(siblings); }
   const WorkerStats& stats() const { return stats_; }
+  // Worker thread (or a test driving run_once): bytes queued for a live
+  // connection, its transport's included; 0 for a free slot.
+  size_t queued_bytes(uint32_t slot) const;
   void wake() { wakeup_.signal(); }
   // JS thread: a batch of `bytes` was dispatched; reading resumes once the
   // backlog is under half the bound.
