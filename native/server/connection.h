@@ -53,7 +53,8 @@ struct Connection : core::DeadlineNode {
   bool output_full = false;        // our queue reached maxBackpressure: read nothing until it halves
   bool drain_armed = false;        // tell JS when the queue is back under the low mark
   bool above_low_mark = false;     // the queue is over the low mark now
-  bool counted = false;            // holds a place under maxConnections (and maxConnectionsPerIp)
+  bool counted = false;            // holds a place under maxConnections
+  bool ip_counted = false;         // and one under maxConnectionsPerIp, for `ip`
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
   bool publish_pending = false;    // publishes queued, to be written after the command batch

@@ -42,6 +42,7 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
       return refuse(c, 429, "too many connections from this address");
     }
     c->ip = std::move(ip);
+    c->ip_counted = true;
   }
   c->counted = true;
   if (config_->upgrade_hook) return await_js(c, EventType::kUpgrade, req, d.protocol);
@@ -113,7 +114,9 @@ void Worker::release_place(Connection* c) {
   if (!c->counted) return;
   c->counted = false;
   limits_->release();
-  if (!c->ip.empty()) limits_->release_ip(c->ip);
+  // The flag, not the string: a peer without an address ("") holds a place too.
+  if (c->ip_counted) limits_->release_ip(c->ip);
+  c->ip_counted = false;
 }
 
 void Worker::refuse(Connection* c, int status, std::string_view reason) {

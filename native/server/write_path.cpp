@@ -121,7 +121,10 @@ void Worker::note_queue(Connection* c) {
 // maxBackpressure still goes to a connection that keeps up; a queue holds at
 // most the bound plus one message.
 bool Worker::admit(Connection* c) {
-  if (c->queued_bytes() < config_->max_backpressure) return true;
+  // Sends corked for this connection are queued output too, only not yet
+  // handed to the queue: without them a batch of sends would pass the bound.
+  size_t queued = c->queued_bytes() + (c == corked_ ? cork_bytes_ : 0);
+  if (queued < config_->max_backpressure) return true;
   if (config_->drop_on_backpressure) {
     WorkerStats::add(stats_.backpressure_drops);
     return false;
