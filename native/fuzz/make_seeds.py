@@ -432,7 +432,7 @@ def server_seeds():
         p.frame(0, 1, 4, 15)
     p.advance(8)
     s.append(("reading_paused", p.bytes()))
-    # (maxConnectionsPerIp is left to the fuzzer: see findings/fuzz_server/per_ip_place_leak.)
+    # (maxConnectionsPerIp is left to the fuzzer: see regressions/fuzz_server/per_ip_place_leak.)
     p = Prog(max_connections=True).open(0).open(1).open(2).client_close(0).advance(2).open(0)
     s.append(("connection_limits", p.bytes()))
     p = Prog().open(0).open(1).send(1, 0, 4).shutdown(graceful=True).advance(2).close_frame(0, 1001).advance(4)

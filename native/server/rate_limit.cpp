@@ -26,9 +26,12 @@ bool Worker::within_rate(Connection* c) {
     return true;
   }
   c->tokens = float(tokens);
+  c->parser.stop();
+  // Already closing: our Close is sent, so there is nothing more to say;
+  // the peer's further frames are ignored and the closing timeout ends it.
+  if (c->state != ConnState::kOpen) return false;
   WorkerStats::add(stats_.rate_limit_closes);
   // Fail like a protocol error: after the messages before it, through JS.
-  c->parser.stop();
   c->close_code = proto::kClosePolicyViolation;
   c->close_reason = "message rate limit exceeded";
   c->state = ConnState::kFailed;
