@@ -76,6 +76,9 @@ class Worker {
   // Worker thread (or a test driving run_once): bytes queued for a live
   // connection, its transport's included; 0 for a free slot.
   size_t queued_bytes(uint32_t slot) const;
+  // Connections whose reading waits for JS to catch up (tests: the list
+  // holds live connections only).
+  size_t paused_connections() const { return paused_.size(); }
   void wake() { wakeup_.signal(); }
   // JS thread: a batch of `bytes` was dispatched; reading resumes once the
   // backlog is under half the bound.

@@ -297,6 +297,7 @@ struct HarnessOptions {
   uint64_t max_connections = 0;    // SharedLimits
   uint32_t max_per_ip = 0;
   bool answer_closes = true;       // dispatch: echo a peer's Close, close on a protocol error (src/server.ts)
+  bool js_behind = false;          // dispatch never reports batches consumed: JS has fallen behind
 };
 
 class WorkerHarness {
@@ -778,7 +779,7 @@ class WorkerHarness {
       size_t bytes = batch->arena.size();
       batch.reset();
       if (on_batch) on_batch(index);
-      if (worker_) worker_->consumed(bytes);
+      if (worker_ && !options_.js_behind) worker_->consumed(bytes);
       flush();
     }
   }

@@ -247,3 +247,56 @@ TEST(worker_gives_back_fds_and_memory) {
   CHECK_EQ(harness::fd_diff(fds_before, harness::open_fds()), "");
   CHECK_EQ(harness::live_heap_bytes(), heap_before);
 }
+
+TEST(worker_paused_list_holds_only_live_connections) {
+  // JS has fallen behind (nothing is reported consumed) and the inbound bound
+  // is one byte: every connection that sends a message is paused. While JS
+  // stays behind, 1,000 such connections come and go: the paused list must
+  // follow the live ones, not the history.
+  server::WorkerConfig config = test_config();
+  config.max_unconsumed = 1;
+  harness::HarnessOptions options;
+  options.js_behind = true;
+  WorkerHarness h(config, options);
+  size_t most = 0;
+  for (int round = 0; round < 1000; ++round) {
+    int c = h.adopt();
+    Handle ws = h.open(c);
+    if (!CHECK(ws.valid())) break;
+    h.send_raw(c, harness::client_frame(proto::kOpText, "first"));
+    h.send_raw(c, harness::client_frame(proto::kOpText, "waits in the kernel"));
+    h.steps(3);
+    h.terminate(ws);
+    h.steps(2);
+    CHECK_EQ(h.count(EventType::kClosed, ws), 1u);
+    most = std::max(most, h.worker().paused_connections());
+    h.close_client(c);
+  }
+  CHECK(most <= 2);
+  if (most > 2) FAIL_MSG("the paused list reached %zu entries with at most one live connection", most);
+  CHECK_EQ(h.worker().paused_connections(), 0u);
+}
+
+TEST(worker_no_event_after_closed_when_a_write_fails_mid_read) {
+  // A ping and then a Close (or a protocol error) arrive in one read from a
+  // client that has already gone: the pong's write fails, the connection is
+  // destroyed with its one closed event, and what follows in the same buffer
+  // must not raise another event.
+  for (int variant = 0; variant < 2; ++variant) {
+    CTX("then %s", variant ? "a frame with RSV1" : "a Close");
+    WorkerHarness h(test_config());
+    int c = h.adopt();
+    Handle ws = h.open(c);
+    if (!CHECK(ws.valid())) continue;
+    std::string bytes = harness::client_frame(proto::kOpPing, "are you there");
+    bytes += variant ? harness::client_frame(proto::kOpText, "x", true, 0x37fa213d, 4) : harness::client_close(1000, "bye");
+    h.send_raw(c, bytes);
+    h.close_client(c);  // gone before the worker reads: the pong cannot be written
+    h.steps(5);
+    CHECK_EQ(h.count(EventType::kClosed, ws), 1u);
+    CHECK_EQ(h.count(EventType::kPeerClose, ws), 0u);
+    CHECK_EQ(h.count(EventType::kProtocolError, ws), 0u);
+    auto evs = h.events_of(ws);
+    CHECK(!evs.empty() && evs.back().type == EventType::kClosed);
+  }
+}
