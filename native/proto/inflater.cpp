@@ -115,7 +115,14 @@ InflateStatus Inflater::pump(const uint8_t* data, size_t len, uint64_t limit, In
     size_t produced = chunk_size - z.avail_out;
     if (produced > 0) {
       // message_out_ never passes limit, so the subtraction cannot wrap.
-      if (produced > limit - message_out_) return fail(InflateStatus::kTooBig, "message inflates past the limit");
+      uint64_t room = limit - message_out_;
+      if (produced > room) {
+        // The bytes up to the limit still go to the sink first, so that what
+        // stops the message (say, invalid UTF-8 before the limit, or the
+        // limit) does not depend on how the input was cut into pieces.
+        if (room > 0 && !sink(context, chunk, size_t(room))) return fail(InflateStatus::kStopped, "stopped by the sink");
+        return fail(InflateStatus::kTooBig, "message inflates past the limit");
+      }
       message_out_ += produced;
       if (!sink(context, chunk, produced)) return fail(InflateStatus::kStopped, "stopped by the sink");
     }

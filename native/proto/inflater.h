@@ -5,14 +5,20 @@
 // removed when the message ends, and streams what it inflates to a sink in
 // chunks of at most chunk_size bytes. The caller can check text as it
 // inflates and stop at the first bad byte; and once the message's inflated
-// size passes the limit it stops with kTooBig without handing out that
-// chunk, so a small frame that would inflate to gigabytes costs at most the
-// limit plus one chunk of output.
+// size passes the limit it stops with kTooBig, having handed out exactly the
+// bytes up to the limit, so a small frame that would inflate to gigabytes
+// costs at most the limit plus one chunk of output. Which of the two stops a
+// message depends only on the data, not on how it was cut into pieces.
 //
 // Window: inflate runs with the agreed client_max_window_bits (zlib allocates
 // 2^bits bytes for it on the first output). zlib's raw inflate rejects a
-// distance beyond its window ("invalid distance too far back"), so a client
-// that breaks the agreed limit gets kBadData, not a wrong message.
+// distance that reaches past both its window and the output chunk it is
+// writing ("invalid distance too far back"). So a client that breaks the
+// agreed limit gets kBadData, or, when the bytes it points to are still in
+// the chunk being written, its message as it encoded it; which one can
+// depend on how its bytes arrived. Never a wrong message, and a client that
+// keeps the agreement never sees the difference. (With 15 bits, the largest
+// distance DEFLATE can express, the outcome never depends on the pieces.)
 //
 // Decisions where the RFC leaves room:
 //  - A message that does not end on a DEFLATE block boundary once 00 00 ff ff

@@ -525,6 +525,16 @@ TEST(deflate_parser_max_payload_applies_inflated) {
                   {Bin(a1000), Err(1009)});
     s.parser.max_text_payload = 1000;
     EXPECT_EVENTS(s, compressed_frames(r, kOpText, z), {TextB(a1000, true)});
+    // Invalid UTF-8 past the limit is a 1009, before it a 1007, however the
+    // frames are read and whatever the chunk size.
+    Bytes bad(1000, 'x');
+    bad.push_back(0xff);
+    Bytes zbad = deflate(d, bad);
+    for (size_t chunk : {size_t(1), size_t(100), size_t(16384)}) {
+      CTX("chunk %zu", chunk);
+      EXPECT_EVENTS(with(r, 1000, false, 15, chunk), cat({compressed_frames(r, kOpText, zbad), trailer(r)}), {Err(1009)});
+      EXPECT_EVENTS(with(r, 1001, false, 15, chunk), cat({compressed_frames(r, kOpText, zbad), trailer(r)}), {Err(1007)});
+    }
     // The compressed bytes have a bound of their own, at the header:
     // twice max_payload and 1024.
     EXPECT_EVENTS(with(r, 1000), r.Hdr(FIN | RSV1 | kOpBinary, 3025), {Err(1009)});
