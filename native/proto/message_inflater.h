@@ -12,7 +12,7 @@ enum class InflateStatus : uint8_t {
   kTooBig,    // the message's inflated size passed the limit
   kStopped,   // the sink returned false (e.g. invalid UTF-8)
   kBadData,   // not a valid DEFLATE stream (or one that breaks the agreed window)
-  kNoMemory,  // zlib could not allocate its state
+  kNoMemory,  // zlib could not set up its state (out of memory, or options zlib refuses)
 };
 
 // Receives inflated bytes, in chunks, as they are produced; false stops the
