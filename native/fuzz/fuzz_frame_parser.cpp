@@ -1,4 +1,5 @@
-// Fuzzes proto::FrameParser (RFC 6455 §5) in both roles.
+// Fuzzes proto::FrameParser (RFC 6455 §5) in both roles, with and without
+// permessage-deflate (RFC 7692).
 //
 // Input layout:
 //   byte 0   flags: bit 0      role (1: server, frames must be masked; 0: client)
@@ -6,8 +7,12 @@
 //                              0, 125, 65535, 2^64-1, byte 1 + 126
 //                   bits 4..5  piece sizes: 1 byte, 1..8, 1..64, 1..all that is left
 //                   bit 6      empty feeds between pieces
+//                   bit 7      permessage-deflate negotiated: RSV1 marks compressed messages
 //   byte 1   the max_payload parameter
-//   bytes 2, 3  seed for the piece sizes
+//   bytes 2, 3  seed for the piece sizes; with bit 7 its top bits also set the
+//               inflater: bits 13..15 window bits (0-3: 15, then 8, 9, 11, 13),
+//               bit 12 no context takeover, bits 10..11 chunk size 1, 7, 256
+//               or 16384
 //   rest     the byte stream
 // The stream is fed once in one call and once in pieces, each piece in its own
 // exact-size allocation (freed right after its feed, so ASan catches the
@@ -18,8 +23,14 @@
 //     whether every byte is < 0x80; binary is never `ascii`;
 //   - pings and pongs carry at most 125 bytes;
 //   - a close has code 1005 with no reason, or an allowed code with a valid
-//     UTF-8 reason; an error has code 1002, 1007 or 1009 and a reason string.
-// Both feedings must give identical events and end in the same state.
+//     UTF-8 reason; an error has code 1002, 1007, 1009 or 1011 and a reason
+//     string;
+//   - with permessage-deflate: the inflater never holds more than its state,
+//     window and one chunk, and holds nothing after an error.
+// Both feedings must give identical events and end in the same state, except
+// with an inflater window under 15 bits: zlib then also accepts a distance
+// past the window into the chunk it is writing (see proto/inflater.h), so a
+// stream that breaks the window may inflate or fail depending on the pieces.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -27,6 +38,7 @@
 
 #include "fuzz/fuzz_util.h"
 #include "proto/frame_parser.h"
+#include "proto/inflater.h"
 
 using namespace corews::proto;
 using Bytes = std::vector<uint8_t>;
@@ -95,7 +107,7 @@ struct Recorder {
   }
   void on_error(uint16_t code, const char* reason) {
     FUZZ_CHECK(parser->stopped());
-    FUZZ_CHECK_MSG(code == 1002 || code == 1007 || code == 1009, "on_error with code %u", code);
+    FUZZ_CHECK_MSG(code == 1002 || code == 1007 || code == 1009 || code == 1011, "on_error with code %u", code);
     FUZZ_CHECK(reason != nullptr && *reason != '\0');
     event({'E', 0, code, false, {}});
     ended = true;
@@ -111,6 +123,16 @@ struct Outcome {
 Outcome finish(FrameParser& p, Recorder& r) {
   FUZZ_CHECK(r.ended == p.stopped());
   return {std::move(r.events), p.stopped(), p.mid_message()};
+}
+
+// Checks the inflater's memory after every feed: zlib's inflate state is
+// about 7 KiB, plus the window and the chunk buffer.
+void check_inflater(const Inflater* inf, const Recorder& r) {
+  if (!inf) return;
+  const InflaterOptions& o = inf->options();
+  size_t bound = 12 * 1024 + (size_t(1) << o.window_bits) + o.chunk_size;
+  FUZZ_CHECK_MSG(inf->memory() <= bound, "inflater holds %zu bytes, bound %zu", inf->memory(), bound);
+  if (r.ended && !r.events.empty() && r.events.back().kind == 'E') FUZZ_CHECK(!inf->mid_message());
 }
 
 }  // namespace
@@ -136,15 +158,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 7: o.max_payload = uint64_t(param) + 126; break;
   }
 
+  const bool deflate = flags & 0x80;
+  InflaterOptions io;
+  static const int kWindowBits[8] = {15, 15, 15, 15, 8, 9, 11, 13};
+  io.window_bits = kWindowBits[seed >> 13];
+  io.no_context_takeover = (seed >> 12) & 1;
+  static const size_t kChunks[4] = {1, 7, 256, 16384};
+  io.chunk_size = kChunks[(seed >> 10) & 3];
+
   // One call.
   Outcome whole;
   {
     FrameParser p(o);
+    Inflater inf(io);
+    if (deflate) p.set_inflater(&inf);
     Recorder r;
     r.parser = &p;
     r.max_payload = o.max_payload;
     fuzz::ExactBuf buf(stream, n);
     p.feed(r, buf.p, buf.n);
+    check_inflater(deflate ? &inf : nullptr, r);
     whole = finish(p, r);
   }
 
@@ -152,6 +185,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Outcome split;
   {
     FrameParser p(o);
+    Inflater inf(io);
+    if (deflate) p.set_inflater(&inf);
     Recorder r;
     r.parser = &p;
     r.max_payload = o.max_payload;
@@ -174,11 +209,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       fuzz::ExactBuf piece(stream + pos, len);
       p.feed(r, piece.p, piece.n);
+      check_inflater(deflate ? &inf : nullptr, r);
       pos += len;
     }
     split = finish(p, r);
   }
 
+  if (deflate && io.window_bits < 15) return 0;
   FUZZ_CHECK_MSG(whole.events.size() == split.events.size(), "one call gave %zu events, pieces gave %zu",
                  whole.events.size(), split.events.size());
   for (size_t i = 0; i < whole.events.size(); ++i) {

@@ -11,7 +11,12 @@ Input formats (see the harnesses):
   fuzz_http_request  raw bytes of a request head (and, for check_server_response, a few responses)
   fuzz_frame_parser  [flags, max_payload param, seed lo, seed hi] + stream
                      flags: bit 0 server role, bits 1-3 max_payload mode, bits 4-5 split mode,
-                     bit 6 empty feeds
+                     bit 6 empty feeds, bit 7 permessage-deflate (the seed's top bits: inflater
+                     window bits - 8 in 13-15, no context takeover in 12, chunk size in 10-11)
+  fuzz_deflate       [flags, param, seed lo, seed hi] + messages (round trip) or compressed bytes
+                     flags: bits 0-2 window bits - 8, bit 3 no context takeover, bit 4 inflate
+                     arbitrary bytes, bits 5-6 chunk size, bit 7 release after each message
+  fuzz_deflate_negotiation  [config flags, server bits, client bits, cut] + Sec-WebSocket-Extensions value
   fuzz_close_frame   the Close frame payload
   fuzz_utf8          [split seed] + text
   fuzz_server        [config 0, config 1] + steps [flag:2][conn:2][op:4] with arguments
@@ -20,6 +25,7 @@ Input formats (see the harnesses):
 import os
 import shutil
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -240,6 +246,137 @@ def frame_parser_seeds():
     return s
 
 
+# ---- permessage-deflate (RFC 7692) --------------------------------------------------
+
+RSV1 = 0x40
+
+
+def deflate_messages(messages, wbits=15, no_context_takeover=False, level=6):
+    """Each message compressed as RFC 7692 §7.2.1 says: raw DEFLATE, sync flush, 00 00 ff ff removed."""
+    out = []
+    c = zlib.compressobj(level, zlib.DEFLATED, -max(wbits, 9))
+    for m in messages:
+        if no_context_takeover:
+            c = zlib.compressobj(level, zlib.DEFLATED, -max(wbits, 9))
+        if not m:
+            out.append(b"\x00")  # §7.2.3.6
+            continue
+        z = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert z.endswith(b"\x00\x00\xff\xff")
+        out.append(z[:-4])
+    return out
+
+
+FP_WINDOW_BITS = [15, 15, 15, 15, 8, 9, 11, 13]
+
+
+def deflate_seed_bits(wbits=15, no_context_takeover=False, chunk=3):
+    """The seed bits fuzz_frame_parser reads for its inflater."""
+    return (FP_WINDOW_BITS.index(wbits) << 13) | (int(no_context_takeover) << 12) | (chunk << 10)
+
+
+def frame_parser_deflate_seeds():
+    s = []
+    hello = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])
+    for role, server in (("srv", True), ("cli", False)):
+        r = 1 if server else 0
+        F = lambda b0, p=b"", **kw: frame(b0, p, masked=server, **kw)
+        # RFC 7692 §7.2.3.1-7.2.3.6 as frames.
+        s.append(fp(f"{role}_pmd_hello", r | 0x80, F(FIN | RSV1 | TEXT, hello), seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_hello_fragmented", r | 0x80 | 0x10,
+                    F(RSV1 | TEXT, hello[:3]) + F(FIN | CONT, hello[3:]), seed=deflate_seed_bits(chunk=0)))
+        s.append(fp(f"{role}_pmd_shared_window", r | 0x80 | 0x20,
+                    F(FIN | RSV1 | TEXT, hello) + F(FIN | RSV1 | TEXT, bytes([0xF2, 0x00, 0x11, 0x00, 0x00])),
+                    seed=deflate_seed_bits(chunk=1)))
+        s.append(fp(f"{role}_pmd_stored", r | 0x80,
+                    F(FIN | RSV1 | BINARY, bytes([0x00, 0x05, 0x00, 0xFA, 0xFF]) + b"Hello\x00"), seed=deflate_seed_bits(9)))
+        s.append(fp(f"{role}_pmd_bfinal", r | 0x80 | 0x30,
+                    F(FIN | RSV1 | TEXT, bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00])) +
+                    F(FIN | RSV1 | TEXT, bytes([0xF2, 0x00, 0x11, 0x00, 0x00])), seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_two_blocks", r | 0x80,
+                    F(FIN | RSV1 | TEXT, bytes([0xF2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xCA, 0xC9, 0xC9, 0x07, 0x00])),
+                    seed=deflate_seed_bits(chunk=2)))
+        s.append(fp(f"{role}_pmd_empty", r | 0x80, F(FIN | RSV1 | TEXT, b"\x00") + F(FIN | RSV1 | BINARY),
+                    seed=deflate_seed_bits()))
+        # Longer compressed messages from zlib, mixed with plain ones and control frames.
+        msgs = [("héllo wörld € " * 20).encode(), bytes(range(256)) * 3, b"", b"abcabcabcabd" * 50]
+        for wbits, nct in ((15, False), (9, True), (13, False)):
+            z = deflate_messages(msgs, wbits, nct)
+            stream = (F(FIN | RSV1 | TEXT, z[0]) + F(FIN | TEXT, b"plain") +
+                      F(RSV1 | BINARY, z[1][:10]) + F(FIN | PING, b"p") + F(CONT, z[1][10:20]) + F(FIN | CONT, z[1][20:]) +
+                      F(FIN | RSV1 | TEXT, z[2]) + F(FIN | RSV1 | BINARY, z[3]) +
+                      F(FIN | CLOSE, close_payload(1000)))
+            s.append(fp(f"{role}_pmd_mixed_w{wbits}{'_nct' if nct else ''}", r | 0x80 | 0x10, stream,
+                        seed=deflate_seed_bits(wbits, nct, 2)))
+        # Errors: RSV1 on a continuation and on a control frame, RSV2, bad data,
+        # invalid UTF-8 inside compressed text, a message that inflates past max_payload.
+        s.append(fp(f"{role}_pmd_rsv1_continuation", r | 0x80, F(RSV1 | TEXT, hello[:3]) + F(FIN | RSV1 | CONT, hello[3:]),
+                    seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_rsv1_ping", r | 0x80, F(FIN | RSV1 | PING, b"p"), seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_rsv2", r | 0x80, F(FIN | 0x20 | TEXT, hello), seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_bad_data", r | 0x80, F(FIN | RSV1 | TEXT, b"\xff\xff\xff"), seed=deflate_seed_bits()))
+        s.append(fp(f"{role}_pmd_bad_utf8", r | 0x80 | 0x10,
+                    F(FIN | RSV1 | TEXT, deflate_messages([b"x" * 3000 + b"\xff" + b"y" * 3000])[0]),
+                    seed=deflate_seed_bits(chunk=2)))
+        # max_payload = param (mode 1) = 200: 10 000 zeros inflate past it.
+        s.append(fp(f"{role}_pmd_too_big", r | 0x80 | (1 << 1),
+                    F(FIN | RSV1 | BINARY, deflate_messages([bytes(10000)])[0]), param=200, seed=deflate_seed_bits()))
+        # Without the extension, the same compressed frame is a protocol error.
+        s.append(fp(f"{role}_pmd_not_negotiated", r, F(FIN | RSV1 | TEXT, hello)))
+    return s
+
+
+def deflate_seeds():
+    s = []
+
+    def rt(name, flags, messages, param=6, seed=0x2468):
+        body = b""
+        for m in messages:
+            assert len(m) <= 250
+            body += bytes([len(m)]) + m
+        s.append((name, bytes([flags & 0xEF, param, seed & 255, seed >> 8]) + body))
+
+    def raw(name, flags, payloads, param=64, seed=0x1357):
+        s.append((name, bytes([flags | 0x10, param, seed & 255, seed >> 8]) + b"".join(payloads)))
+
+    rt("rt_hello_w15", 7, [b"Hello", b"Hello", b""])
+    rt("rt_text_w8", 0, ["héllo wörld € ".encode() * 10, b"", b"abc" * 80])
+    rt("rt_nct_w10_release", 2 | 8 | 0x80 | 0x20, [bytes(range(200)), bytes(range(200))], param=19)
+    rt("rt_level0_w12", 4 | 0x40, [b"stored blocks " * 10], param=0)
+    s.append(("rt_long_repeat", bytes([7, 9, 0x11, 0x22]) + bytes([255, ord("a"), ord("b"), 10]) + b"0123456789"))
+    hello = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])
+    raw("in_hello", 7, [hello])
+    raw("in_rfc_examples", 7 | 0x60, [hello, bytes([0xF2, 0x00, 0x11, 0x00, 0x00]),
+                                      bytes([0x00, 0x05, 0x00, 0xFA, 0xFF]) + b"Hello\x00",
+                                      bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00])], seed=0x0101)
+    raw("in_two_blocks", 7, [bytes([0xF2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xCA, 0xC9, 0xC9, 0x07, 0x00])])
+    raw("in_zeros_past_limit", 7 | 0x20, deflate_messages([bytes(50000)]), param=10)
+    raw("in_window_9", 1, deflate_messages([b"window " * 100], wbits=9))
+    raw("in_garbage", 3, [bytes(range(256))])
+    return s
+
+
+def negotiation_seeds():
+    offers = [
+        "permessage-deflate",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
+        "permessage-deflate; server_max_window_bits=\"10\"; client_max_window_bits=\"1\\5\"",
+        "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=12, permessage-deflate",
+        "foo; a=\"b, permessage-deflate\", permessage-deflate ; server_max_window_bits = 9",
+        "permessage-deflate; server_max_window_bits=08, permessage-deflate; foo, permessage-deflate; "
+        "server_no_context_takeover; server_no_context_takeover, permessage-deflate;",
+        ", ,PerMessage-Deflate;Client_Max_Window_Bits=9,,",
+        "permessage-deflate; server_max_window_bits=\"10",
+    ]
+    s = []
+    for i, o in enumerate(offers):
+        cfg = bytes([i % 8, (i * 5) % 9, (i * 7) % 9 if i % 3 else 0, 200])
+        s.append((f"offer_{i}", cfg + o.encode() + b", permessage-deflate; client_max_window_bits=11"))
+    return s
+
+
 # ---- close payloads -------------------------------------------------------------
 
 def close_seeds():
@@ -449,7 +586,9 @@ def server_seeds():
 def main():
     total_files = total_bytes = 0
     for harness, seeds in (("fuzz_http_request", http_seeds()),
-                           ("fuzz_frame_parser", frame_parser_seeds()),
+                           ("fuzz_frame_parser", frame_parser_seeds() + frame_parser_deflate_seeds()),
+                           ("fuzz_deflate", deflate_seeds()),
+                           ("fuzz_deflate_negotiation", negotiation_seeds()),
                            ("fuzz_close_frame", close_seeds()),
                            ("fuzz_utf8", utf8_seeds()),
                            ("fuzz_server", server_seeds())):

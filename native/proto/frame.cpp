@@ -4,8 +4,10 @@
 
 namespace corews::proto {
 
-size_t write_frame_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* mask, bool rsv1) {
-  out[0] = uint8_t(0x80 | (rsv1 ? 0x40 : 0) | op);
+namespace {
+
+size_t write_header(uint8_t* out, uint8_t b0, uint64_t len, const uint8_t* mask) {
+  out[0] = b0;
   uint8_t mask_bit = mask ? 0x80 : 0;
   size_t n;
   if (len < 126) {
@@ -26,6 +28,19 @@ size_t write_frame_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* 
     n += 4;
   }
   return n;
+}
+
+}  // namespace
+
+size_t write_frame_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* mask, bool rsv1) {
+  return write_header(out, uint8_t(0x80 | (rsv1 ? 0x40 : 0) | op), len, mask);
+}
+
+size_t write_fragment_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* mask, bool first, bool fin,
+                             bool compressed) {
+  uint8_t b0 = first ? uint8_t(op | (compressed ? 0x40 : 0)) : uint8_t(kOpContinuation);
+  if (fin) b0 |= 0x80;
+  return write_header(out, b0, len, mask);
 }
 
 }  // namespace corews::proto

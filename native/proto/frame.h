@@ -28,10 +28,19 @@ constexpr size_t frame_header_size(uint64_t len, bool masked) {
   return (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + (masked ? 4 : 0);
 }
 
-// Writes a header with FIN set (corews never fragments what it sends) into
-// `out` (at least kMaxFrameHeader bytes); `mask` is null for server frames.
-// Returns the header size.
+// Writes a header with FIN set into `out` (at least kMaxFrameHeader bytes);
+// `mask` is null for server frames. `rsv1` marks a compressed message's
+// single frame (RFC 7692 §6: permessage-deflate, when negotiated). Returns
+// the header size.
 size_t write_frame_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* mask,
                           bool rsv1 = false);
+
+// The header of one frame of a message sent in fragments (§5.4): the first
+// frame carries the message's opcode `op` (text or binary) and, when
+// `compressed`, RSV1 (RFC 7692 §6.1: on the first frame only); later frames
+// are continuations with RSV1 clear, whatever `op` and `compressed` say.
+// `fin` marks the last frame. Returns the header size.
+size_t write_fragment_header(uint8_t* out, Opcode op, uint64_t len, const uint8_t* mask, bool first, bool fin,
+                             bool compressed);
 
 }  // namespace corews::proto

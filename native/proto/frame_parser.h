@@ -7,6 +7,13 @@
 // §5.2 and §5.5. A message whose single frame lies whole in the input is handed
 // out without a copy; only a message that spans reads or frames is buffered.
 //
+// With permessage-deflate negotiated (RFC 7692; set_inflater()), a message
+// whose first frame has RSV1 set is compressed: its payload goes through the
+// caller's MessageInflater as it arrives, text is UTF-8 checked on the
+// inflated bytes as they come out, and max_payload / max_text_payload bound
+// the inflated size. Compressed messages are always buffered; uncompressed
+// ones keep the zero-copy path.
+//
 // The handler is a template parameter, so the parser knows nothing of sockets:
 //   void on_message(Opcode op, uint8_t* data, size_t len, bool ascii);
 //   void on_ping(const uint8_t* data, size_t len);
@@ -23,6 +30,7 @@
 #include "close_code.h"
 #include "frame.h"
 #include "mask.h"
+#include "message_inflater.h"
 #include "utf8.h"
 
 namespace corews::proto {
@@ -44,6 +52,14 @@ class FrameParser {
   void stop() { stopped_ = true; }
   // True while a message or frame is half-received.
   bool mid_message() const { return msg_op_ != 0 || in_payload_ || header_have_ != 0; }
+
+  // permessage-deflate was negotiated (RFC 7692): messages whose first frame
+  // has RSV1 set are inflated by `inflater`, which stays the caller's and
+  // must outlive its use here. Null (the default) is no extension, and RSV1
+  // a protocol error. Set it between messages (normally right after the
+  // handshake, before any frame).
+  void set_inflater(MessageInflater* inflater) { inflater_ = inflater; }
+  MessageInflater* inflater() const { return inflater_; }
 
   // Consumes all of `data` (or stops early on close or error). `data` is
   // modified: payloads are unmasked in place.
@@ -101,7 +117,7 @@ class FrameParser {
   template <class Handler>
   void start_frame(Handler& h, const uint8_t* hdr) {
     bool fin = hdr[0] & 0x80;
-    uint8_t rsv = hdr[0] & 0x70;
+    bool rsv1 = hdr[0] & 0x40;
     uint8_t op = hdr[0] & 0x0f;
     bool masked = hdr[1] & 0x80;
     uint8_t len7 = hdr[1] & 0x7f;
@@ -116,8 +132,16 @@ class FrameParser {
       pos = 10;
     }
 
-    // §5.2: RSV1-3 must be 0 unless an extension defines them (none negotiated).
-    if (rsv) return fail(h, kCloseProtocolError, "RSV bits set without a negotiated extension");
+    // §5.2: RSV1-3 must be 0 unless a negotiated extension defines them; only
+    // permessage-deflate can be negotiated, and it defines RSV1 alone.
+    if (hdr[0] & 0x30) return fail(h, kCloseProtocolError, "RSV2 or RSV3 set without a negotiated extension");
+    if (rsv1) {
+      if (!inflater_) return fail(h, kCloseProtocolError, "RSV bits set without a negotiated extension");
+      // RFC 7692 §6.1: RSV1 ("Per-Message Compressed") belongs on the first
+      // frame of a data message only, never on control frames or continuations.
+      if (is_control(op)) return fail(h, kCloseProtocolError, "RSV1 set on a control frame");
+      if (op == kOpContinuation) return fail(h, kCloseProtocolError, "RSV1 set on a continuation frame");
+    }
     if (!is_known_opcode(op)) return fail(h, kCloseProtocolError, "reserved opcode");
     // §5.1: a server closes the connection on an unmasked client frame.
     if (masked != options_.require_mask) {
@@ -139,10 +163,21 @@ class FrameParser {
     }
     if (!is_control(op)) {
       bool text = (op == kOpContinuation ? msg_op_ : op) == kOpText;
-      if (len > options_.max_payload - msg_size_) return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
-      // msg_size_ never passes the limit of its kind, so neither subtraction wraps.
-      if (text && len > options_.max_text_payload - msg_size_) {
-        return fail(h, kCloseMessageTooBig, "text message longer than the longest string the server can hold");
+      bool compressed = op == kOpContinuation ? msg_compressed_ : rsv1;
+      if (compressed) {
+        // The inflated size is checked as it inflates. The compressed bytes
+        // are bounded too, so no message streams in forever, with room for
+        // incompressible data (which deflate makes slightly longer): a
+        // message allowed inflated is never refused for its wire size.
+        if (len > compressed_limit() - (op == kOpContinuation ? wire_size_ : 0)) {
+          return fail(h, kCloseMessageTooBig, "compressed message exceeds maxPayload");
+        }
+      } else {
+        if (len > options_.max_payload - msg_size_) return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
+        // msg_size_ never passes the limit of its kind, so neither subtraction wraps.
+        if (text && len > options_.max_text_payload - msg_size_) {
+          return fail(h, kCloseMessageTooBig, "text message longer than the longest string the server can hold");
+        }
       }
     }
 
@@ -156,6 +191,8 @@ class FrameParser {
     if (!is_control(op) && op != kOpContinuation) {
       msg_op_ = op;
       msg_size_ = 0;
+      wire_size_ = 0;
+      msg_compressed_ = rsv1;
       utf8_.reset();
     }
     if (is_control(op)) control_len_ = 0;
@@ -171,6 +208,12 @@ class FrameParser {
       std::memcpy(control_ + control_len_, data, n);
       control_len_ += uint8_t(n);
       if (frame_left_ == 0) finish_frame(h, nullptr, 0);
+      return;
+    }
+    if (msg_compressed_) {
+      wire_size_ += n;
+      check_inflate(h, inflater_->write(data, n, inflate_limit(), &FrameParser::take_inflated, this));
+      if (!stopped_ && frame_left_ == 0) finish_frame(h, nullptr, 0);
       return;
     }
     if (msg_op_ == kOpText && !utf8_.feed(data, n)) {
@@ -204,6 +247,12 @@ class FrameParser {
         break;
     }
     if (!frame_fin_) return;
+    if (msg_compressed_) {
+      // §7.2.2: the message's end, where the removed 00 00 ff ff belongs.
+      check_inflate(h, inflater_->finish(inflate_limit(), &FrameParser::take_inflated, this));
+      if (stopped_) return;
+      msg_compressed_ = false;
+    }
     if (msg_op_ == kOpText && !utf8_.complete()) {
       return fail(h, kCloseInvalidPayload, "text message ends inside a UTF-8 sequence");
     }
@@ -240,17 +289,68 @@ class FrameParser {
     h.on_close(code, control_ + 2, control_len_ - 2);
   }
 
+  // The inflater's sink: inflated bytes of the current compressed message.
+  static bool take_inflated(void* self, const uint8_t* data, size_t n) {
+    FrameParser& p = *static_cast<FrameParser*>(self);
+    // §8.1 of RFC 6455: fail fast, here at the first bad chunk of output.
+    if (p.msg_op_ == kOpText && !p.utf8_.feed(data, n)) return false;
+    p.message_.insert(p.message_.end(), data, data + n);
+    p.msg_size_ += n;
+    return true;
+  }
+
+  // The most a compressed message may inflate to.
+  uint64_t inflate_limit() const {
+    uint64_t limit = options_.max_payload;
+    if (msg_op_ == kOpText && options_.max_text_payload < limit) limit = options_.max_text_payload;
+    return limit;
+  }
+
+  // The most compressed bytes a message may take on the wire: twice
+  // max_payload and a little, saturating (deflate's worst case is a few
+  // bytes per stored block of at most 64 KiB; compressed bytes are never
+  // buffered, so the bound is generous at no cost in memory).
+  uint64_t compressed_limit() const {
+    uint64_t m = options_.max_payload;
+    return m > (UINT64_MAX - 1024) / 2 ? UINT64_MAX : 2 * m + 1024;
+  }
+
+  template <class Handler>
+  void check_inflate(Handler& h, InflateStatus status) {
+    switch (status) {
+      case InflateStatus::kOk:
+        return;
+      case InflateStatus::kTooBig:
+        if (msg_op_ == kOpText && options_.max_text_payload < options_.max_payload) {
+          return fail(h, kCloseMessageTooBig, "text message longer than the longest string the server can hold");
+        }
+        return fail(h, kCloseMessageTooBig, "message exceeds maxPayload");
+      case InflateStatus::kStopped:
+        return fail(h, kCloseInvalidPayload, "invalid UTF-8 in a text message");
+      case InflateStatus::kBadData:
+        return fail(h, kCloseInvalidPayload, "invalid permessage-deflate data");
+      case InflateStatus::kNoMemory:
+        return fail(h, kCloseInternalError, "out of memory for permessage-deflate");
+    }
+    fail(h, kCloseInternalError, "unknown inflate status");
+  }
+
   template <class Handler>
   void fail(Handler& h, uint16_t code, const char* reason) {
     stopped_ = true;
     in_payload_ = false;
     std::vector<uint8_t>().swap(message_);
+    // A half-inflated message leaves the stream out of step with the peer.
+    if (msg_compressed_ && inflater_) inflater_->abandon();
+    msg_compressed_ = false;
     h.on_error(code, reason);
   }
 
   FrameParserOptions options_;
-  std::vector<uint8_t> message_;  // only while a message spans reads or frames
-  uint64_t msg_size_ = 0;         // bytes of the current message so far
+  MessageInflater* inflater_ = nullptr;  // permessage-deflate negotiated when set
+  std::vector<uint8_t> message_;  // only while a message spans reads or frames, or is compressed
+  uint64_t msg_size_ = 0;         // bytes of the current message so far (inflated, when compressed)
+  uint64_t wire_size_ = 0;        // compressed bytes of the current compressed message
   uint64_t frame_len_ = 0;
   uint64_t frame_left_ = 0;
   Utf8Validator utf8_;
@@ -264,6 +364,7 @@ class FrameParser {
   bool masked_ = false;
   bool in_payload_ = false;
   bool stopped_ = false;
+  bool msg_compressed_ = false;  // the current message's first frame had RSV1
   uint8_t control_[kMaxControlPayload];
 };
 
