@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "../core/poller.h"
 #include "tcp_transport.h"
@@ -167,7 +168,27 @@ IoResult TlsTransport::write_some(const iovec* iov, int count) {
   if (!flush_out()) return {IoResult::kError, error_};
   size_t taken = 0;
   ERR_clear_error();
-  for (int i = 0; i < count && held_output_ < kHeldLimit; ++i) {
+  // Small pieces (corked replies, a frame header and its payload) share
+  // records: gathered into one buffer, encrypted with one SSL_write.
+  uint8_t gather[16 * 1024];
+  size_t gathered = 0;
+  int i = 0;
+  for (; i < count && gathered + iov[i].iov_len <= sizeof gather; ++i) {
+    std::memcpy(gather + gathered, iov[i].iov_base, iov[i].iov_len);
+    gathered += iov[i].iov_len;
+  }
+  if (i > 1 || (i == 1 && i == count)) {
+    size_t n = 0;
+    if (gathered > 0 && SSL_write_ex(ssl_, gather, gathered, &n) != 1) {
+      ERR_clear_error();
+      return {IoResult::kError, EPROTO};
+    }
+    taken = gathered;
+    if (!flush_out()) return {IoResult::kError, error_};
+  } else {
+    i = 0;  // one large piece first: written from where it is
+  }
+  for (; i < count && held_output_ < kHeldLimit; ++i) {
     const uint8_t* p = static_cast<const uint8_t*>(iov[i].iov_base);
     size_t left = iov[i].iov_len;
     while (left > 0 && held_output_ < kHeldLimit) {
