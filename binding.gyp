@@ -30,6 +30,8 @@
         "native/server/rate_limit.cpp",
         "native/server/read_path.cpp",
         "native/server/tcp_transport.cpp",
+        "native/server/tls_context.cpp",
+        "native/server/tls_transport.cpp",
         "native/server/topics.cpp",
         "native/server/worker.cpp",
         "native/server/write_path.cpp",
@@ -37,7 +39,8 @@
         "native/addon/hot_paths_binding.cpp",
         "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",
-        "native/addon/native_server.cpp"
+        "native/addon/native_server.cpp",
+        "native/addon/tls_binding.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -1,5 +1,6 @@
 // The shape of the addon (native/addon/), as the TypeScript layer uses it.
 // Internal: nothing here is exported from the package.
+import type { NativeTls } from './tls';
 
 /** Event kinds of a batch; the numbers match native/server/event_batch.h. */
 export const enum EventType {
@@ -54,6 +55,8 @@ export interface NativeOptions {
   maxConnectionsPerIp: number;
   /** One acceptor hands connections to the workers (where SO_REUSEPORT does not balance). */
   acceptorHandoff: boolean;
+  /** wss://; absent: plain TCP. */
+  tls?: NativeTls;
 }
 
 /** One worker's counters, as the addon reports them. */
@@ -87,6 +90,17 @@ export const REJECT_STATUSES = [400, 403, 404, 405, 408, 426, 429, 431, 500, 503
 export interface NativeStats {
   workers: NativeWorkerStats[];
   hopUs: { count: number; p50: number; p99: number; max: number };
+  /** Only on a TLS server. */
+  tls?: NativeTlsStats;
+}
+
+export interface NativeTlsStats {
+  handshakes: number;
+  resumed: number;
+  tls12: number;
+  tls13: number;
+  handshakeFailures: number;
+  renegotiationsRefused: number;
 }
 
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
@@ -109,6 +123,8 @@ export interface NativeServer {
   /** Per slot: [queued bytes, consumed send bytes]. */
   counters(worker: number): Float64Array;
   stats(): NativeStats;
+  addContext(hostname: string, tls: NativeTls): void;
+  setSecureContext(tls: NativeTls): void;
 }
 
 /** The protocol core's hot paths, for the microbenchmarks in bench/. */

@@ -1,6 +1,7 @@
 // Server options: their types, defaults and validation. A wrong option throws
 // a TypeError (wrong type) or RangeError (out of range) that names it.
 import os from 'node:os';
+import { resolveTls, type NativeTls, type TlsOptions } from './tls';
 import type { WebSocket } from './websocket';
 
 /** Header fields, with lower-case names. Repeated fields are joined with ", ". */
@@ -102,6 +103,8 @@ export interface ServerOptions<UserData = unknown> {
   maxConnectionsPerIp?: number;
   /** Messages per second per connection (bursts of one second's worth); past it: close with 1008. Default: no limit. */
   maxMessagesPerSecond?: number;
+  /** wss://: the server speaks TLS on every connection with this certificate set (see README, TLS). */
+  tls?: TlsOptions;
   /** Decides upgrades in JS (auth, user data). Without it no handshake touches JS. */
   upgrade?: (req: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   /** Answers plain HTTP requests (health checks, a demo page). Without it they get 426. */
@@ -146,6 +149,7 @@ export interface ResolvedOptions<UserData> {
   maxConnectionsPerIp: number;
   /** 0: no limit. */
   maxMessagesPerSecond: number;
+  tls: NativeTls | undefined;
   drain: ServerOptions<UserData>['drain'];
   upgrade: ServerOptions<UserData>['upgrade'];
   http: ServerOptions<UserData>['http'];
@@ -158,7 +162,7 @@ export interface ResolvedOptions<UserData> {
 const KNOWN = new Set([
   'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
   'maxBackpressure', 'backpressurePolicy', 'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp',
-  'maxMessagesPerSecond', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
+  'maxMessagesPerSecond', 'tls', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -258,6 +262,7 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
     maxConnections: integer('maxConnections', o.maxConnections, 0, 1, 100_000_000),
     maxConnectionsPerIp: integer('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 1, 100_000_000),
     maxMessagesPerSecond: positive('maxMessagesPerSecond', o.maxMessagesPerSecond),
+    tls: resolveTls(o.tls),
     drain: fn('drain', o.drain),
     upgrade: fn('upgrade', o.upgrade),
     http: fn('http', o.http),

@@ -9,6 +9,7 @@ import { binding } from './loader';
 import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
 import { prometheus, summarize, type ServerStats } from './stats';
+import { resolveTls, type TlsOptions } from './tls';
 import { TopicRegistry } from './topics';
 import { checkSize, isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
 
@@ -93,6 +94,7 @@ export class Server<UserData = unknown> {
       maxConnections: o.maxConnections,
       maxConnectionsPerIp: o.maxConnectionsPerIp,
       acceptorHandoff: acceptorHandoff(),
+      ...(o.tls !== undefined ? { tls: o.tls } : {}),
     });
     const native = this.#native;
     this.#topics = new TopicRegistry(o.threads);
@@ -196,6 +198,39 @@ export class Server<UserData = unknown> {
       ? this.#native.stats()
       : { workers: [], hopUs: { count: 0, p50: 0, p99: 0, max: 0 } };
     return summarize(native, this.#jsDrops, this.#jsCloses);
+  }
+
+  /** True when the server speaks TLS (wss://): it was created with the `tls` option. */
+  get secure(): boolean {
+    return this.#options.tls !== undefined;
+  }
+
+  /**
+   * SNI: clients asking for `hostname` get this certificate set. `'*.example.com'` matches one
+   * label (`a.example.com`, not `example.com` or `a.b.example.com`); names are case-insensitive;
+   * when several match, the latest added wins. Takes effect for new handshakes at once.
+   * @throws TypeError on a server without `tls`, or a bad set (as for the `tls` option).
+   */
+  addContext(hostname: string, tls: TlsOptions): void {
+    if (typeof hostname !== 'string' || hostname.length === 0 || /[\s/]/.test(hostname)) {
+      throw new TypeError(`addContext: hostname must be a non-empty host name, got ${describe(hostname)}`);
+    }
+    if (this.#options.tls === undefined) throw new TypeError('addContext: the server was created without the tls option');
+    const resolved = resolveTls(tls, 'tls');
+    if (resolved === undefined) throw new TypeError('addContext: a certificate set is required');
+    this.#native.addContext(hostname, resolved);
+  }
+
+  /**
+   * Replaces the server's default certificate set (certificate rotation): new handshakes use it at
+   * once, connections already made keep theirs, and session tickets issued before still resume.
+   * @throws TypeError on a server without `tls`, or a bad set (as for the `tls` option).
+   */
+  setSecureContext(tls: TlsOptions): void {
+    if (this.#options.tls === undefined) throw new TypeError('setSecureContext: the server was created without the tls option');
+    const resolved = resolveTls(tls, 'tls');
+    if (resolved === undefined) throw new TypeError('setSecureContext: a certificate set is required');
+    this.#native.setSecureContext(resolved);
   }
 
   /** {@link stats} in the Prometheus text exposition format, for a `/metrics` endpoint. */

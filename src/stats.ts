@@ -26,6 +26,12 @@ export interface ServerStats {
   idleCloses: number;
   pingsSent: number;
   workers: { connectionsOpen: number; loopIterations: number }[];
+  /**
+   * TLS servers only: handshakes completed (of them resumed, and by version), failed (bad input,
+   * a truncated hello, a handshake timeout, a peer that left mid-handshake) and renegotiation
+   * attempts refused (each closes its connection).
+   */
+  tls?: { handshakes: number; resumed: number; tls12: number; tls13: number; handshakeFailures: number; renegotiationsRefused: number };
   /** Frame complete on a worker → its batch dispatched on the JS thread, in µs. */
   jsHopLatencyUs: { count: number; p50: number; p99: number; max: number };
 }
@@ -72,6 +78,7 @@ export function summarize(native: NativeStats, jsDrops: number, jsCloses: number
     idleCloses: sum((x) => x.idleCloses),
     pingsSent: sum((x) => x.pingsSent),
     workers: w.map((x) => ({ connectionsOpen: x.connectionsOpen, loopIterations: x.loopIterations })),
+    ...(native.tls !== undefined ? { tls: { ...native.tls } } : {}),
     jsHopLatencyUs: { ...native.hopUs },
   };
 }

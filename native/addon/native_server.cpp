@@ -15,6 +15,7 @@
 #include "../server/commands.h"
 #include "../server/listener.h"
 #include "batch_to_js.h"
+#include "tls_binding.h"
 
 namespace corews::addon {
 namespace {
@@ -71,6 +72,8 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Shutdown>("shutdown"),
                          InstanceMethod<&NativeServer::Counters>("counters"),
                          InstanceMethod<&NativeServer::Stats>("stats"),
+                         InstanceMethod<&NativeServer::AddContext>("addContext"),
+                         InstanceMethod<&NativeServer::SetSecureContext>("setSecureContext"),
                      });
 }
 
@@ -102,6 +105,13 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   limits_ = std::make_shared<server::SharedLimits>(
       uint64_t(o.Get("maxConnections").As<Napi::Number>().DoubleValue()),
       uint32_t(o.Get("maxConnectionsPerIp").As<Napi::Number>().DoubleValue()));
+  if (o.Get("tls").IsObject()) {  // wss://: a bad certificate set fails createServer
+    try {
+      config_->tls = std::make_shared<server::TlsContexts>(tls_config_from(o.Get("tls")));
+    } catch (const server::TlsError& e) {
+      throw_tls_error(env_, e);
+    }
+  }
 
 }
 
@@ -424,6 +434,7 @@ Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
   hop.Set("p99", double(hop_ns_.quantile(0.99)) / 1000.0);
   hop.Set("max", double(hop_ns_.max()) / 1000.0);
   out.Set("hopUs", hop);
+  if (config_->tls) out.Set("tls", tls_stats_object(env, config_->tls->stats()));
   return out;
 }
 

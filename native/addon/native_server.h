@@ -38,6 +38,9 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void Join(const Napi::CallbackInfo& info);
+  // tls_binding.cpp: SNI contexts and certificate rotation.
+  void AddContext(const Napi::CallbackInfo& info);
+  void SetSecureContext(const Napi::CallbackInfo& info);
 
   // The outbox of worker `info[0]`, or null for an unknown index.
   server::CommandBuffer* outbox(const Napi::CallbackInfo& info);

@@ -1,9 +1,9 @@
 #include "base64.h"
 
+#include <openssl/evp.h>
+
 namespace corews::proto {
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int value_of(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -16,29 +16,12 @@ int value_of(char c) {
 
 }  // namespace
 
+// Encoding is OpenSSL's EVP_EncodeBlock; the strict decoded-size check below
+// (what the handshake needs of a key) is ours, as OpenSSL's decoder is lenient.
 std::string base64_encode(const uint8_t* data, size_t len) {
-  std::string out;
-  out.reserve((len + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= len; i += 3) {
-    uint32_t n = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8 | data[i + 2];
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (len - i == 1) {
-    uint32_t n = uint32_t(data[i]) << 16;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (len - i == 2) {
-    uint32_t n = uint32_t(data[i]) << 16 | uint32_t(data[i + 1]) << 8;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
+  std::string out((len + 2) / 3 * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, int(len));
+  out.resize(size_t(n));
   return out;
 }
 

@@ -1,6 +1,5 @@
-// SHA-1 (FIPS 180-4 §6.1), used only for the RFC 6455 §4.2.2 accept key.
-// Written here rather than taken from OpenSSL so that the protocol core builds
-// and fuzzes without Node or libcrypto.
+// SHA-1, used only for the RFC 6455 §4.2.2 accept key: OpenSSL's (EVP), the
+// node binary's in the addon and libcrypto in the native tests and fuzzers.
 #pragma once
 #include <array>
 #include <cstddef>

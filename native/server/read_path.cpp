@@ -27,6 +27,9 @@ void Worker::on_readable(Connection* c) {
     return;
   }
   IoResult r = c->transport->read_some(read_buffer_.data(), read_buffer_.size());
+  // A TLS read may leave records to write (its handshake) or bytes to read.
+  if ((c->transport->own_interest() & ~c->interest) && r.status != IoResult::kError) update_interest(c);
+  if (c->transport->holds_input()) note_held_input(c);
   if (r.status == IoResult::kWouldBlock) return;
   if (r.status == IoResult::kError) {
     destroy(c);
@@ -70,6 +73,20 @@ void Worker::on_readable(Connection* c) {
     }
     default:
       break;  // draining, or waiting for JS after a Close or an error: discard
+  }
+}
+
+void Worker::note_held_input(Connection* c) { held_input_.emplace_back(c->slot, c->gen); }
+
+void Worker::read_held_input() {
+  std::vector<std::pair<uint32_t, uint32_t>> held;
+  held.swap(held_input_);
+  for (auto [slot, gen] : held) {
+    Connection* c = lookup(slot, gen);
+    // Read only what the connection would read if the poller reported it.
+    if (c != nullptr && c->state != ConnState::kDead && (c->interest & core::kPollIn) && c->transport->holds_input()) {
+      on_readable(c);
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "listener.h"
 #include "tcp_transport.h"
+#include "tls_transport.h"
 #include "worker_tuning.h"
 
 namespace corews::server {
@@ -125,6 +126,7 @@ bool Worker::run_once(int timeout_ms) {
     int until = int(next > now ? next - now : 0);
     if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
   }
+  if (!held_input_.empty()) timeout_ms = 0;  // held input is read before waiting
 
   core::PollEvent events[kMaxEventsPerWait];
   int n = poller_.wait(events, kMaxEventsPerWait, timeout_ms);
@@ -141,6 +143,7 @@ bool Worker::run_once(int timeout_ms) {
       on_io(static_cast<Connection*>(events[i].tag), events[i].flags);
     }
   }
+  if (!stopped_) read_held_input();
   if (stop_requested_.load(std::memory_order_acquire) && !stopped_) stop_all();
   if (!stopped_) expire_timers();
   // A graceful shutdown ends when the last connection has gone, or at its deadline.
@@ -209,7 +212,17 @@ void Worker::adopt(int fd) {
     free_slots_.push_back(slot);
     return;
   }
-  auto* c = new Connection(std::make_unique<TcpTransport>(fd), slot, generations_[slot], config_->parser);
+  std::unique_ptr<Transport> transport;
+  if (config_->tls) {
+    transport = TlsTransport::create(fd, *config_->tls);  // closes fd if it fails
+  } else {
+    transport = std::make_unique<TcpTransport>(fd);
+  }
+  if (!transport) {
+    free_slots_.push_back(slot);
+    return;
+  }
+  auto* c = new Connection(std::move(transport), slot, generations_[slot], config_->parser);
   c->heartbeat.owner = c;
   counters_->reset(slot);
   slots_[slot] = c;

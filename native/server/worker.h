@@ -30,6 +30,8 @@
 
 namespace corews::server {
 
+class TlsContexts;  // tls_context.h
+
 struct WorkerConfig {
   proto::FrameParserOptions parser;
   proto::HandshakePolicy policy;
@@ -46,6 +48,8 @@ struct WorkerConfig {
   // One listening socket on worker 0, which hands accepted connections to the
   // others round-robin: for platforms where SO_REUSEPORT does not balance.
   bool acceptor_handoff = false;
+  // TLS on every connection (wss://) with these contexts; null: plain TCP.
+  std::shared_ptr<TlsContexts> tls;
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -111,6 +115,10 @@ class Worker {
   void pause_reading(Connection* c);
   void unlist_paused(Connection* c);
   void resume_reading();
+  // Input a transport holds that no poller reports (TLS: decrypted, unread):
+  // such connections are read again before the loop next waits.
+  void note_held_input(Connection* c);
+  void read_held_input();
 
   // rate_limit.cpp
   bool count_message(Connection* c, size_t len);  // the rate limit; false when it closed the connection
@@ -175,6 +183,7 @@ class Worker {
   std::atomic<int64_t> unconsumed_{0};
   std::atomic<bool> reading_paused_{false};
   std::vector<Connection*> paused_;  // read-paused connections (each knows its index)
+  std::vector<std::pair<uint32_t, uint32_t>> held_input_;  // (slot, gen) to read again
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
   bool stopped_ = false;

@@ -181,6 +181,7 @@ void Worker::update_interest(Connection* c) {
   }
   if (c->out_pending()) want |= core::kPollOut;
   want |= c->transport->own_interest();  // a TLS transport's own needs (plain TCP: none)
+  if ((want & core::kPollIn) && c->transport->holds_input()) note_held_input(c);  // no poller will say so
   if (want != c->interest) {
     c->interest = want;
     poller_.modify(c->transport->fd(), want, c);

@@ -104,6 +104,11 @@ export class RawClient {
     });
   }
 
+  /** Wraps a connected socket (e.g. a tls.TLSSocket). */
+  static wrap(socket: net.Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host }, () => resolve(new RawClient(s)));
