@@ -15,6 +15,7 @@
 #include "../server/commands.h"
 #include "../server/listener.h"
 #include "batch_to_js.h"
+#include "js_values.h"
 #include "tls_binding.h"
 
 namespace corews::addon {
@@ -27,16 +28,6 @@ uint32_t u32(const Napi::CallbackInfo& info, size_t i) {
   uint32_t v = 0;
   napi_get_value_uint32(info.Env(), info[i], &v);
   return v;
-}
-
-std::string utf8(const Napi::Value& v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
-
-std::vector<std::string> string_list(const Napi::Value& v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(utf8(a.Get(i)));
-  return out;
 }
 
 // Bytes of a Uint8Array (JS normalises every binary input to one).

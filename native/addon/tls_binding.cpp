@@ -1,23 +1,9 @@
 #include "tls_binding.h"
 
+#include "js_values.h"
 #include "native_server.h"
 
 namespace corews::addon {
-namespace {
-
-std::string str(const Napi::Value& v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); }
-
-std::vector<std::string> str_list(const Napi::Value& v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(str(a.Get(i)));
-  return out;
-}
-
-double num(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0; }
-
-}  // namespace
 
 server::TlsConfig tls_config_from(const Napi::Value& v) {
   server::TlsConfig c;
@@ -28,20 +14,20 @@ server::TlsConfig tls_config_from(const Napi::Value& v) {
     for (uint32_t i = 0; i < a.Length(); ++i) {
       auto k = a.Get(i).As<Napi::Object>();
       server::TlsConfig::Key key;
-      key.pem = str(k.Get("pem"));
+      key.pem = utf8(k.Get("pem"));
       Napi::Value pass = k.Get("passphrase");
       key.has_passphrase = pass.IsString();
-      key.passphrase = str(pass);
+      key.passphrase = utf8(pass);
       c.keys.push_back(std::move(key));
     }
   }
-  c.certs = str_list(o.Get("certs"));
-  c.ca = str_list(o.Get("ca"));
-  c.ciphers = str(o.Get("ciphers"));
-  c.ecdh_curve = str(o.Get("ecdhCurve"));
-  c.min_version = int(num(o.Get("minVersion")));
-  c.max_version = int(num(o.Get("maxVersion")));
-  c.session_timeout_s = int64_t(num(o.Get("sessionTimeout")));
+  c.certs = string_list(o.Get("certs"));
+  c.ca = string_list(o.Get("ca"));
+  c.ciphers = utf8(o.Get("ciphers"));
+  c.ecdh_curve = utf8(o.Get("ecdhCurve"));
+  c.min_version = int(number(o.Get("minVersion")));
+  c.max_version = int(number(o.Get("maxVersion")));
+  c.session_timeout_s = int64_t(number(o.Get("sessionTimeout")));
   return c;
 }
 
