@@ -15,27 +15,21 @@
 #include "proto/deflater.h"
 #include "proto/frame_parser.h"
 #include "proto/inflater.h"
+#include "test/parser_recorder.h"
 
 using namespace corews::proto;
-using Bytes = std::vector<uint8_t>;
+using namespace parser_test;
 
 namespace {
 
 constexpr uint8_t FIN = 0x80;
 constexpr uint8_t RSV1 = 0x40;
 
-Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
 Bytes H(std::initializer_list<int> v) {
   Bytes b;
   for (int x : v) b.push_back(uint8_t(x));
   return b;
 }
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
 uint64_t g_rng = 0x853c49e6748fea9bull;
 uint32_t rnd(uint32_t n) {
   g_rng ^= g_rng << 13;
@@ -44,68 +38,7 @@ uint32_t rnd(uint32_t n) {
   return uint32_t(g_rng % n);
 }
 
-// ---- events -------------------------------------------------------------------
-
-struct Ev {
-  char kind;  // M message, P ping, O pong, C close, E error
-  int op = 0;
-  Bytes data;
-  bool ascii = false;
-  int code = 0;
-  bool operator==(const Ev&) const = default;
-};
-
-Ev Text(std::string_view s, bool ascii = true) { return {'M', kOpText, B(s), ascii, 0}; }
-Ev TextB(const Bytes& d, bool ascii) { return {'M', kOpText, d, ascii, 0}; }
-Ev Bin(const Bytes& d) { return {'M', kOpBinary, d, false, 0}; }
-Ev Ping(const Bytes& d) { return {'P', 0, d, false, 0}; }
-Ev Pong(const Bytes& d) { return {'O', 0, d, false, 0}; }
-Ev Close(int code) { return {'C', 0, {}, false, code}; }
-Ev Err(int code) { return {'E', 0, {}, false, code}; }
-
-std::string to_string(const Ev& e) {
-  std::string data = check::escape(std::string_view(reinterpret_cast<const char*>(e.data.data()), e.data.size()), 30);
-  switch (e.kind) {
-    case 'M': return check::strf("Msg(op=%d,%s,%zu bytes %s)", e.op, e.ascii ? "ascii" : "non-ascii", e.data.size(), data.c_str());
-    case 'P': return "Ping(" + data + ")";
-    case 'O': return "Pong(" + data + ")";
-    case 'C': return check::strf("Close(%d)", e.code);
-    case 'E': return check::strf("Error(%d)", e.code);
-    default: return "?";
-  }
-}
-std::string to_string(const std::vector<Ev>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + to_string(v[i]);
-  return s + "]";
-}
-
-struct Recorder {
-  std::vector<Ev> events;
-  std::vector<const uint8_t*> msg_ptrs;
-  bool ended = false;
-  int anomalies = 0;
-  void event(Ev e) {
-    if (ended) ++anomalies;
-    events.push_back(std::move(e));
-  }
-  static Bytes copy(const uint8_t* p, size_t n) { return n ? Bytes(p, p + n) : Bytes{}; }
-  void on_message(Opcode op, uint8_t* data, size_t len, bool ascii) {
-    msg_ptrs.push_back(data);
-    event({'M', op, copy(data, len), ascii, 0});
-  }
-  void on_ping(const uint8_t* d, size_t n) { event(Ping(copy(d, n))); }
-  void on_pong(const uint8_t* d, size_t n) { event(Pong(copy(d, n))); }
-  void on_close(uint16_t code, const uint8_t*, size_t) {
-    event(Close(code));
-    ended = true;
-  }
-  void on_error(uint16_t code, const char* reason) {
-    if (!reason || !*reason) ++anomalies;
-    event(Err(code));
-    ended = true;
-  }
-};
+Ev TextB(const Bytes& d, bool ascii) { return Msg(kOpText, d, ascii); }
 
 // An Inflater that also counts what passes through it: inflated bytes handed
 // to the parser, the most memory it held, and abandon() calls.

@@ -10,106 +10,20 @@
 
 #include "check.h"
 #include "proto/frame_parser.h"
+#include "test/parser_recorder.h"
 
 using namespace corews::proto;
-using Bytes = std::vector<uint8_t>;
+using namespace parser_test;
 
 namespace {
 
 constexpr uint8_t FIN = 0x80;
 
-Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 Bytes pattern(size_t n, uint8_t seed = 0) {
   Bytes b(n);
   for (size_t i = 0; i < n; ++i) b[i] = uint8_t(i * 13 + seed);
   return b;
 }
-
-// ---- events ---------------------------------------------------------------
-
-struct Ev {
-  char kind;  // M message, P ping, O pong, C close, E error
-  int op = 0;
-  Bytes data;
-  bool ascii = false;
-  int code = 0;
-  bool operator==(const Ev&) const = default;
-};
-
-Ev Msg(Opcode op, const Bytes& d, bool ascii) { return {'M', op, d, ascii, 0}; }
-Ev Text(std::string_view s, bool ascii = true) { return Msg(kOpText, B(s), ascii); }
-Ev Bin(const Bytes& d) { return Msg(kOpBinary, d, false); }
-Ev Ping(const Bytes& d) { return {'P', 0, d, false, 0}; }
-Ev Pong(const Bytes& d) { return {'O', 0, d, false, 0}; }
-Ev Close(int code, std::string_view reason = "") { return {'C', 0, B(reason), false, code}; }
-Ev Err(int code) { return {'E', 0, {}, false, code}; }
-
-std::string to_string(const Ev& e) {
-  std::string data = check::escape(std::string_view(reinterpret_cast<const char*>(e.data.data()), e.data.size()), 40);
-  switch (e.kind) {
-    case 'M':
-      return check::strf("Msg(op=%d,%s,%zu bytes %s)", e.op, e.ascii ? "ascii" : "non-ascii", e.data.size(),
-                         data.c_str());
-    case 'P': return "Ping(" + data + ")";
-    case 'O': return "Pong(" + data + ")";
-    case 'C': return check::strf("Close(%d,%s)", e.code, data.c_str());
-    case 'E': return check::strf("Error(%d)", e.code);
-    default: return "?";
-  }
-}
-std::string to_string(const std::vector<Ev>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + to_string(v[i]);
-  return s + "]";
-}
-
-struct Recorder {
-  std::vector<Ev> events;
-  std::vector<const uint8_t*> msg_ptrs;
-  FrameParser* parser = nullptr;
-  int anomalies = 0;  // null data with a length, empty error reasons, calls after the end...
-  bool ended = false;  // on_close or on_error seen
-
-  void event(Ev e) {
-    if (ended) ++anomalies;  // nothing may follow on_close / on_error
-    events.push_back(std::move(e));
-  }
-
-  static Bytes copy(const uint8_t* p, size_t n) {
-    if (n == 0) return {};
-    return Bytes(p, p + n);
-  }
-  void on_message(Opcode op, uint8_t* data, size_t len, bool ascii) {
-    if (len && !data) ++anomalies;
-    msg_ptrs.push_back(data);
-    event(Msg(op, copy(data, len), ascii));
-  }
-  void on_ping(const uint8_t* data, size_t len) {
-    if (len && !data) ++anomalies;
-    event(Ping(copy(data, len)));
-  }
-  void on_pong(const uint8_t* data, size_t len) {
-    if (len && !data) ++anomalies;
-    event(Pong(copy(data, len)));
-  }
-  void on_close(uint16_t code, const uint8_t* reason, size_t len) {
-    if (len && !reason) ++anomalies;
-    if (parser && !parser->stopped()) ++anomalies;  // documented: stopped by then
-    event(Close(code, std::string_view(reinterpret_cast<const char*>(len ? reason : nullptr), len)));
-    ended = true;
-  }
-  void on_error(uint16_t code, const char* reason) {
-    if (!reason || !*reason) ++anomalies;
-    if (parser && !parser->stopped()) ++anomalies;
-    event(Err(code));
-    ended = true;
-  }
-};
 
 // ---- frames ---------------------------------------------------------------
 
