@@ -25,18 +25,13 @@ void Worker::uncork() {
   corked_ = nullptr;
   cork_bytes_ = 0;
   if (c == nullptr) return;
+  // Taken now, so that note_queue (in write_iov) publishes the sends and the
+  // queue they leave behind in one store: JS, which counts a send until the
+  // worker reports it taken and then counts the queue, never sees the bytes in
+  // neither (and passes maxBackpressure) nor in both.
+  c->sends_taken += bytes;
   if (!cork_iov_.empty()) write_iov(c, cork_iov_.data(), int(cork_iov_.size()));
   cork_iov_.clear();
-  // JS counts a send in bufferedAmount until the worker reports it taken, and
-  // then counts the queue: reported before the write, the bytes would be in
-  // neither for a moment, and JS sending meanwhile (a turn sending megabytes
-  // is handed over while it runs) would pass maxBackpressure. Reported after
-  // the queue is updated, they are briefly in both: an overestimate, which
-  // errs on the side of the limit.
-  if (c->state != ConnState::kDead) {
-    c->sends_taken += bytes;
-    counters_->publish(c->slot, c->sends_taken, c->queued_bytes());
-  }
 }
 
 void Worker::write_bytes(Connection* c, const uint8_t* data, size_t len) {
