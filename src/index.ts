@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 export { createServer, Server, type AddressInfo, type CloseOptions } from './server';
-export type { CloseCodeCounts, ServerStats } from './stats';
+export type { PerMessageDeflateOptions } from './deflate';
+export type { CloseCodeCounts, DeflateStats, ServerStats } from './stats';
 export type { Pem, TlsKeyObject, TlsOptions } from './tls';
 export { MAX_MESSAGE_BYTES, WebSocket, SendStatus, type Payload, type ReadyState, type SendOptions } from './websocket';
 export type {

@@ -11,7 +11,7 @@ import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, typ
 import { prometheus, summarize, type ServerStats } from './stats';
 import { resolveTls, type TlsOptions } from './tls';
 import { TopicRegistry } from './topics';
-import { checkSize, isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
+import { checkSize, compressMode, isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
 
 /**
  * The longest text message that can reach a handler: V8's longest string, in UTF-16 units, and a
@@ -95,6 +95,7 @@ export class Server<UserData = unknown> {
       maxConnectionsPerIp: o.maxConnectionsPerIp,
       acceptorHandoff: acceptorHandoff(),
       ...(o.tls !== undefined ? { tls: o.tls } : {}),
+      ...(o.perMessageDeflate !== undefined ? { perMessageDeflate: o.perMessageDeflate } : {}),
     });
     const native = this.#native;
     this.#topics = new TopicRegistry(o.threads);
@@ -265,7 +266,7 @@ export class Server<UserData = unknown> {
     const binary = options?.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBytes(data);
     this.#native.publish(entry.perWorker, entry.id, bytes, binary ? Opcode.Binary : Opcode.Text,
-      sender?._worker ?? -1, sender?._slot ?? 0, sender?._gen ?? 0);
+      sender?._worker ?? -1, sender?._slot ?? 0, sender?._gen ?? 0, compressMode(options, 'publish'));
     this.#commandQueued();
     return true;
   }
@@ -336,13 +337,14 @@ export class Server<UserData = unknown> {
             const url = values[first];
             const protocol = values[first + 1];
             const remote = values[first + 2];
+            const extensions = values[first + 3];
             const pending = this.#pending[worker].get(slot);
             let data: UserData | undefined;
             if (pending !== undefined && pending.gen === gen) {
               data = pending.data;
               this.#pending[worker].delete(slot);
             }
-            const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, data as UserData);
+            const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, extensions, data as UserData);
             sockets[slot] = ws;
             this.#openCount++;
             if (o.open) {

@@ -68,8 +68,11 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     bool open = c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed;
     if (open && admit(c)) {
       WorkerStats::add(stats_.messages_out);
+      const uint8_t* frame = payload + h.code;
+      // Compressed, or as JS framed it (also when zlib failed: nothing is lost).
+      if (should_compress(c, h.reserved, frame) && send_compressed(c, frame, frame_len)) return;
       WorkerStats::add(stats_.bytes_out, frame_len);
-      cork(c, payload + h.code, frame_len);  // taken (for bufferedAmount) once written or queued
+      cork(c, frame, frame_len);  // taken (for bufferedAmount) once written or queued
     } else if (c->state != ConnState::kDead) {
       // Dropped: gone for good. A drain JS promised still comes.
       c->sends_taken += frame_len;

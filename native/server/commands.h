@@ -31,12 +31,16 @@ enum class CommandType : uint8_t {
 // goes to; each holds one reference and drops it once written or queued.
 struct PublishPayload {
   uint32_t topic;
-  uint32_t reserved;
-  void* frame;  // core::SharedBytes*
+  uint32_t flags;  // kSendCompress, kSendNoCompress
+  void* frame;     // core::SharedBytes*
 };
 
 // kSend flags (CommandHeader::reserved).
 constexpr uint8_t kSendWantsDrain = 1;  // JS reported BACKPRESSURE for this send
+// kSend and kPublish (PublishPayload::flags): permessage-deflate per message.
+// Neither: compress when the payload reaches the threshold.
+constexpr uint8_t kSendCompress = 2;    // compress whatever the size
+constexpr uint8_t kSendNoCompress = 4;  // never compress
 
 struct CommandHeader {
   CommandType type;

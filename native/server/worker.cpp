@@ -58,6 +58,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
+      deflate_(config_->deflate),
       batch_(new_batch(id, 0)),
       read_buffer_(kReadBufferSize) {
   // A worker without its poller or wakeup would spin or never hear from JS:
@@ -154,6 +155,7 @@ bool Worker::run_once(int timeout_ms) {
     delete c;
   }
   graveyard_.clear();
+  if (deflate_.enabled()) deflate_.publish_gauges();
   return !stopped_;
 }
 
