@@ -9,18 +9,20 @@ namespace corews::proto {
 std::string make_client_key(const uint8_t random16[16]) { return base64_encode(random16, 16); }
 
 std::string build_client_request(std::string_view host, std::string_view path, std::string_view key,
-                                 std::string_view protocol) {
+                                 std::string_view protocol, std::string_view extensions) {
   std::string out;
   out.reserve(192 + host.size() + path.size());
   out.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host);
   out.append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ").append(key);
   out.append("\r\nSec-WebSocket-Version: 13\r\n");
   if (!protocol.empty()) out.append("Sec-WebSocket-Protocol: ").append(protocol).append("\r\n");
+  if (!extensions.empty()) out.append("Sec-WebSocket-Extensions: ").append(extensions).append("\r\n");
   out.append("\r\n");
   return out;
 }
 
-ClientHandshakeStatus check_server_response(const char* buf, size_t len, std::string_view key, size_t& head_len) {
+ClientHandshakeStatus check_server_response(const char* buf, size_t len, std::string_view key, size_t& head_len,
+                                            std::string* extensions) {
   std::string_view all(buf, len);
   size_t end = all.find("\r\n\r\n");
   if (end == std::string_view::npos) {
@@ -28,6 +30,7 @@ ClientHandshakeStatus check_server_response(const char* buf, size_t len, std::st
   }
   head_len = end + 4;
   std::string_view head = all.substr(0, end + 2);
+  if (extensions) extensions->clear();
   if (head.substr(0, 13) != "HTTP/1.1 101 ") return ClientHandshakeStatus::kBad;
   bool upgrade = false, connection = false, accept = false;
   std::string expected = accept_key(key);
@@ -45,6 +48,10 @@ ClientHandshakeStatus check_server_response(const char* buf, size_t len, std::st
     if (iequals(name, "upgrade")) upgrade = iequals(value, "websocket");
     else if (iequals(name, "connection")) connection = connection || list_contains(value, "upgrade", true);
     else if (iequals(name, "sec-websocket-accept")) accept = value == expected;
+    else if (extensions && iequals(name, "sec-websocket-extensions")) {
+      if (!extensions->empty()) extensions->append(", ");
+      extensions->append(value);
+    }
   }
   return upgrade && connection && accept ? ClientHandshakeStatus::kOk : ClientHandshakeStatus::kBad;
 }
