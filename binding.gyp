@@ -9,7 +9,9 @@
       "sources": [
         "native/core/wakeup_eventfd.cpp",
         "native/client/load_generator.cpp",
+        "native/client/payloads.cpp",
         "native/proto/base64.cpp",
+        "native/proto/client_deflate.cpp",
         "native/proto/client_handshake.cpp",
         "native/proto/deflate_negotiation.cpp",
         "native/proto/deflater.cpp",

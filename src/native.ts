@@ -193,6 +193,29 @@ export interface LoadGeneratorConfig {
   warmup: number;
   threads: number;
   sources: string[];
+  /** What messages carry: the fixed pattern (default) or JSON-like text. */
+  payload?: BenchPayload;
+  /** Offer permessage-deflate; where agreed, send compressed and inflate the server's messages. */
+  deflate?: boolean;
+  /** Idle mode: messages each connection exchanges (one in flight) before it holds still. */
+  messages?: number;
+}
+
+export type BenchPayload = 'pattern' | 'json';
+
+/** With `deflate`: what was agreed and what crossed the wire (echo/latency/fanout: in the window; idle: all). */
+export interface LoadDeflateResult {
+  /** Connections that agreed to permessage-deflate. */
+  negotiated: number;
+  /** The server's Sec-WebSocket-Extensions answer, as one connection got it ('' if none agreed). */
+  agreed: string;
+  /** Messages received compressed (RSV1). */
+  compressedIn: number;
+  /** Socket bytes read (frames, headers included) and written. */
+  wireIn: number;
+  wireOut: number;
+  /** Payload bytes of the messages sent (before compression). */
+  payloadOut: number;
 }
 
 export interface LoadProgress {
@@ -211,6 +234,7 @@ export interface LoadResult {
   open: number;
   seconds: number;
   latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number; count: number };
+  deflate?: LoadDeflateResult;
 }
 
 export interface LoadGenerator {

@@ -1,6 +1,7 @@
 // `corews bench` end to end: the CLI (bin/corews.js, so dist/ must be built)
 // in a child process against a corews server in this process. Runs are short
 // and the assertions are about counts, never speed.
+import crypto from 'node:crypto';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -34,16 +35,19 @@ function cli(args: string[], ms = 20_000): Promise<Run> {
   });
 }
 
-/** The one JSON line of a successful `--json` run, checked for its exact shape. */
-function report(run: Run, mode: BenchReport['mode'], connections: number): BenchReport {
+/** The one JSON line of a successful `--json` run, checked for its exact shape (`deflate` only with --deflate). */
+function report(run: Run, mode: BenchReport['mode'], connections: number, deflate = false): BenchReport {
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const lines = run.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
   const r = JSON.parse(lines[0]) as BenchReport;
   expect(Object.keys(r).sort()).toEqual(
-    ['connections', 'errors', 'handshakes', 'latencyUs', 'mbPerSec', 'messages', 'mode', 'msgsPerSec', 'open', 'seconds'].sort(),
+    ['connections', 'errors', 'handshakes', 'latencyUs', 'mbPerSec', 'messages', 'mode', 'msgsPerSec', 'open', 'seconds', ...(deflate ? ['deflate'] : [])].sort(),
   );
+  if (deflate) {
+    expect(Object.keys(r.deflate!).sort()).toEqual(['agreed', 'bytesIn', 'bytesOut', 'compressedIn', 'negotiated', 'ratioIn', 'ratioOut']);
+  }
   expect(Object.keys(r.latencyUs).sort()).toEqual(['max', 'p50', 'p90', 'p99', 'p999'].sort());
   for (const v of [r.messages, r.seconds, r.msgsPerSec, r.mbPerSec, r.errors, r.open, r.handshakes, ...Object.values(r.latencyUs)]) {
     expect(typeof v).toBe('number');
@@ -260,6 +264,112 @@ describe('corews bench modes against a corews server', () => {
   });
 });
 
+describe('corews bench --deflate', () => {
+  // An echo server with permessage-deflate; threshold 0: every message goes back compressed.
+  let deflating: Server<{ n: number }>;
+  let deflateUrl = '';
+  const got = { text: 0, binary: 0, notJson: 0, sizes: new Set<number>() };
+
+  beforeAll(async () => {
+    deflating = createServer<{ n: number }>({
+      threads: 1,
+      perMessageDeflate: { threshold: 0 },
+      open(ws) {
+        ws.data = { n: 0 };
+      },
+      message(ws, data, isBinary) {
+        if (isBinary) got.binary++;
+        else {
+          got.text++;
+          got.sizes.add((data as string).length);
+          try {
+            JSON.parse(data as string);
+          } catch {
+            got.notJson++;
+          }
+        }
+        ws.send(data, { binary: isBinary });
+      },
+    });
+    await deflating.listen(0, '127.0.0.1');
+    deflateUrl = `ws://127.0.0.1:${deflating.address()!.port}/`;
+  });
+
+  afterAll(async () => {
+    await deflating?.close();
+  });
+
+  it('echo: agreed on every connection, every message compressed both ways, bytes on the wire counted', async () => {
+    const before = deflating.stats().perMessageDeflate!;
+    const run = await cli(['bench', 'echo', deflateUrl, '--connections', '3', '--depth', '2', '--size', '4096', '--text', '--payload', 'json', '--deflate', ...SHORT]);
+    const after = deflating.stats().perMessageDeflate!;
+    const r = report(run, 'echo', 3, true);
+    const d = r.deflate!;
+    expect(r.messages).toBeGreaterThan(0);
+    expect(d.negotiated).toBe(3);
+    expect(d.agreed).toBe('permessage-deflate');
+    expect(d.compressedIn).toBe(r.messages);
+    // Both sides saw compressed messages: the server inflated what the generator sent.
+    expect(after.messagesInflated - before.messagesInflated).toBeGreaterThanOrEqual(r.messages);
+    expect(after.messagesCompressed - before.messagesCompressed).toBeGreaterThanOrEqual(r.messages);
+    // Payload counted inflated, the wire compressed: JSON-like text shrinks several times.
+    expect(d.bytesIn.payload).toBe(r.messages * 4096);
+    expect(d.bytesIn.wire).toBeGreaterThan(0);
+    expect(d.ratioIn).toBeGreaterThan(2);
+    expect(d.ratioOut).toBeGreaterThan(2);
+    expect(d.ratioIn).toBeCloseTo(d.bytesIn.payload / d.bytesIn.wire, 2);
+    expect(got.notJson).toBe(0);
+    expect([...got.sizes]).toEqual([4096]);
+  });
+
+  it('idle --messages K: each connection exchanges K compressed messages, then holds', async () => {
+    const before = deflating.stats();
+    const run = await cli(['bench', 'idle', deflateUrl, '--connections', '4', '--messages', '5', '--size', '1500', '--deflate', '--duration', '0.5', '--warmup', '0', '--json']);
+    const after = deflating.stats();
+    const r = report(run, 'idle', 4, true);
+    expect(r.open).toBe(4);
+    expect(r.messages).toBe(20);
+    expect(r.deflate!.negotiated).toBe(4);
+    expect(r.deflate!.compressedIn).toBe(20);
+    expect(after.messages.in - before.messages.in).toBe(20);
+    expect(after.perMessageDeflate!.messagesInflated - before.perMessageDeflate!.messagesInflated).toBe(20);
+  });
+
+  it('a server without deflate declines: the connections run uncompressed, no error', async () => {
+    const run = await cli(['bench', 'echo', url, '--connections', '2', '--size', '2000', '--deflate', ...SHORT]);
+    const r = report(run, 'echo', 2, true);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(r.deflate).toMatchObject({ negotiated: 0, agreed: '', compressedIn: 0 });
+    // Uncompressed: the wire carries the payload and the frame headers.
+    expect(r.deflate!.ratioIn).toBeLessThan(1);
+  });
+
+  it('an answer the generator did not offer fails the connection (RFC 7692 §7.1)', async () => {
+    // A raw server that accepts the upgrade with a parameter no client may be sent.
+    const raw = net.createServer((sock) => {
+      let head = '';
+      sock.on('data', (d: Buffer) => {
+        head += d.toString('latin1');
+        const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+        if (!head.includes('\r\n\r\n') || key === undefined) return;
+        const accept = crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n` +
+          'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\n\r\n');
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (raw.address() as net.AddressInfo).port;
+      const run = await cli(['bench', 'idle', `ws://127.0.0.1:${port}/`, '--connections', '2', '--deflate', '--duration', '0.3', '--warmup', '0', '--json']);
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout)).toMatchObject({ open: 0, errors: 2, deflate: { negotiated: 0 } });
+    } finally {
+      await new Promise((r) => raw.close(r));
+    }
+  });
+});
+
 describe('corews bench arguments', () => {
   const bad: [string, string[], RegExp][] = [
     ['an unknown mode', ['bench', 'flood', 'ws://127.0.0.1:1/'], /unknown mode "flood"/],
@@ -268,6 +378,10 @@ describe('corews bench arguments', () => {
     ['a missing url', ['bench', 'echo'], /<url>/],
     ['an unknown option', ['bench', 'echo', 'ws://127.0.0.1:1/', '--bogus'], /--bogus/],
     ['a wss:// url', ['bench', 'echo', 'wss://127.0.0.1:1/', '--duration', '0.1'], /wss:/],
+    ['an unknown --payload', ['bench', 'echo', 'ws://127.0.0.1:1/', '--payload', 'xml'], /--payload must be one of pattern, json, got "xml"/],
+    ['--payload without a value', ['bench', 'echo', 'ws://127.0.0.1:1/', '--payload'], /--payload needs a value/],
+    ['--messages outside idle mode', ['bench', 'echo', 'ws://127.0.0.1:1/', '--messages', '3'], /--messages applies to the idle mode only/],
+    ['--messages 0', ['bench', 'idle', 'ws://127.0.0.1:1/', '--messages', '0'], /--messages must be between 1 and/],
   ];
   for (const [what, args, names] of bad) {
     it(`${what}: exit code 1, named on stderr`, async () => {

@@ -26,7 +26,8 @@ Napi::Function LoadGeneratorBinding::Define(Napi::Env env) {
 }
 
 // config: { mode, address, port, host, path, connections, depth, size, binary,
-//           duration, warmup, threads, sources } (validated by the CLI)
+//           duration, warmup, threads, sources, payload?, deflate?, messages? }
+// (validated by the CLI)
 LoadGeneratorBinding::LoadGeneratorBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadGeneratorBinding>(info) {
   auto o = info[0].As<Napi::Object>();
   client::BenchConfig c;
@@ -44,6 +45,12 @@ LoadGeneratorBinding::LoadGeneratorBinding(const Napi::CallbackInfo& info) : Nap
   c.threads = o.Get("threads").As<Napi::Number>().Int32Value();
   auto sources = o.Get("sources").As<Napi::Array>();
   for (uint32_t i = 0; i < sources.Length(); ++i) c.sources.push_back(sources.Get(i).As<Napi::String>().Utf8Value());
+  Napi::Value payload = o.Get("payload");
+  if (payload.IsString() && payload.As<Napi::String>().Utf8Value() == "json") c.payload = client::Payload::kJson;
+  c.deflate = o.Get("deflate").ToBoolean();
+  Napi::Value messages = o.Get("messages");
+  if (messages.IsNumber()) c.messages = messages.As<Napi::Number>().Int32Value();
+  deflate_ = c.deflate;
   generator_ = std::make_unique<client::LoadGenerator>(std::move(c));
 }
 
@@ -80,6 +87,16 @@ Napi::Value LoadGeneratorBinding::Finish(const Napi::CallbackInfo& info) {
   lat.Set("max", us(r.latency.max()));
   lat.Set("count", double(r.latency.count()));
   o.Set("latencyUs", lat);
+  if (deflate_) {
+    auto d = Napi::Object::New(env);
+    d.Set("negotiated", double(r.deflate_negotiated));
+    d.Set("agreed", r.deflate_agreed);
+    d.Set("compressedIn", double(r.compressed_in));
+    d.Set("wireIn", double(r.wire_in));
+    d.Set("wireOut", double(r.wire_out));
+    d.Set("payloadOut", double(r.payload_out));
+    o.Set("deflate", d);
+  }
   return o;
 }
 

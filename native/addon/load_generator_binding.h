@@ -21,6 +21,7 @@ class LoadGeneratorBinding : public Napi::ObjectWrap<LoadGeneratorBinding> {
   Napi::Value Finish(const Napi::CallbackInfo& info);
 
   std::unique_ptr<client::LoadGenerator> generator_;
+  bool deflate_ = false;
 };
 
 }  // namespace corews::addon

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,9 +19,13 @@
 
 #include "../core/byte_buffer.h"
 #include "../core/poller.h"
+#include "../proto/client_deflate.h"
 #include "../proto/client_handshake.h"
+#include "../proto/deflater.h"
 #include "../proto/frame.h"
 #include "../proto/frame_parser.h"
+#include "../proto/inflater.h"
+#include "payloads.h"
 
 namespace corews::client {
 namespace {
@@ -27,6 +33,9 @@ namespace {
 constexpr size_t kReadBufferSize = 256 * 1024;
 constexpr int kMaxConnecting = 256;   // handshakes in progress per loop, so SYN queues are not flooded
 constexpr int64_t kSpinNs = 1000000;  // poll this long after the last event before sleeping
+// JSON-like payloads: distinct messages per pool, and at most this many bytes of them.
+constexpr size_t kPoolMessages = 64;
+constexpr size_t kPoolBytes = 8 << 20;
 
 int64_t now_ns() {
   timespec ts;
@@ -84,16 +93,17 @@ class LoadGenerator::Loop {
     for (int id = index; id < config.connections; id += config.threads) pending_.push_back(id);
     if (config.mode == Mode::kFanout && index == 0) pending_.push_back(config.connections);  // the publisher
     target_ = int(pending_.size());
-    // The frame every message is copied from: header with a placeholder key,
-    // then the unmasked payload.
-    uint8_t zero_key[4] = {};
-    frame_.resize(proto::kMaxFrameHeader + config.size);
-    size_t h = proto::write_frame_header(frame_.data(), config.binary ? proto::kOpBinary : proto::kOpText,
-                                         config.size, zero_key);
-    frame_header_ = h - 4;
-    frame_.resize(h + config.size);
-    for (size_t i = 0; i < config.size; ++i) {
-      frame_[h + i] = config.binary ? uint8_t(i * 31 + 7) : uint8_t('a' + i % 26);
+    // The payloads, and the frames every message is copied from.
+    if (config.payload == Payload::kJson) {
+      size_t count = std::max<size_t>(1, std::min(kPoolMessages, kPoolBytes / std::max<size_t>(config.size, 1)));
+      payloads_ = json_like_messages(config.size, count, 0x5eed);
+    } else {
+      std::string p(config.size, '\0');
+      for (size_t i = 0; i < config.size; ++i) p[i] = config.binary ? char(uint8_t(i * 31 + 7)) : char('a' + i % 26);
+      payloads_.push_back(std::move(p));
+    }
+    for (const std::string& p : payloads_) {
+      plain_.push_back(make_frame(reinterpret_cast<const uint8_t*>(p.data()), p.size(), false));
     }
     uint32_t ring = 1;
     while (ring < uint32_t(config.depth)) ring <<= 1;
@@ -126,6 +136,34 @@ class LoadGenerator::Loop {
  private:
   enum class State { kConnecting, kHandshake, kOpen, kClosed };
 
+  // One message as sent, before masking: the header with a placeholder key,
+  // then the payload.
+  struct Frame {
+    std::vector<uint8_t> bytes;
+    size_t header = 0;  // header bytes before the key
+  };
+
+  // A connection's permessage-deflate, as agreed: the frame parser's
+  // inflater for what the server compressed, counting it on the way.
+  struct Deflate final : proto::MessageInflater {
+    Deflate(Loop& l, const proto::DeflateParams& p)
+        : loop(l), params(p),
+          inflater(proto::InflaterOptions{p.server_max_window_bits, p.server_no_context_takeover, true, 16 * 1024,
+                                          nullptr}) {}
+    proto::InflateStatus write(const uint8_t* data, size_t len, uint64_t limit, proto::InflateSink sink,
+                               void* context) override {
+      return inflater.write(data, len, limit, sink, context);
+    }
+    proto::InflateStatus finish(uint64_t limit, proto::InflateSink sink, void* context) override {
+      if (loop.counting_ || loop.config_.mode == Mode::kIdle) ++loop.compressed_in_;
+      return inflater.finish(limit, sink, context);
+    }
+    void abandon() override { inflater.abandon(); }
+    Loop& loop;
+    proto::DeflateParams params;
+    proto::Inflater inflater;
+  };
+
   struct Conn {
     explicit Conn(int id_) : id(id_), parser(proto::FrameParserOptions{uint64_t(1) << 40, false}) {}
     int id;
@@ -144,6 +182,9 @@ class LoadGenerator::Loop {
     std::unique_ptr<int64_t[]> sent_at;
     uint32_t sent_head = 0;
     uint32_t in_flight = 0;
+    uint32_t next_payload = 0;  // which of the payloads goes next
+    int exchanged = 0;          // idle mode: echoes received so far
+    std::unique_ptr<Deflate> deflate;  // permessage-deflate agreed
   };
 
   struct Events {
@@ -171,6 +212,9 @@ class LoadGenerator::Loop {
   void on_handshake_bytes(Conn* c, const uint8_t* data, size_t len);
   void on_open(Conn* c);
   void on_message(Conn* c, const uint8_t* data, size_t len);
+  Frame make_frame(const uint8_t* payload, size_t len, bool compressed) const;
+  const std::vector<Frame>& compressed_frames(int window_bits);
+  bool agree_deflate(Conn* c, const std::string& extensions);
   // In-flight rings are a power of two long, so indexing is a mask, not a division.
   uint32_t ring_mask() const { return ring_mask_; }
   void send_message(Conn* c, int64_t now);
@@ -187,8 +231,12 @@ class LoadGenerator::Loop {
   int index_;
   Random random_;
   std::vector<uint8_t> read_buffer_;
-  std::vector<uint8_t> frame_;  // the message as sent, before masking
-  size_t frame_header_ = 0;     // header bytes before the masking key
+  std::vector<std::string> payloads_;
+  std::vector<Frame> plain_;  // one per payload
+  // With deflate: the payloads compressed, each on its own (so by no context
+  // of earlier messages, which §7.2.1 leaves to the sender), once per window
+  // size agreed; a message then costs the generator a masked copy, as a plain one.
+  std::array<std::vector<Frame>, 16> compressed_;
   uint32_t ring_mask_ = 0;
   std::deque<int> pending_;  // connection ids still to open
   std::vector<Conn*> conns_;
@@ -214,6 +262,15 @@ class LoadGenerator::Loop {
   Conn* publisher_ = nullptr;
   uint64_t published_ = 0;
   uint64_t first_receiver_got_ = 0;  // fanout flow control: the publisher stays `depth` ahead of receiver 0
+
+ public:
+  // Deflate counters (see BenchResult), kept only with config.deflate.
+  uint64_t deflate_negotiated_ = 0;
+  std::string deflate_agreed_;
+  uint64_t wire_in_ = 0;
+  uint64_t wire_out_ = 0;
+  uint64_t payload_out_ = 0;
+  uint64_t compressed_in_ = 0;
 };
 
 void LoadGenerator::Loop::open_next() {
@@ -282,6 +339,7 @@ bool LoadGenerator::Loop::read_from(Conn* c) {
   if (c->state == State::kHandshake) {
     on_handshake_bytes(c, read_buffer_.data(), size_t(n));
   } else {
+    if (config_.deflate && (counting_ || config_.mode == Mode::kIdle)) wire_in_ += size_t(n);
     Events events{*this, c};
     c->parser.feed(events, read_buffer_.data(), size_t(n));
   }
@@ -342,7 +400,8 @@ void LoadGenerator::Loop::on_connected(Conn* c) {
     path += path.find('?') == std::string::npos ? '?' : '&';
     path += c->publisher ? "role=publisher" : "role=subscriber";
   }
-  std::string req = proto::build_client_request(config_.host_header, path, c->key, {});
+  std::string req = proto::build_client_request(config_.host_header, path, c->key, {},
+                                                config_.deflate ? proto::kClientDeflateOffer : std::string_view{});
   c->state = State::kHandshake;
   c->out.clear();
   c->out.append(req.data(), req.size());
@@ -353,7 +412,8 @@ void LoadGenerator::Loop::on_connected(Conn* c) {
 void LoadGenerator::Loop::on_handshake_bytes(Conn* c, const uint8_t* data, size_t len) {
   c->head.append(reinterpret_cast<const char*>(data), len);
   size_t head_len = 0;
-  switch (proto::check_server_response(c->head.data(), c->head.size(), c->key, head_len)) {
+  std::string extensions;
+  switch (proto::check_server_response(c->head.data(), c->head.size(), c->key, head_len, &extensions)) {
     case proto::ClientHandshakeStatus::kIncomplete:
       return;
     case proto::ClientHandshakeStatus::kBad:
@@ -361,6 +421,7 @@ void LoadGenerator::Loop::on_handshake_bytes(Conn* c, const uint8_t* data, size_
     case proto::ClientHandshakeStatus::kOk:
       break;
   }
+  if (config_.deflate ? !agree_deflate(c, extensions) : !extensions.empty()) return fail(c);  // §4.1: not offered
   std::string early = c->head.substr(head_len);
   std::string().swap(c->head);
   on_open(c);
@@ -390,7 +451,57 @@ void LoadGenerator::Loop::on_open(Conn* c) {
   if (config_.mode == Mode::kEcho || config_.mode == Mode::kLatency) {
     int depth = config_.mode == Mode::kLatency ? 1 : config_.depth;
     for (int i = 0; i < depth; ++i) send_message(c, now);
+  } else if (config_.mode == Mode::kIdle && config_.messages > 0) {
+    send_message(c, now);
   }
+}
+
+// The server's answer to the offer: the connection's deflate, or a failure.
+bool LoadGenerator::Loop::agree_deflate(Conn* c, const std::string& extensions) {
+  proto::DeflateParams params;
+  switch (proto::read_deflate_response(extensions, params)) {
+    case proto::ClientDeflateStatus::kNone:
+      return true;  // declined: this connection runs uncompressed
+    case proto::ClientDeflateStatus::kBad:
+      return false;
+    case proto::ClientDeflateStatus::kAccepted:
+      break;
+  }
+  c->deflate = std::make_unique<Deflate>(*this, params);
+  c->parser.set_inflater(c->deflate.get());
+  ++deflate_negotiated_;
+  if (deflate_agreed_.empty()) deflate_agreed_ = extensions;
+  return true;
+}
+
+LoadGenerator::Loop::Frame LoadGenerator::Loop::make_frame(const uint8_t* payload, size_t len, bool compressed) const {
+  static const uint8_t kZeroKey[4] = {};
+  Frame f;
+  f.bytes.resize(proto::kMaxFrameHeader + len);
+  size_t h = proto::write_frame_header(f.bytes.data(), config_.binary ? proto::kOpBinary : proto::kOpText, len,
+                                       kZeroKey, compressed);
+  f.header = h - 4;
+  f.bytes.resize(h + len);
+  if (len > 0) std::memcpy(f.bytes.data() + h, payload, len);
+  return f;
+}
+
+const std::vector<LoadGenerator::Loop::Frame>& LoadGenerator::Loop::compressed_frames(int window_bits) {
+  std::vector<Frame>& frames = compressed_[size_t(window_bits) & 15];
+  if (frames.empty()) {
+    proto::Deflater d(proto::DeflaterOptions{-1, 8, window_bits, true, false, nullptr});
+    std::vector<uint8_t> out;
+    for (const std::string& p : payloads_) {
+      out.clear();
+      if (!d.compress(reinterpret_cast<const uint8_t*>(p.data()), p.size(), out)) {
+        // zlib failed: that message goes uncompressed.
+        frames.push_back(make_frame(reinterpret_cast<const uint8_t*>(p.data()), p.size(), false));
+        continue;
+      }
+      frames.push_back(make_frame(out.data(), out.size(), true));
+    }
+  }
+  return frames;
 }
 
 void LoadGenerator::Loop::mark_ready() {
@@ -428,6 +539,13 @@ void LoadGenerator::Loop::on_message(Conn* c, const uint8_t* data, size_t len) {
   int64_t sent = c->sent_at[c->sent_head];
   c->sent_head = (c->sent_head + 1) & ring_mask();
   --c->in_flight;
+  if (config_.mode == Mode::kIdle) {
+    // A conversation before holding: every echo counts, the window aside.
+    ++counted_;
+    bytes += len;
+    if (++c->exchanged < config_.messages) send_message(c, now);
+    return;
+  }
   if (counted) {
     ++counted_;
     bytes += len;
@@ -443,11 +561,16 @@ void LoadGenerator::Loop::send_message(Conn* c, int64_t now) {
   uint32_t key32 = uint32_t(random_.next());
   uint8_t key[4];
   std::memcpy(key, &key32, 4);
-  size_t frame_len = frame_.size();
-  size_t head = frame_header_ + 4;
+  // The publisher's messages carry a send time, so they are never the
+  // precompressed ones: it sends uncompressed (compression is per message, §6).
+  uint32_t which = c->next_payload++ % uint32_t(plain_.size());
+  const Frame& frame = c->deflate && !c->publisher ? compressed_frames(c->deflate->params.client_max_window_bits)[which]
+                                                   : plain_[which];
+  size_t frame_len = frame.bytes.size();
+  size_t head = frame.header + 4;
   uint8_t* f = c->out.extend(frame_len);
-  std::memcpy(f, frame_.data(), frame_header_);
-  std::memcpy(f + frame_header_, key, 4);
+  std::memcpy(f, frame.bytes.data(), frame.header);
+  std::memcpy(f + frame.header, key, 4);
   uint64_t k64 = proto::mask_word(key, 0);
   size_t len = frame_len - head;
   if (c->publisher && len >= 8) {
@@ -455,9 +578,13 @@ void LoadGenerator::Loop::send_message(Conn* c, int64_t now) {
     uint8_t first[8];
     std::memcpy(first, &now, 8);
     proto::mask_copy(f + head, first, 8, k64);
-    proto::mask_copy(f + head + 8, frame_.data() + head + 8, len - 8, k64);
+    proto::mask_copy(f + head + 8, frame.bytes.data() + head + 8, len - 8, k64);
   } else {
-    proto::mask_copy(f + head, frame_.data() + head, len, k64);
+    proto::mask_copy(f + head, frame.bytes.data() + head, len, k64);
+  }
+  if (config_.deflate && (config_.mode == Mode::kIdle || in_window(now))) {
+    wire_out_ += frame_len;
+    payload_out_ += payloads_[which].size();
   }
   if (!c->publisher) {
     if (!c->sent_at) c->sent_at = std::make_unique<int64_t[]>(ring_mask() + 1);
@@ -656,6 +783,12 @@ BenchResult LoadGenerator::finish() {
     r.errors += l->errors.load();
     r.open += l->open.load();
     r.latency.merge(l->histogram);
+    r.deflate_negotiated += l->deflate_negotiated_;
+    if (r.deflate_agreed.empty()) r.deflate_agreed = l->deflate_agreed_;
+    r.wire_in += l->wire_in_;
+    r.wire_out += l->wire_out_;
+    r.payload_out += l->payload_out_;
+    r.compressed_in += l->compressed_in_;
   }
   int64_t start = shared_->window_start.load();
   int64_t end = shared_->window_end.load();

@@ -21,6 +21,11 @@ enum class Mode {
   kFanout,   // `connections` receivers and one publisher (?role=publisher); deliveries per second
 };
 
+// What messages carry: the fixed pattern (text: a–z repeated; binary: a
+// byte sequence repeating every 256), or JSON-like text (payloads.h), a pool
+// of distinct messages each connection goes through in turn.
+enum class Payload { kPattern, kJson };
+
 struct BenchConfig {
   Mode mode = Mode::kEcho;
   std::string address;            // numeric IPv4/IPv6 of the server
@@ -35,6 +40,13 @@ struct BenchConfig {
   double warmup_s = 1;
   int threads = 1;
   std::vector<std::string> sources;  // local addresses to spread connections over
+  Payload payload = Payload::kPattern;
+  // Offer permessage-deflate (RFC 7692); where agreed, send messages
+  // compressed and inflate the server's.
+  bool deflate = false;
+  // Idle mode: messages each connection exchanges with the server (one in
+  // flight, each echo answered by the next) before it holds still.
+  int messages = 0;
 };
 
 struct BenchProgress {
@@ -53,6 +65,14 @@ struct BenchResult {
   uint64_t open = 0;        // connections open at the end
   double seconds = 0;       // length of the window
   core::Histogram latency;  // nanoseconds
+  // With deflate, in the window: socket bytes (frames and headers) and the
+  // payload they carried, each way; messages that came compressed.
+  uint64_t deflate_negotiated = 0;  // connections that agreed to permessage-deflate
+  std::string deflate_agreed;       // the server's Sec-WebSocket-Extensions, as one connection got it
+  uint64_t wire_in = 0;
+  uint64_t wire_out = 0;
+  uint64_t payload_out = 0;
+  uint64_t compressed_in = 0;       // messages received with RSV1
 };
 
 class LoadGenerator {

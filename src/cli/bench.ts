@@ -3,7 +3,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { binding } from '../loader';
-import type { BenchMode, LoadGeneratorConfig, LoadResult } from '../native';
+import type { BenchMode, BenchPayload, LoadGeneratorConfig, LoadResult } from '../native';
 
 export const BENCH_USAGE = `usage: corews bench <mode> <url> [options]
 
@@ -25,6 +25,11 @@ options:
   --threads T       load generator threads (default 1)
   --sources A,B     local addresses to spread connections over (default: the
                     kernel's choice; 127.0.0.x spread automatically past 16,000)
+  --payload P       pattern (default: a fixed byte pattern) or json (JSON-like
+                    text, distinct messages in turn)
+  --deflate         offer permessage-deflate; where agreed, send compressed and
+                    inflate the server's messages; reports the bytes on the wire
+  --messages K      idle: each connection first exchanges K echoed messages
   --json            print one JSON line instead of a table
 `;
 
@@ -40,6 +45,19 @@ export interface BenchReport {
   errors: number;
   open: number;
   handshakes: number;
+  /**
+   * With --deflate only. Bytes in the window (idle mode: all of them): `payload` is what messages
+   * carried, `wire` the socket bytes with frame headers; ratio = payload ÷ wire (0 when nothing moved).
+   */
+  deflate?: {
+    negotiated: number;
+    agreed: string;
+    compressedIn: number;
+    bytesIn: { payload: number; wire: number };
+    bytesOut: { payload: number; wire: number };
+    ratioIn: number;
+    ratioOut: number;
+  };
 }
 
 /** Parsed arguments: the generator's settings, with a URL where it has an address. */
@@ -49,6 +67,7 @@ export type BenchArgs = Omit<LoadGeneratorConfig, 'address' | 'port' | 'host' | 
 };
 
 const MODES: readonly BenchMode[] = ['echo', 'latency', 'connect', 'idle', 'fanout'];
+const PAYLOADS: readonly BenchPayload[] = ['pattern', 'json'];
 
 function numberArg(name: string, raw: string | undefined, min: number, max: number, integer: boolean): number {
   if (raw === undefined) throw new TypeError(`--${name} needs a value`);
@@ -76,6 +95,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--binary': a.binary = true; break;
       case '--text': a.binary = false; break;
       case '--json': a.json = true; break;
+      case '--deflate': a.deflate = true; break;
+      case '--messages': a.messages = numberArg('messages', argv[++i], 1, 1_000_000, true); break;
+      case '--payload': {
+        const p = argv[++i];
+        if (p === undefined) throw new TypeError('--payload needs a value');
+        if (!PAYLOADS.includes(p as BenchPayload)) throw new TypeError(`--payload must be one of ${PAYLOADS.join(', ')}, got ${JSON.stringify(p)}`);
+        a.payload = p as BenchPayload;
+        break;
+      }
       case '--sources': {
         const list = argv[++i];
         if (list === undefined) throw new TypeError('--sources needs a value');
@@ -93,6 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if (!MODES.includes(mode)) throw new TypeError(`unknown mode ${JSON.stringify(positional[0])}: one of ${MODES.join(', ')}`);
   a.mode = mode;
   a.url = positional[1];
+  if (a.messages !== undefined && mode !== 'idle') throw new TypeError('--messages applies to the idle mode only');
   return a;
 }
 
@@ -128,6 +157,9 @@ export async function benchConfig(a: BenchArgs): Promise<LoadGeneratorConfig> {
     warmup: a.warmup,
     threads: a.threads,
     sources: a.sources.length > 0 ? a.sources : autoSources(address, a.connections),
+    payload: a.payload ?? 'pattern',
+    deflate: a.deflate === true,
+    messages: a.messages ?? 0,
   };
 }
 
@@ -146,6 +178,21 @@ export function toReport(a: BenchArgs, r: LoadResult): BenchReport {
     errors: r.errors,
     open: r.open,
     handshakes: r.handshakes,
+    ...(r.deflate !== undefined ? { deflate: deflateReport(r) } : {}),
+  };
+}
+
+function deflateReport(r: LoadResult): NonNullable<BenchReport['deflate']> {
+  const d = r.deflate!;
+  const ratio = (payload: number, wire: number): number => (wire > 0 ? Math.round((payload / wire) * 1000) / 1000 : 0);
+  return {
+    negotiated: d.negotiated,
+    agreed: d.agreed,
+    compressedIn: d.compressedIn,
+    bytesIn: { payload: r.bytes, wire: d.wireIn },
+    bytesOut: { payload: d.payloadOut, wire: d.wireOut },
+    ratioIn: ratio(r.bytes, d.wireIn),
+    ratioOut: ratio(d.payloadOut, d.wireOut),
   };
 }
 
@@ -192,6 +239,15 @@ export function formatReport(r: BenchReport): string {
     ['open at end', n(r.open)],
     ['errors', n(r.errors)],
   ];
+  if (r.deflate) {
+    const d = r.deflate;
+    rows.push(
+      ['permessage-deflate agreed', `${n(d.negotiated)} connections${d.agreed ? ` (${d.agreed})` : ''}`],
+      ['compressed messages in', n(d.compressedIn)],
+      ['in: payload / wire bytes', `${n(d.bytesIn.payload)} / ${n(d.bytesIn.wire)} (${d.ratioIn}×)`],
+      ['out: payload / wire bytes', `${n(d.bytesOut.payload)} / ${n(d.bytesOut.wire)} (${d.ratioOut}×)`],
+    );
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
