@@ -52,20 +52,20 @@ size_t DeflateResources::inflate_cost(int window_bits) {
 std::unique_ptr<DeflateSession> DeflateResources::negotiate(const proto::HttpRequest& request, std::string& response) {
   proto::DeflateAgreement a = proto::negotiate_permessage_deflate(request, settings_.negotiation);
   if (!a.accepted) return nullptr;
-  size_t reserve = a.params.client_no_context_takeover ? 0 : inflate_cost(a.params.client_max_window_bits);
+  size_t reserve = reservation(a.params);
   if (reserve > 0 && committed() + reserve > settings_.max_memory) {
     // The window this connection's context would need does not fit: no
     // context takeover either way, so that it needs none between messages.
     a = proto::negotiate_permessage_deflate(request, settings_.negotiation, true);
     if (!a.accepted) return nullptr;
-    reserve = 0;
+    reserve = reservation(a.params);  // 0: the forced answer has client_no_context_takeover
     DeflateStats::Counter& c = stats_.forced_no_context;
     c.fetch_add(1, std::memory_order_relaxed);
   }
   reserved_ += reserve;
   stats_.negotiated.fetch_add(1, std::memory_order_relaxed);
   response = std::move(a.response);
-  return std::make_unique<DeflateSession>(*this, a.params, uint32_t(reserve));
+  return std::make_unique<DeflateSession>(*this, a.params);
 }
 
 void DeflateResources::unreserve(size_t bytes) { reserved_ -= bytes; }

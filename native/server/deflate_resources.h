@@ -89,7 +89,11 @@ class DeflateResources {
   // An inflate stream for one message without context takeover, and its return.
   std::unique_ptr<proto::Inflater> borrow_inflater();
   void give_back(std::unique_ptr<proto::Inflater> inflater);
-  // The handshake's reservation of a session, returned when it ends.
+  // What the handshake reserves for a session with these params (the
+  // inflate window client context takeover needs), and its return.
+  size_t reservation(const proto::DeflateParams& params) {
+    return params.client_no_context_takeover ? 0 : inflate_cost(params.client_max_window_bits);
+  }
   void unreserve(size_t bytes);
 
   DeflateStats& stats() { return stats_; }

@@ -23,8 +23,8 @@ struct CountingSink {
 
 }  // namespace
 
-DeflateSession::DeflateSession(DeflateResources& resources, const proto::DeflateParams& params, uint32_t reserved)
-    : resources_(&resources), reserved_(reserved), params_(params) {}
+DeflateSession::DeflateSession(DeflateResources& resources, const proto::DeflateParams& params)
+    : resources_(&resources), params_(params) {}
 
 DeflateSession::~DeflateSession() { end(); }
 
@@ -32,8 +32,7 @@ void DeflateSession::end() {
   if (resources_ == nullptr) return;
   drop_inflater();
   deflater_.reset();
-  resources_->unreserve(reserved_);
-  reserved_ = 0;
+  resources_->unreserve(resources_->reservation(params_));
   resources_ = nullptr;
 }
 
@@ -53,7 +52,7 @@ proto::InflateStatus DeflateSession::write(const uint8_t* data, size_t len, uint
     inflater_ = params_.client_no_context_takeover ? resources_->borrow_inflater()
                                                    : resources_->own_inflater(params_.client_max_window_bits);
   }
-  message_in_ += len;
+  message_in_ += uint32_t(len);
   CountingSink counting{sink, context, 0};
   proto::InflateStatus st = inflater_->write(data, len, limit, &CountingSink::take, &counting);
   resources_->stats().inflated_out.fetch_add(counting.bytes, std::memory_order_relaxed);
