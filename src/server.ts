@@ -70,6 +70,12 @@ export class Server<UserData = unknown> {
   #resolveClosed: (() => void) | null = null;
   #flushScheduled = false;
   #dispatching = false;
+  /**
+   * The extensions answer of the last open, shared by the sockets that agreed to the same: every
+   * open brings its own copy of the string, and with permessage-deflate nearly all are equal, so
+   * keeping one instead of one per socket saves an idle connection about 40 bytes of JS heap.
+   */
+  #extensions = '';
 
   /** @internal Use {@link createServer}. */
   constructor(options?: ServerOptions<UserData>) {
@@ -337,7 +343,8 @@ export class Server<UserData = unknown> {
             const url = values[first];
             const protocol = values[first + 1];
             const remote = values[first + 2];
-            const extensions = values[first + 3];
+            const agreed = values[first + 3];
+            const extensions = agreed === this.#extensions ? this.#extensions : (this.#extensions = agreed);
             const pending = this.#pending[worker].get(slot);
             let data: UserData | undefined;
             if (pending !== undefined && pending.gen === gen) {
