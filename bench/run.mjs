@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { benchArgv, CLIENT_CPUS, findBun, machine, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
+import { deflateBudgets, deflateLegend, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
 
 // ---------------------------------------------------------------- settings
 
@@ -25,7 +26,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --rounds N          runs per scenario and server, interleaved; the best is reported (default 2)
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
-  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle)
+  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, deflate)
   --servers a,b       servers to run (default corews,ws,bun)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
@@ -132,6 +133,7 @@ const SCENARIOS = [
   { id: 'fanout-1000-d1', label: 'fan-out 32 B to 1,000, lead 1', mode: 'fanout', args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
   { id: 'fanout-1000-d16', label: 'fan-out 32 B to 1,000, lead 16', mode: 'fanout', args: { connections: 1000, depth: 16, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
   { id: 'idle-10k', label: 'idle, 10,000 conns', mode: 'idle', args: { connections: 10000 }, rows: [['RSS B/conn', (r) => r.bytesPerConnection, 'lower']] },
+  ...deflateScenarios({ rate, cpu }), // bench/deflate.mjs
 ].filter((s) => opts.only === null || opts.only.some((o) => s.id.startsWith(o)));
 
 // ---------------------------------------------------------------- processes
@@ -276,7 +278,7 @@ async function waitFor(what, predicate, ms) {
 /** One load-generator run against a fresh server; server CPU and RSS alongside. */
 async function runLoad(server, sc) {
   const addon = noteAddon();
-  const srv = await startServer(server);
+  const srv = await startServer(serverFor(server, sc));
   try {
     const url = `ws://${HOST}:${srv.port}/`;
     const s0 = await srv.stats();
@@ -328,13 +330,13 @@ async function runIdle(server, sc) {
   const total = sc.args.connections;
   const first = Math.min(1000, Math.floor(total / 10));
   const addon = noteAddon();
-  const srv = await startServer(server);
+  const srv = await startServer(serverFor(server, sc));
   const clients = [];
   try {
     const url = `ws://${HOST}:${srv.port}/`;
     await srv.gc();
     const rss0 = rssBytes(srv.pid);
-    const hold = (n) => startClient(benchArgv('idle', url, { connections: n, duration: 300, warmup: 0 }), 400000);
+    const hold = (n) => startClient(benchArgv('idle', url, { ...sc.clientArgs, connections: n, duration: 300, warmup: 0 }), 400000);
     const until = (n) => waitFor(`${n} open connections on ${server.name}`, async () => (await srv.stats()).open >= n, 60000);
     clients.push(hold(first));
     const okA = await until(first);
@@ -427,7 +429,12 @@ function fmtValue(metric, x) {
 
 const primary = (sc) => sc.rows[0][1];
 const results = {};
-const total = SCENARIOS.reduce((n, sc) => n + (sc.mode === 'idle' ? 1 : opts.rounds), 0) * SERVERS.filter((s) => s.argv).length;
+// Memory scenarios (sc.once) run once; sc.servers limits a scenario to some servers.
+const runsOf = (sc) => (sc.mode === 'idle' || sc.once ? 1 : opts.rounds);
+const serves = (sc, server) => !sc.servers || sc.servers.includes(server.name);
+const total = SCENARIOS.reduce((n, sc) => n + runsOf(sc) * SERVERS.filter((s) => s.argv && serves(sc, s)).length, 0);
+// What bench/deflate.mjs's runners use of this script.
+const ctx = { HOST, opts, startServer, startClient, benchArgv, rssBytes, waitFor, sleep, noteAddon };
 let step = 0;
 log(`corews benchmark: ${SERVERS.map((s) => s.name).join(', ')}; ${opts.duration} s windows after ${opts.warmup} s warm-up; ${opts.rounds} round(s)${PIN ? '; server on core 0, load generator on core 1' : '; NOT pinned (one core)'}`);
 if (bun.path) log(`bun ${bun.version}: ${path.relative(ROOT, bun.path)}`);
@@ -436,17 +443,18 @@ else log(`bun: not available (${bun.why})`);
 for (const sc of SCENARIOS) {
   results[sc.id] = {};
   for (const server of SERVERS) results[sc.id][server.name] = { runs: [] };
-  const rounds = sc.mode === 'idle' ? 1 : opts.rounds; // memory does not need a second opinion
+  const rounds = runsOf(sc); // memory does not need a second opinion
   for (let round = 0; round < rounds; round++) {
     for (const server of SERVERS) {
       const cell = results[sc.id][server.name];
+      if (!serves(sc, server)) continue;
       if (!server.argv) {
         cell.skipped = server.missing;
         continue;
       }
       step++;
       try {
-        const r = sc.mode === 'idle' ? await runIdle(server, sc) : await runLoad(server, sc);
+        const r = sc.run ? await sc.run(ctx, server, sc) : sc.mode === 'idle' ? await runIdle(server, sc) : await runLoad(server, sc);
         cell.runs.push(r);
         const m = sc.rows[0];
         log(`[${step}/${total}] ${sc.label} · ${server.name}: ${fmtValue(m[0], m[1](r))} ${m[0]}${r.errors ? `, ${r.errors} errors` : ''}`);
@@ -480,6 +488,8 @@ if (opts.limits && SERVERS.some((s) => s.name === 'corews')) {
 }
 
 // ---------------------------------------------------------------- the table
+
+deriveDeflate(results, SERVERS);
 
 const value = (sc, name, row) => {
   const r = results[sc.id]?.[name]?.result;
@@ -539,7 +549,7 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
       `${fmtInt(limits.heldAfter1s)} of ${fmtInt(limits.target)} held for 1 s (fd limit ${fmtInt(limits.fdLimit)} − ${limits.fdsInUse} descriptors in use − ${limits.margin} margin; two client processes), ${limits.errors} errors, opened in ${limits.openSeconds.toFixed(1)} s, RSS ${(limits.rssBytes / 2 ** 20).toFixed(0)} MiB`);
   } else budget('concurrent connections up to the fd limit, no error', 'not measured', limits?.failed ?? 'skipped (--no-limits)');
 
-  const echoes = SCENARIOS.filter((s) => s.mode === 'echo');
+  const echoes = SCENARIOS.filter((s) => s.mode === 'echo' && !s.deflate);
   const vsBun = echoes.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'bun', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
   let detail = 'not measured (uWebSockets.js is not on the npm registry)';
   if (vsBun.length) {
@@ -562,13 +572,14 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   const hl = hop('latency-50');
   const us = (x) => fmtValue('µs', x);
   if (hl && hl.count > 0) {
-    const loaded = SCENARIOS.filter((s) => s.mode === 'echo').map((s) => [s, hop(s.id)]).filter(([, h]) => h && h.count > 0);
+    const loaded = SCENARIOS.filter((s) => s.mode === 'echo' && !s.deflate).map((s) => [s, hop(s.id)]).filter(([, h]) => h && h.count > 0);
     const worst = loaded.reduce((w, x) => (w === null || x[1].p99 > w[1].p99 ? x : w), null);
     budget('JS hop latency p99 < 100 µs', hl.p99 < 100 ? 'met' : 'not met',
       `p99 ${us(hl.p99)} µs (p50 ${us(hl.p50)}, max ${us(hl.max)}) in the latency scenario (50 connections, one message in flight each)${worst ? `; under echo load up to p99 ${us(worst[1].p99)} µs (${worst[0].label})` : ''}`);
   } else {
     budget('JS hop latency p99 < 100 µs', 'not measured yet', 'not measured yet (needs server.stats())');
   }
+  deflateBudgets(results, budget, fmtInt); // bench/deflate.mjs: issue 11's goals
 }
 
 // ---------------------------------------------------------------- output
@@ -602,6 +613,7 @@ lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer, ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
 lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
+lines.push(...deflateLegend(results, SCENARIOS, SERVERS));
 for (const n of [...new Set(notes)]) lines.push(`note: ${n}`);
 lines.push('');
 lines.push('DESIGN budgets (measured here, not asserted):');

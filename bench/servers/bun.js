@@ -3,11 +3,17 @@
 // `?role=subscriber` connections ws.subscribe('bench'), and whatever a
 // `?role=publisher` connection sends goes out with server.publish.
 //   bun bench/servers/bun.js      prints `listening <port>` on stdout
-// Env: PORT (default 0: any free port), HOST (default 127.0.0.1).
-import { TOPIC, control, exitOnSignal, newStats, roleOf } from './control.mjs';
+// Env: PORT (default 0: any free port), HOST (default 127.0.0.1),
+// BENCH_DEFLATE (perMessageDeflate: true; see control.mjs).
+import { TOPIC, control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
 
 const stats = newStats();
 let subscribed = 0;
+// With perMessageDeflate on, Bun compresses only the messages whose send
+// asks for it (measured: with `perMessageDeflate: true` alone, none is), so
+// every send asks, as ws and corews compress every message over their
+// threshold.
+const compress = deflateOption() !== false;
 
 const server = Bun.serve({
   hostname: process.env.HOST ?? '127.0.0.1',
@@ -17,7 +23,7 @@ const server = Bun.serve({
     return new Response('WebSocket only\n', { status: 426 });
   },
   websocket: {
-    perMessageDeflate: false,
+    perMessageDeflate: deflateOption() !== false, // BENCH_DEFLATE (control.mjs): Bun's defaults when on
     open(ws) {
       stats.opened++;
       stats.open++;
@@ -29,10 +35,10 @@ const server = Bun.serve({
     message(ws, message) {
       stats.messages++;
       if (ws.data.role !== 'publisher') {
-        ws.send(message); // a string goes as text, a Buffer as binary
+        ws.send(message, compress); // a string goes as text, a Buffer as binary
         return;
       }
-      server.publish(TOPIC, message);
+      server.publish(TOPIC, message, compress);
       stats.deliveries += subscribed;
     },
     close(ws) {

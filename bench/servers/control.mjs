@@ -50,6 +50,18 @@ export function control(stats) {
   process.stdin.unref?.();
 }
 
+/**
+ * permessage-deflate for the server under test, from BENCH_DEFLATE: unset or
+ * '' is off; '1' or 'true' is `perMessageDeflate: true`; a JSON object is the
+ * options (corews takes them all; ws and Bun are only ever run with `true`).
+ */
+export function deflateOption() {
+  const v = process.env.BENCH_DEFLATE ?? '';
+  if (v === '') return false;
+  if (v === '1' || v === 'true') return true;
+  return JSON.parse(v);
+}
+
 /** Exits on SIGTERM/SIGINT without waiting for connections (the benchmark is over). */
 export function exitOnSignal() {
   for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));

@@ -4,11 +4,12 @@
 //   node bench/servers/corews.mjs      prints `listening <port>` on stdout
 // Env: CRWS_THREADS worker threads (default 1), PORT (default 0: any free
 // port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
-// subscribers even when native topics are available. Which fan-out ran goes to
+// subscribers even when native topics are available, BENCH_DEFLATE the
+// perMessageDeflate option (see control.mjs). Which fan-out ran goes to
 // stderr as `fanout=native` or `fanout=loop`. The control channel (see
 // control.mjs) also answers with server.stats() where this build has it.
 import corews from '../../dist/index.js';
-import { TOPIC, control, exitOnSignal, newStats, roleOf } from './control.mjs';
+import { TOPIC, control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
 
 const { createServer, WebSocket } = corews;
 const threads = Number(process.env.CRWS_THREADS ?? 1);
@@ -25,6 +26,7 @@ let subscribed = 0; // native fan-out: how many subscribed (for the delivery cou
 
 const server = createServer({
   threads,
+  perMessageDeflate: deflateOption(), // BENCH_DEFLATE (control.mjs)
   open(ws) {
     stats.opened++;
     stats.open++;
