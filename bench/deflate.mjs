@@ -22,6 +22,8 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const ON = { BENCH_DEFLATE: '1' };
 const corews = (options) => ({ BENCH_DEFLATE: JSON.stringify(options) });
+// corews with no context takeover either way; Bun reads any BENCH_DEFLATE as `true`, which agrees to the same.
+const NCT = corews({ serverNoContextTakeover: true, clientNoContextTakeover: true });
 
 // A conversation: this many 1 KiB messages each way per connection before it
 // holds still: 64 KiB of history, which fills every 32 KiB window.
@@ -37,28 +39,34 @@ const mib = (x) => (x === null || x === undefined ? null : x / MiB);
 export function deflateScenarios({ rate, cpu }) {
   const wireRatio = ['wire ratio ×', (r) => r.deflate?.ratioIn ?? null, 'higher'];
   const perConn = ['RSS B/conn', (r) => r.bytesPerConnection, 'lower'];
-  const zlibPerConn = ['zlib held B/conn (counter)', (r) => r.zlibPerConnection ?? null, 'lower'];
+  // RSS the process still holds once all of them closed (after a GC), ÷ 1,000.
+  const kept = ['RSS B/conn kept after close', (r) => r.keptPerConnection ?? null, 'lower', { ratio: false }];
+  const zlibPerConn = ['zlib counter B/conn', (r) => r.zlibPerConnection ?? null, 'lower', { ratio: false }];
   const conversation = (id, label, env, servers) => ({
     id: `deflate-conv-${id}`, label, mode: 'idle', once: true, deflate: true, run: runConversation, serverEnv: env, servers,
     args: { connections: CONVERSING, ...CONVERSATION, deflate: env !== null },
-    rows: env === null ? [perConn] : [perConn, ['B/conn over no deflate', (r) => r.overPlain ?? null, 'lower'], zlibPerConn],
+    rows: env === null ? [perConn, kept] : [perConn, ['RSS B/conn over no deflate', (r) => r.overPlain ?? null, 'lower', { ratio: false }], zlibPerConn, kept],
   });
   const active = (id, label, env) => ({
     id: `deflate-active-${id}`, label, mode: 'memory', once: true, deflate: true, run: runActive, serverEnv: env, servers: ['corews'],
     args: { connections: ACTIVE.connections, depth: 1, size: ACTIVE.size, text: true, payload: 'json', deflate: env !== null },
     rows: [
       ['peak RSS growth MiB', (r) => mib(r.rssGrowth), 'lower'],
-      ['zlib peak MiB (counter)', (r) => mib(r.zlibMemoryMax), 'lower'],
+      ['zlib counter peak MiB', (r) => mib(r.zlibMemoryMax), 'lower'],
       rate('msg'),
     ],
   });
   return [
     { id: 'deflate-echo-1k', label: 'deflate echo 1 KiB JSON, 100 conns', mode: 'echo', deflate: true, serverEnv: ON, args: echo(1024), rows: [rate('msg'), cpu('msg'), wireRatio] },
     { id: 'deflate-echo-16k', label: 'deflate echo 16 KiB JSON, 100 conns', mode: 'echo', deflate: true, serverEnv: ON, args: echo(16 * KiB), rows: [rate('msg'), cpu('msg'), wireRatio] },
+    // What Bun's `true` agrees to (no context takeover either way, one shared
+    // compressor), asked of corews too: the like-for-like comparison with Bun.
+    { id: 'deflate-echo-1k-nct', label: '  … 1 KiB, no context takeover (Bun\'s true)', mode: 'echo', deflate: true, serverEnv: NCT, servers: ['corews', 'bun'], args: echo(1024), rows: [rate('msg'), cpu('msg'), wireRatio] },
+    { id: 'deflate-echo-16k-nct', label: '  … 16 KiB, no context takeover (Bun\'s true)', mode: 'echo', deflate: true, serverEnv: NCT, servers: ['corews', 'bun'], args: echo(16 * KiB), rows: [rate('msg'), cpu('msg'), wireRatio] },
     {
       id: 'deflate-idle-10k', label: 'deflate idle, 10,000 conns', mode: 'idle', deflate: true, serverEnv: ON, clientArgs: { deflate: true },
       args: { connections: 10000 },
-      rows: [perConn, ['B/conn over plain idle', (r) => r.overPlain ?? null, 'lower']],
+      rows: [perConn, ['RSS B/conn over plain idle', (r) => r.overPlain ?? null, 'lower', { ratio: false }]],
     },
     conversation('plain', `1,000 conns after ${CONVERSATION.messages} msgs, no deflate`, null),
     conversation('true', '1,000 mid-conversation, perMessageDeflate: true', ON),
@@ -116,6 +124,12 @@ async function runConversation(ctx, server, sc) {
     const s2 = await srv.stats();
     for (const c of clients) c.proc.kill('SIGINT');
     const reports = await Promise.all(clients.map((c) => c.report));
+    // And once they have all gone: what the process keeps of them.
+    await ctx.waitFor(`no connections on ${server.name}`, async () => (await srv.stats()).open === 0, 30000);
+    await ctx.sleep(300);
+    await srv.gc();
+    await ctx.sleep(200);
+    const rss3 = ctx.rssBytes(srv.pid);
     const z1 = deflateStats(s1);
     const z2 = deflateStats(s2);
     return {
@@ -128,8 +142,9 @@ async function runConversation(ctx, server, sc) {
       errors: reports.reduce((a, r) => a + r.errors, 0),
       agreed: reports[1]?.deflate?.agreed ?? null,
       compressedIn: reports.reduce((a, r) => a + (r.deflate?.compressedIn ?? 0), 0),
-      rssBytes: { [`at${FIRST}`]: rss1, [`at${FIRST + CONVERSING}`]: rss2 },
+      rssBytes: { [`at${FIRST}`]: rss1, [`at${FIRST + CONVERSING}`]: rss2, afterClose: rss3 },
       bytesPerConnection: (rss2 - rss1) / CONVERSING,
+      keptPerConnection: (rss3 - rss1) / CONVERSING,
       // corews: zlib state held (streams and inflate chunk buffers), by its own count
       zlibPerConnection: z1 && z2 ? (z2.zlibMemory - z1.zlibMemory) / CONVERSING : null,
       deflateStats: z2,
@@ -208,7 +223,8 @@ export function deflateLegend(results, scenarios, servers) {
     'deflate rows: the load generator offers "permessage-deflate; client_max_window_bits" and sends JSON-like text compressed;',
     '  wire ratio × = payload ÷ socket bytes (frame headers included) of what the server sent; ws and Bun run with perMessageDeflate: true',
     '  (Bun compresses a message only when its send asks, so its echo asks every time). "mid-conversation": each connection exchanged',
-    `  ${CONVERSATION.messages} messages of ${CONVERSATION.size} B each way, then idle; RSS growth from ${FIRST} to ${FIRST + CONVERSING} such connections ÷ ${CONVERSING}, after a GC.`,
+    `  ${CONVERSATION.messages} messages of ${CONVERSATION.size} B each way, then idle; RSS growth from ${FIRST} to ${FIRST + CONVERSING} such connections ÷ ${CONVERSING}, after a GC;`,
+    `  "kept after close": the part of that growth still resident once all ${FIRST + CONVERSING} have closed (after a GC).`,
   ];
   const agreed = [];
   for (const s of servers) {
@@ -234,4 +250,17 @@ export function deflateBudgets(results, budget, fmtInt) {
     budget(`maxMemory ${ACTIVE.cap / MiB} MiB holds under 1,000 compressing connections (RSS)`, over <= ACTIVE.cap ? 'met' : 'not met',
       `peak RSS growth ${(cap.rssGrowth / MiB).toFixed(1)} MiB vs ${(plain.rssGrowth / MiB).toFixed(1)} MiB without deflate (+${(over / MiB).toFixed(1)} MiB); zlib counter peak ${((cap.zlibMemoryMax ?? 0) / MiB).toFixed(1)} MiB; ${forced} of ${cap.deflateStats?.negotiated ?? '?'} connections forced to no context takeover`);
   }
+}
+
+/** The deflate scenarios' part of a run, for bench/results/deflate.json (the numbers behind README's deflate tables). */
+export function deflateResults(results, scenarios, tableJson, meta) {
+  const ids = scenarios.filter((s) => s.deflate).map((s) => s.id);
+  if (ids.length === 0) return null;
+  // The plain rows the deflate ones are read against.
+  for (const id of ['idle-10k']) if (results[id]) ids.push(id);
+  return {
+    ...meta,
+    scenarios: Object.fromEntries(ids.map((id) => [id, results[id]])),
+    table: tableJson.filter((row) => ids.includes(row.scenario)),
+  };
 }

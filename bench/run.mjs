@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { benchArgv, CLIENT_CPUS, findBun, machine, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
-import { deflateBudgets, deflateLegend, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
+import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
 
 // ---------------------------------------------------------------- settings
 
@@ -423,7 +423,7 @@ async function runLimits() {
 const fmtInt = (x) => Math.round(x).toLocaleString('en-US');
 function fmtValue(metric, x) {
   if (x === null || x === undefined || Number.isNaN(x)) return 'n/a';
-  if (metric.endsWith('/s') || metric.startsWith('RSS')) return fmtInt(x);
+  if (metric.endsWith('/s') || metric.startsWith('RSS') || metric.includes('B/conn')) return fmtInt(x);
   return x >= 100 ? fmtInt(x) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
@@ -517,7 +517,7 @@ for (const sc of SCENARIOS) {
     // ! marks a cell whose run had connection errors, or whose other rounds failed.
     const errs = SERVERS.map((s) => (results[sc.id][s.name].result?.errors ?? 0) + results[sc.id][s.name].runs.filter((r) => r.failed).length);
     const cells = SERVERS.map((s, j) => `${fmtValue(row[0], vals[s.name])}${errs[j] ? ' !' : ''}`);
-    const ratios = hasCorews ? peers.map((p) => ratio(vals.corews, vals[p], row[2])) : [];
+    const ratios = hasCorews ? peers.map((p) => (row[3]?.ratio === false ? { text: '', value: null } : ratio(vals.corews, vals[p], row[2]))) : [];
     table.push([i === 0 ? sc.label : '', `${row[0]} ${row[2] === 'higher' ? '↑' : '↓'}`, ...cells, ...ratios.map((r) => r.text)]);
     tableJson.push({ scenario: sc.id, label: sc.label, metric: row[0], better: row[2], values: vals, ratios: Object.fromEntries(peers.map((p, k) => [`corews/${p}`, ratios[k]?.value ?? null])) });
   });
@@ -654,4 +654,6 @@ const file = writeResult('latest.json', {
   budgets,
   micro,
 });
+const deflateFile = deflateResults(results, SCENARIOS, tableJson, { date: new Date().toISOString(), machine: machine(), bun: bun.path ? bun.version : null, commit: { atStart: commitAtStart, atEnd: gitState() }, loadAverage: { atStart: loadAtStart, atEnd: loadAverage() }, text: lines.join('\n') });
+if (deflateFile) writeResult('deflate.json', deflateFile); // bench/deflate.mjs
 process.stdout.write(`\nwritten ${path.relative(process.cwd(), file)} (run took ${((Date.now() - started) / 60000).toFixed(1)} min)\n`);

@@ -53,7 +53,7 @@ export function control(stats) {
 /**
  * permessage-deflate for the server under test, from BENCH_DEFLATE: unset or
  * '' is off; '1' or 'true' is `perMessageDeflate: true`; a JSON object is the
- * options (corews takes them all; ws and Bun are only ever run with `true`).
+ * options for corews; ws and Bun take any value as `perMessageDeflate: true`.
  */
 export function deflateOption() {
   const v = process.env.BENCH_DEFLATE ?? '';
