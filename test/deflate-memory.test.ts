@@ -166,14 +166,19 @@ describe('permessage-deflate memory', () => {
     const detail = `B per idle connection, deflate [${(['rss', 'native', 'js'] as const).map((k) => `${k}: ${fmt(per.deflate[k])}`).join('; ')}], ` +
       `plain [${(['rss', 'native', 'js'] as const).map((k) => `${k}: ${fmt(per.plain[k])}`).join('; ')}]`;
     console.log(`idle deflate − plain: RSS ${more('rss').toFixed(1)}, malloc ${more('native').toFixed(1)}, JS heap ${more('js').toFixed(1)} B/conn; ${detail}`);
-    // The bound holds where it can be measured to the byte: malloc (the
-    // native side) and the JS heap after a GC, medians of three batches of
-    // 9,000 (their spread here: a few bytes for malloc, ±20 for the heap).
-    // RSS moves by more than the bound itself from one batch to the next
-    // (50–170 B per connection seen: pages of the JS heap and of malloc's
-    // arenas coming and going), so it is held to the bound plus that spread.
+    // The bound holds where it can be measured to the byte: malloc, the
+    // native side (a 48-byte DeflateSession per connection), medians of
+    // three batches of 9,000, within a few bytes of each other. On the JS
+    // heap (after a GC) a socket that agreed to deflate is the same object
+    // as one that did not, and the medians differ by noise only (±20 B per
+    // connection seen), so it is held to half the bound: a per-socket
+    // string (one copy of the extensions answer each, ~80 B) fails it. RSS
+    // moves by more than the bound itself from one batch to the next
+    // (50–550 B per connection seen: pages of the JS heap and of malloc's
+    // arenas coming and going), so it is held to the bound plus that spread
+    // as medians go.
     expect(more('native'), detail).toBeLessThanOrEqual(64);
-    expect(more('native') + more('js'), detail).toBeLessThanOrEqual(64);
+    expect(more('js'), detail).toBeLessThanOrEqual(32);
     expect(more('rss'), detail).toBeLessThanOrEqual(64 + 192);
   }, 300_000);
 
