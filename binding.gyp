@@ -9,6 +9,7 @@
       "sources": [
         "native/core/wakeup_eventfd.cpp",
         "native/client/load_generator.cpp",
+        "native/client/tls_client.cpp",
         "native/proto/base64.cpp",
         "native/proto/client_handshake.cpp",
         "native/proto/deflate_negotiation.cpp",
