@@ -157,6 +157,8 @@ export interface LoadGeneratorConfig {
   warmup: number;
   threads: number;
   sources: string[];
+  /** wss://: the URL's host (SNI, certificate name), whether to check the certificate, the trusted issuers (PEM). */
+  tls?: { host: string; verify: boolean; ca: string };
 }
 
 export interface LoadProgress {
@@ -175,6 +177,15 @@ export interface LoadResult {
   open: number;
   seconds: number;
   latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number; count: number };
+  /** wss://: TLS handshakes completed (connect: in the window), and what the first negotiated ('' otherwise). */
+  tlsHandshakes: number;
+  tlsProtocol: string;
+  tlsCipher: string;
+  tlsAlpn: string;
+  /** Why the first failed connection failed ('' if none did). */
+  firstError: string;
+  /** The run was stopped early: no connection can succeed (a rejected certificate); firstError says why. */
+  aborted: boolean;
 }
 
 export interface LoadGenerator {

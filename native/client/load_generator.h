@@ -1,6 +1,8 @@
 // A WebSocket load generator: the client role of the same protocol core, on
 // one epoll loop per thread. It drives a server in one of five modes and
-// measures messages, bytes and latency inside a fixed window.
+// measures messages, bytes and latency inside a fixed window. Over wss://
+// every connection has TLS beneath it (tls_client.h): its socket carries
+// records, the WebSocket code above sees plaintext.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -35,6 +37,11 @@ struct BenchConfig {
   double warmup_s = 1;
   int threads = 1;
   std::vector<std::string> sources;  // local addresses to spread connections over
+  // wss://: TLS on every connection.
+  bool tls = false;
+  std::string tls_host;    // the URL's host: SNI (for a name) and the name the certificate must carry
+  bool tls_verify = true;  // false: any certificate is accepted (--insecure)
+  std::string tls_ca_pem;  // the trusted issuers, when verifying ("" : OpenSSL's default paths)
 };
 
 struct BenchProgress {
@@ -53,10 +60,23 @@ struct BenchResult {
   uint64_t open = 0;        // connections open at the end
   double seconds = 0;       // length of the window
   core::Histogram latency;  // nanoseconds
+  // wss://: TLS handshakes completed (connect: in the window; others: all),
+  // and what the first one negotiated.
+  uint64_t tls_handshakes = 0;
+  std::string tls_protocol;
+  std::string tls_cipher;
+  std::string tls_alpn;
+  // Why the first connection that failed did ("" if none did).
+  std::string first_error;
+  // The run stopped early because no connection can succeed (the server's
+  // certificate was rejected); first_error says why.
+  bool aborted = false;
 };
 
 class LoadGenerator {
  public:
+  // Throws TlsClientError (tls_client.h) when the TLS settings cannot be
+  // used (trusted CAs without a certificate).
   explicit LoadGenerator(BenchConfig config);
   ~LoadGenerator();
   LoadGenerator(const LoadGenerator&) = delete;
