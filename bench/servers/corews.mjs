@@ -4,9 +4,11 @@
 //   node bench/servers/corews.mjs      prints `listening <port>` on stdout
 // Env: CRWS_THREADS worker threads (default 1), PORT (default 0: any free
 // port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
-// subscribers even when native topics are available. Which fan-out ran goes to
+// subscribers even when native topics are available, BENCH_TLS_KEY and
+// BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option). Which fan-out ran goes to
 // stderr as `fanout=native` or `fanout=loop`. The control channel (see
 // control.mjs) also answers with server.stats() where this build has it.
+import fs from 'node:fs';
 import corews from '../../dist/index.js';
 import { TOPIC, control, exitOnSignal, newStats, roleOf } from './control.mjs';
 
@@ -23,7 +25,12 @@ process.stderr.write(`fanout=${native ? 'native' : 'loop'}\n`);
 const subscribers = new Set(); // loop fan-out: the subscribed sockets
 let subscribed = 0; // native fan-out: how many subscribed (for the delivery count)
 
+const tls = process.env.BENCH_TLS_KEY
+  ? { tls: { key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) } }
+  : {};
+
 const server = createServer({
+  ...tls,
   threads,
   open(ws) {
     stats.opened++;

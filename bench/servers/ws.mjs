@@ -3,7 +3,11 @@
 // whatever a `?role=publisher` connection sends goes to every
 // `?role=subscriber` connection, by a loop over them (ws has no topics).
 //   node bench/servers/ws.mjs      prints `listening <port>` on stdout
-// Env: PORT (default 0: any free port), HOST (default 127.0.0.1).
+// Env: PORT (default 0: any free port), HOST (default 127.0.0.1),
+// BENCH_TLS_KEY and BENCH_TLS_CERT (PEM files) to serve wss://: ws on an
+// https.createServer.
+import fs from 'node:fs';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { WebSocketServer } from 'ws';
 import { control, exitOnSignal, newStats, roleOf } from './control.mjs';
@@ -20,11 +24,14 @@ process.stderr.write(`bufferutil=${bufferutil}\n`);
 const stats = newStats();
 const subscribers = new Set();
 
-const wss = new WebSocketServer({
-  host: process.env.HOST ?? '127.0.0.1',
-  port: Number(process.env.PORT ?? 0),
-  perMessageDeflate: false,
-});
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? 0);
+const secure = process.env.BENCH_TLS_KEY
+  ? https.createServer({ key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) })
+  : null;
+const wss = secure
+  ? new WebSocketServer({ server: secure, perMessageDeflate: false })
+  : new WebSocketServer({ host, port, perMessageDeflate: false });
 
 wss.on('connection', (ws, req) => {
   stats.opened++;
@@ -47,8 +54,10 @@ wss.on('connection', (ws, req) => {
   });
 });
 
-wss.on('listening', () => {
+const listening = () => {
   control(stats);
   exitOnSignal();
-  process.stdout.write(`listening ${wss.address().port}\n`);
-});
+  process.stdout.write(`listening ${(secure ?? wss).address().port}\n`);
+};
+if (secure) secure.listen(port, host, listening);
+else wss.on('listening', listening);
