@@ -11,7 +11,7 @@ import { WebSocket as UndiciWebSocket } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { createServer, type Server, type ServerOptions, type WebSocket } from '../src/index';
-import { encodeFrame, RawClient, upgradeRequest, type Frame } from './helpers/raw-client';
+import { RawClient, upgradeRequest, type Frame } from './helpers/raw-client';
 import { echoOptions, waitFor } from './helpers/server';
 import { testPki, type TestPki } from './helpers/tls-certs';
 
