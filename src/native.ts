@@ -140,7 +140,10 @@ export interface NativeTlsStats {
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
-  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
+  /** noListener: workers only for adopt(); returns 0. */
+  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn, noListener: boolean): number;
+  /** Duplicates `fd` and hands it, with the bytes Node read, to worker `worker`; false when it could not. */
+  adopt(worker: number, fd: number, request: Uint8Array): boolean;
   /** Returns the frame's size in bytes (0 when nothing was queued). */
   /** `compress`: see {@link CompressMode}. */
   send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean,
