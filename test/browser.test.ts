@@ -3,7 +3,8 @@
 // wss://, and a page over http:// over ws://. Text and binary messages of
 // 10 B to 16 MiB go both ways, each checked by its SHA-256 on the other side;
 // close codes from either side, maxPayload's 1009, the handshake the browser
-// sends, and a certificate the browser must refuse.
+// sends, and a certificate the browser must refuse. The permessage-deflate
+// suite at the end waits for the server to negotiate it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, SendStatus, type Server, type ServerOptions, type WebSocket } from '../src/index';
 import {
@@ -299,4 +300,59 @@ describe('Chromium over ws://, the page served over http:// by the same corews s
   });
 
   conversationTests('ws://', () => ({ srv, origin: `http://127.0.0.1:${srv.port}`, wsBase: `ws://127.0.0.1:${srv.port}` }));
+});
+
+// Waits for the server's permessage-deflate (issue 11): enable once
+// `perMessageDeflate: true` negotiates. Chromium offers
+// "permessage-deflate; client_max_window_bits" on every connection and
+// compresses every message it sends once the extension is agreed.
+describe.skip('Chromium with permessage-deflate over wss:// (waits for the server to negotiate it)', () => {
+  let srv: TestServer;
+  const DEFLATE_PUSH = steps(['json', 'text', 'binary'], 7000);
+  // The option is not in ServerOptions yet; the cast goes once it is.
+  const deflate = { perMessageDeflate: true } as unknown as ServerOptions<Conversation>;
+  beforeAll(async () => {
+    srv = await new TestServer(DEFLATE_PUSH).start({ ...deflate, tls: { key: pki.server.key, cert: pki.server.cert } });
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  it('negotiates permessage-deflate and echoes compressible JSON, text and binary of 10 B to 16 MiB both ways', async () => {
+    const page = await chromium!.open(`https://localhost:${srv.port}/`);
+    try {
+      const id = srv.id();
+      const plan = steps(['json', 'text', 'binary'], 3000);
+      const r = await runInPage<EchoResult>(page, 'echo', { url: `wss://localhost:${srv.port}/echo?id=${id}`, steps: plan, close: [4000, 'page done'] });
+      expect(r.extensions).toMatch(/^permessage-deflate\b/);
+      const expected = plan.map(expectedHash);
+      expect(r.results.map((x) => x.sent)).toEqual(expected);
+      const conv = await srv.closedConversation(id);
+      expect(conv.received).toEqual(plan.map((s, i) => ({ kind: wireKind(s.kind), size: s.size, sha256: expected[i] })));
+      expect(r.results.map((x) => [x.gotKind, x.gotSize, x.got])).toEqual(plan.map((s, i) => [wireKind(s.kind), s.size, expected[i]]));
+      expect(r.close).toEqual({ code: 4000, reason: '', wasClean: true });
+      expect(conv.closed).toEqual({ code: 4000, reason: 'page done' });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('pushes compressed JSON, text and binary of 10 B to 16 MiB; the JSON leaves in fewer frame bytes than its payload', async () => {
+    const page = await chromium!.open(`https://localhost:${srv.port}/`);
+    try {
+      const id = srv.id();
+      const before = srv.server.stats().bytes.out;
+      const r = await runInPage<CollectResult>(page, 'collect', { url: `wss://localhost:${srv.port}/push?id=${id}` });
+      expect(r.extensions).toMatch(/^permessage-deflate\b/);
+      expect(r.messages).toEqual(DEFLATE_PUSH.map((s) => ({ kind: wireKind(s.kind), size: s.size, sha256: expectedHash(s) })));
+      expect(r.close).toEqual<CloseInfo>({ code: 4001, reason: 'pushed all', wasClean: true });
+      // stats().bytes.out counts frame bytes: the JSON (about a ninth of its size under deflate) keeps the total
+      // well under the payloads' sum, while the random text and binary barely shrink.
+      const payload = DEFLATE_PUSH.reduce((n, s) => n + s.size, 0);
+      const jsonPayload = DEFLATE_PUSH.filter((s) => s.kind === 'json').reduce((n, s) => n + s.size, 0);
+      expect(srv.server.stats().bytes.out - before).toBeLessThan(payload - jsonPayload / 2);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
 });
