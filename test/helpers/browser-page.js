@@ -91,7 +91,9 @@ if (typeof window === 'object') {
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
   const sha256 = async (bytes) => hex(await crypto.subtle.digest('SHA-256', bytes));
   const bytesOf = (data) => (typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data));
-  const messageOf = (kind, bytes) => (kind === 'text' ? new TextDecoder('utf-8', { fatal: true }).decode(bytes) : bytes);
+  // 'text' and 'json' go as text messages, 'binary' and 'zeros' as binary.
+  const isText = (kind) => kind === 'text' || kind === 'json';
+  const messageOf = (kind, bytes) => (isText(kind) ? new TextDecoder('utf-8', { fatal: true }).decode(bytes) : bytes);
 
   /** A WebSocket with an inbox: next() is the next message, closed the close event. */
   class Conn {
