@@ -320,12 +320,10 @@ describe('Chromium over ws://, the page served over http:// by the same corews s
   );
 });
 
-// permessage-deflate with Chromium (issue 11): skipped until it is enabled on
-// purpose, now that `perMessageDeflate: true` negotiates (it passed against the
-// server that first did). Chromium offers
+// permessage-deflate with Chromium. Chromium offers
 // "permessage-deflate; client_max_window_bits" on every connection and
 // compresses every message it sends once the extension is agreed.
-describe.skip('Chromium with permessage-deflate over wss:// (skipped until enabled)', () => {
+describe('Chromium with permessage-deflate over wss://', () => {
   let srv: TestServer;
   // Random text and binary barely compress: the echo test sends 16 MiB of binary through deflate each way,
   // the push keeps the JSON's 16 MiB and random data to 1 MiB.
