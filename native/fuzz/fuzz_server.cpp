@@ -59,7 +59,10 @@
 //                   and protocol-error (1002, 1007, 1008, 1009) events;
 //   inbound         the messages JS gets for a connection are a prefix of the messages its
 //                   client sent as well-formed frames (after anything else the client
-//                   sent, only the messages before it are checked);
+//                   sent, only the messages before it are checked), and while it sent
+//                   nothing else, a protocol-error comes only for what it sent: 1007 after
+//                   a text message that is not UTF-8, 1009 after one past maxPayload, 1008
+//                   with the rate limit on;
 //   outbound        what a client receives is a 101 for its key or an HTTP error, then
 //                   server frames (unmasked, FIN, no RSV, known opcodes, control frames of at
 //                   most 125 bytes, text valid UTF-8, a Close with a sendable code and valid
@@ -199,6 +202,11 @@ struct ClientRec {
   uint8_t message_op = 0;
   size_t message_len = 0;
   uint64_t message_hash = 0;
+  // What may fail its connection although its frames are well-formed: a text
+  // message that is not UTF-8 (1007), a message past maxPayload (1009).
+  proto::Utf8Validator message_utf8;
+  bool sent_bad_text = false;
+  bool sent_too_big = false;
   // What it received.
   int stream = 0;  // 0 head pending, 1 frames, 2 an HTTP error response, 3 after a Close
   size_t parsed = 0;
@@ -423,10 +431,12 @@ class Program {
     place_[conn] = -1;
   }
 
-  void client_write(ClientRec& c, std::string_view bytes) {
-    if (client_bytes_ + bytes.size() > kMaxClientBytes) return;
+  // False when the input's budget of client bytes refuses them (nothing is written).
+  bool client_write(ClientRec& c, std::string_view bytes) {
+    if (client_bytes_ + bytes.size() > kMaxClientBytes) return false;
     client_bytes_ += bytes.size();
     h_.send_raw(c.fd, bytes);
+    return true;
   }
 
   void handshake(ClientRec& c, int flag) {
@@ -454,7 +464,9 @@ class Program {
 
   // A well-formed masked frame, and what it means for the inbound model.
   void send_frame(ClientRec& c, uint8_t op, std::string_view data, bool fin, uint8_t rsv) {
-    client_write(c, harness::client_frame(op, data, fin, uint32_t(fnv(data.data(), data.size())), rsv));
+    bool written =
+        client_write(c, harness::client_frame(op, data, fin, uint32_t(fnv(data.data(), data.size())), rsv));
+    if (!written) c.frozen = true;  // the server never sees it: the model stops here
     if (c.frozen) return;
     bool control = op & 8;
     if (rsv || !(op <= 2 || (op >= 8 && op <= 10)) || (control && (!fin || data.size() > 125))) {
@@ -474,9 +486,15 @@ class Program {
       c.message_op = op;
       c.message_len = 0;
       c.message_hash = fnv(nullptr, 0);
+      c.message_utf8.reset();
     }
     c.message_len += data.size();
     c.message_hash = fnv(data.data(), data.size(), c.message_hash);
+    if (c.message_op == 1) {
+      bool ok = c.message_utf8.feed(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+      if (!ok || (fin && !c.message_utf8.complete())) c.sent_bad_text = true;
+    }
+    if (c.message_len > h_.config().parser.max_payload) c.sent_too_big = true;
     if (fin) {
       c.sent.push_back({c.message_op, c.message_len, c.message_hash});
       c.in_message = false;
@@ -712,6 +730,16 @@ class Program {
         hr.peer_done = true;
         bool ok = e.num == 1002 || e.num == 1007 || e.num == 1008 || e.num == 1009;
         INVARIANT("message", ok, "protocol-error with code %u", e.num);
+        if (hr.client >= 0 && !clients_[size_t(hr.client)].frozen) {
+          // Only well-formed frames so far: nothing but what they said, or
+          // the rate limit, fails the connection.
+          const ClientRec& c = clients_[size_t(hr.client)];
+          bool explained = (e.num == 1007 && c.sent_bad_text) || (e.num == 1009 && c.sent_too_big) ||
+                           (e.num == 1008 && h_.config().max_messages_per_second > 0);
+          INVARIANT("inbound", explained, "protocol-error %u (%s) for a client that sent only well-formed frames%s%s",
+                    e.num, e.strings.empty() ? "" : e.strings[0].c_str(), c.sent_bad_text ? ", one not UTF-8" : "",
+                    c.sent_too_big ? ", one past maxPayload" : "");
+        }
         return;
       }
       case EventType::kDrain:
