@@ -19,10 +19,13 @@ import { checkSize, compressMode, isPayload, toBytes, WebSocket, type Payload, t
  */
 const MAX_STRING_BYTES = constants.MAX_STRING_LENGTH;
 
-/** What {@link Server.handleUpgrade} reads of a request: Node's `http.IncomingMessage` has it. */
+/**
+ * What {@link Server.handleUpgrade} reads of a request: Node's `http.IncomingMessage` has it
+ * (`method` and `url` are always set on a server's requests; they are checked).
+ */
 export interface IncomingRequest {
-  readonly method: string;
-  readonly url: string;
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
   readonly httpVersion: string;
   /** Names and values, alternating, as received. */
   readonly rawHeaders: string[];
@@ -251,7 +254,7 @@ export class Server<UserData = unknown> {
       throw new TypeError(`attach: options.path must be a string starting with '/', got ${describe(path)}`);
     }
     const listener = (req: IncomingRequest, socket: net.Socket, head: Buffer): void => {
-      if (path !== undefined && req.url.split('?')[0] !== path) return;
+      if (path !== undefined && (req.url ?? '').split('?')[0] !== path) return;
       this.handleUpgrade(req, socket, head);
     };
     httpServer.on('upgrade', listener);
