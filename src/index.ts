@@ -3,8 +3,9 @@
  * event loops. See README.md for the guide.
  * @packageDocumentation
  */
-export { createServer, Server, type AddressInfo, type CloseOptions } from './server';
-export type { CloseCodeCounts, ServerStats } from './stats';
+export { createServer, Server, type AddressInfo, type CloseOptions, type HttpServerLike, type IncomingRequest } from './server';
+export type { PerMessageDeflateOptions } from './deflate';
+export type { CloseCodeCounts, DeflateStats, ServerStats } from './stats';
 export type { Pem, TlsKeyObject, TlsOptions } from './tls';
 export { MAX_MESSAGE_BYTES, WebSocket, SendStatus, type Payload, type ReadyState, type SendOptions } from './websocket';
 export type {

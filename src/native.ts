@@ -1,5 +1,6 @@
 // The shape of the addon (native/addon/), as the TypeScript layer uses it.
 // Internal: nothing here is exported from the package.
+import type { NativeDeflate } from './deflate';
 import type { NativeTls } from './tls';
 
 /** Event kinds of a batch; the numbers match native/server/event_batch.h. */
@@ -30,6 +31,13 @@ export const enum Opcode {
   Pong = 10,
 }
 
+/** Per message, with permessage-deflate: 0 by the threshold, 1 always, 2 never (commands.h kSendCompress…). */
+export const enum CompressMode {
+  ByThreshold = 0,
+  Always = 1,
+  Never = 2,
+}
+
 export interface NativeOptions {
   path: string;
   origins: string[];
@@ -57,6 +65,8 @@ export interface NativeOptions {
   acceptorHandoff: boolean;
   /** wss://; absent: plain TCP. */
   tls?: NativeTls;
+  /** permessage-deflate; absent: offers are declined. */
+  perMessageDeflate?: NativeDeflate;
 }
 
 /** One worker's counters, as the addon reports them. */
@@ -92,6 +102,30 @@ export interface NativeStats {
   hopUs: { count: number; p50: number; p99: number; max: number };
   /** Only on a TLS server. */
   tls?: NativeTlsStats;
+  /** Only with permessage-deflate. */
+  perMessageDeflate?: DeflateStats;
+}
+
+/** permessage-deflate's counters, summed over the workers (gauges: zlibMemory, zlibReserved). */
+export interface DeflateStats {
+  /** Connections that agreed to permessage-deflate. */
+  negotiated: number;
+  /** Of those, offered no context takeover because maxMemory had no room for their window. */
+  forcedNoContextTakeover: number;
+  messagesCompressed: number;
+  bytesBeforeCompression: number;
+  bytesAfterCompression: number;
+  messagesInflated: number;
+  bytesBeforeInflation: number;
+  bytesAfterInflation: number;
+  /** Messages of connections with context takeover compressed by the shared stream (no room for their own). */
+  sharedCompressions: number;
+  /** zlib failed; the message went uncompressed. */
+  compressionFailures: number;
+  /** Bytes of zlib state held now. */
+  zlibMemory: number;
+  /** Bytes of inflate windows promised to connections with client context takeover. */
+  zlibReserved: number;
 }
 
 export interface NativeTlsStats {
@@ -106,9 +140,14 @@ export interface NativeTlsStats {
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
-  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
+  /** noListener: workers only for adopt(); returns 0. */
+  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn, noListener: boolean): number;
+  /** Duplicates `fd` and hands it, with the bytes Node read, to worker `worker`; false when it could not. */
+  adopt(worker: number, fd: number, request: Uint8Array): boolean;
   /** Returns the frame's size in bytes (0 when nothing was queued). */
-  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean): number;
+  /** `compress`: see {@link CompressMode}. */
+  send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean,
+    compress: CompressMode): number;
   close(worker: number, slot: number, gen: number, code: number, reason: string): void;
   terminate(worker: number, slot: number, gen: number): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
@@ -116,7 +155,7 @@ export interface NativeServer {
   subscribe(worker: number, slot: number, gen: number, topicId: number): void;
   unsubscribe(worker: number, slot: number, gen: number, topicId: number): void;
   publish(perWorker: Int32Array, topicId: number, data: string | Uint8Array, opcode: Opcode,
-    senderWorker: number, senderSlot: number, senderGen: number): void;
+    senderWorker: number, senderSlot: number, senderGen: number, compress: CompressMode): void;
   flush(): void;
   shutdown(code: number, reason: string, timeoutMs: number): void;
   join(): void;

@@ -1,6 +1,7 @@
 // Server options: their types, defaults and validation. A wrong option throws
 // a TypeError (wrong type) or RangeError (out of range) that names it.
 import os from 'node:os';
+import { resolveDeflate, type NativeDeflate, type PerMessageDeflateOptions } from './deflate';
 import { resolveTls, type NativeTls, type TlsOptions } from './tls';
 import type { WebSocket } from './websocket';
 
@@ -105,6 +106,11 @@ export interface ServerOptions<UserData = unknown> {
   maxMessagesPerSecond?: number;
   /** wss://: the server speaks TLS on every connection with this certificate set (see README, TLS). */
   tls?: TlsOptions;
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, or settings. Default `false` (as in
+   * `ws`): offers are declined. See README, permessage-deflate, for memory per mode.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Decides upgrades in JS (auth, user data). Without it no handshake touches JS. */
   upgrade?: (req: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   /** Answers plain HTTP requests (health checks, a demo page). Without it they get 426. */
@@ -150,6 +156,7 @@ export interface ResolvedOptions<UserData> {
   /** 0: no limit. */
   maxMessagesPerSecond: number;
   tls: NativeTls | undefined;
+  perMessageDeflate: NativeDeflate | undefined;
   drain: ServerOptions<UserData>['drain'];
   upgrade: ServerOptions<UserData>['upgrade'];
   http: ServerOptions<UserData>['http'];
@@ -162,7 +169,7 @@ export interface ResolvedOptions<UserData> {
 const KNOWN = new Set([
   'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
   'maxBackpressure', 'backpressurePolicy', 'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp',
-  'maxMessagesPerSecond', 'tls', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
+  'maxMessagesPerSecond', 'tls', 'perMessageDeflate', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -263,6 +270,7 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
     maxConnectionsPerIp: integer('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 1, 100_000_000),
     maxMessagesPerSecond: positive('maxMessagesPerSecond', o.maxMessagesPerSecond),
     tls: resolveTls(o.tls),
+    perMessageDeflate: resolveDeflate(o.perMessageDeflate),
     drain: fn('drain', o.drain),
     upgrade: fn('upgrade', o.upgrade),
     http: fn('http', o.http),

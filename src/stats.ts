@@ -1,6 +1,8 @@
 // server.stats() and server.metrics(): the workers' counters summed, named,
 // and rendered in the Prometheus text exposition format.
-import { REJECT_STATUSES, type NativeStats } from './native';
+import { REJECT_STATUSES, type DeflateStats, type NativeStats } from './native';
+
+export type { DeflateStats };
 
 /** Counters of one direction, keyed by close code ("other" for codes outside 1000–1015). */
 export type CloseCodeCounts = Record<string, number>;
@@ -32,6 +34,8 @@ export interface ServerStats {
    * attempts refused (each closes its connection).
    */
   tls?: { handshakes: number; resumed: number; tls12: number; tls13: number; handshakeFailures: number; renegotiationsRefused: number };
+  /** With the perMessageDeflate option only: what was negotiated and compressed, and zlib's memory. */
+  perMessageDeflate?: DeflateStats;
   /** Frame complete on a worker → its batch dispatched on the JS thread, in µs. */
   jsHopLatencyUs: { count: number; p50: number; p99: number; max: number };
 }
@@ -79,6 +83,7 @@ export function summarize(native: NativeStats, jsDrops: number, jsCloses: number
     pingsSent: sum((x) => x.pingsSent),
     workers: w.map((x) => ({ connectionsOpen: x.connectionsOpen, loopIterations: x.loopIterations })),
     ...(native.tls !== undefined ? { tls: { ...native.tls } } : {}),
+    ...(native.perMessageDeflate !== undefined ? { perMessageDeflate: { ...native.perMessageDeflate } } : {}),
     jsHopLatencyUs: { ...native.hopUs },
   };
 }

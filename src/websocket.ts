@@ -1,7 +1,7 @@
 // A server-side WebSocket connection. JS holds a handle (worker, slot,
 // generation), never a native pointer: once the connection is gone every
 // operation is a harmless no-op that says so in its return value.
-import { Opcode, type NativeServer } from './native';
+import { CompressMode, Opcode, type NativeServer } from './native';
 import { describe } from './options';
 import type { TopicRegistry } from './topics';
 
@@ -38,6 +38,20 @@ export type ReadyState = 0 | 1 | 2 | 3;
 export interface SendOptions {
   /** Send as a binary (true) or text (false) frame; default: text for strings, binary otherwise. */
   binary?: boolean;
+  /**
+   * With permessage-deflate negotiated: `true` compresses whatever the size, `false` never.
+   * Default: compress payloads of at least `perMessageDeflate.threshold` bytes. Ignored on
+   * connections without the extension.
+   */
+  compress?: boolean;
+}
+
+/** @internal The `compress` send option, checked, as the addon takes it. */
+export function compressMode(options: SendOptions | undefined, method: string): CompressMode {
+  const compress = options?.compress;
+  if (compress === undefined) return CompressMode.ByThreshold;
+  if (typeof compress !== 'boolean') throw new TypeError(`${method}: options.compress must be a boolean, got ${describe(compress)}`);
+  return compress ? CompressMode.Always : CompressMode.Never;
 }
 
 /** @internal What a socket needs of its server. */
@@ -94,6 +108,11 @@ export class WebSocket<UserData = unknown> {
   readonly remoteAddress: string;
   /** The request target of the upgrade, e.g. `"/chat?room=1"`. */
   readonly url: string;
+  /**
+   * The extensions agreed in the handshake, as the 101 response named them (e.g.
+   * `"permessage-deflate; client_max_window_bits=10"`), or `""` (as `ws`'s `extensions`, a string).
+   */
+  readonly extensions: string;
   /** User data: what the `upgrade` hook attached, or anything you store here. */
   data: UserData;
 
@@ -107,7 +126,7 @@ export class WebSocket<UserData = unknown> {
 
   /** @internal Created by the server when a connection opens. */
   constructor(link: SocketLink, worker: number, slot: number, gen: number, url: string, protocol: string,
-    remoteAddress: string, data: UserData) {
+    remoteAddress: string, extensions: string, data: UserData) {
     this.#link = link;
     this._worker = worker;
     this._slot = slot;
@@ -115,6 +134,7 @@ export class WebSocket<UserData = unknown> {
     this.url = url;
     this.protocol = protocol;
     this.remoteAddress = remoteAddress;
+    this.extensions = extensions;
     this.data = data;
   }
 
@@ -149,6 +169,7 @@ export class WebSocket<UserData = unknown> {
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new TypeError(`send: options must be an object, got ${describe(options)}`);
     }
+    const compress = compressMode(options, 'send');
     if (this._state !== 1) return SendStatus.DROPPED;
     const link = this.#link;
     // Everything not yet written counts: what the worker queued and what it
@@ -163,7 +184,8 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? data : toBytes(data);
     // A BACKPRESSURE answer asks the worker for a drain once this send is written.
     const backpressure = buffered > DRAIN_LOW_MARK;
-    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text, backpressure);
+    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text,
+      backpressure, compress);
     link.commandQueued();
     return backpressure ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
@@ -179,7 +201,7 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes.byteLength > 125) throw new RangeError(`ping: payload must be at most 125 bytes, got ${bytes.byteLength}`);
     if (this._state !== 1) return false;
-    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping, false);
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping, false, CompressMode.Never);
     this.#link.commandQueued();
     return true;
   }

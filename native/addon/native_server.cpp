@@ -44,6 +44,11 @@ bool bytes_of(napi_env env, napi_value v, const uint8_t*& data, size_t& len) {
   return type == napi_uint8_array;
 }
 
+// JS's compress argument (0: by the threshold, 1: always, 2: never) as command flags.
+uint8_t compress_flags(uint32_t compress) {
+  return compress == 1 ? server::kSendCompress : compress == 2 ? server::kSendNoCompress : 0;
+}
+
 }  // namespace
 
 Napi::Function NativeServer::Define(Napi::Env env) {
@@ -59,6 +64,7 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
                          InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
+                         InstanceMethod<&NativeServer::Adopt>("adopt"),
                          InstanceMethod<&NativeServer::Join>("join"),
                          InstanceMethod<&NativeServer::Shutdown>("shutdown"),
                          InstanceMethod<&NativeServer::Counters>("counters"),
@@ -96,6 +102,19 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   limits_ = std::make_shared<server::SharedLimits>(
       uint64_t(o.Get("maxConnections").As<Napi::Number>().DoubleValue()),
       uint32_t(o.Get("maxConnectionsPerIp").As<Napi::Number>().DoubleValue()));
+  if (o.Get("perMessageDeflate").IsObject()) {
+    auto d = o.Get("perMessageDeflate").As<Napi::Object>();
+    server::DeflateSettings& s = config_->deflate;
+    s.enabled = true;
+    s.negotiation.server_no_context_takeover = d.Get("serverNoContextTakeover").ToBoolean();
+    s.negotiation.client_no_context_takeover = d.Get("clientNoContextTakeover").ToBoolean();
+    s.negotiation.server_max_window_bits = uint8_t(number(d.Get("serverMaxWindowBits")));  // 0: no limit
+    s.negotiation.client_max_window_bits = uint8_t(number(d.Get("clientMaxWindowBits")));
+    s.level = int(number(d.Get("level")));
+    s.mem_level = int(number(d.Get("memLevel")));
+    s.threshold = size_t(number(d.Get("threshold")));
+    deflate_max_memory_ = number(d.Get("maxMemory"));  // shared out among the workers at listen()
+  }
   if (o.Get("tls").IsObject()) {  // wss://: a bad certificate set fails createServer
     try {
       config_->tls = std::make_shared<server::TlsContexts>(tls_config_from(o.Get("tls")));
@@ -111,7 +130,9 @@ NativeServer::~NativeServer() {
   for (auto* c : counters_) c->unref();
 }
 
-// listen(host, port, threads, backlog, dispatch) → bound port
+// listen(host, port, threads, backlog, dispatch, noListener) → bound port
+// noListener: the workers run without a listening socket of their own, for
+// connections handed over by adopt() (server.handleUpgrade); the port is 0.
 //
 // The threadsafe function lives from here to join(): while it exists it keeps
 // the process alive and holds `dispatch` (and so the JS server) strongly.
@@ -122,9 +143,11 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   int port = int(u32(info, 1));
   int threads = int(u32(info, 2));
   int backlog = int(u32(info, 3));
+  bool no_listener = info[5].ToBoolean();
   // With acceptor hand-off one listening socket serves all workers.
-  server::ListenResult r = server::open_listeners(host, port, config_->acceptor_handoff ? 1 : threads, backlog);
-  if (r.fds.empty()) {
+  server::ListenResult r;
+  if (!no_listener) r = server::open_listeners(host, port, config_->acceptor_handoff ? 1 : threads, backlog);
+  if (r.fds.empty() && !no_listener) {
     std::string code = r.error == EADDRINUSE ? "EADDRINUSE" : r.error == EACCES ? "EACCES"
                      : r.error == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "E" + std::to_string(r.error);
     Napi::Error e = Napi::Error::New(env, std::string(r.syscall) + " " + code + " " + host + ":" +
@@ -140,6 +163,11 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   size_t slots = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : size_t(rl.rlim_max);
   for (auto* c : counters_) c->unref();
   counters_.clear();
+  // Each worker holds at most its share of the zlib budget: no lock between them.
+  if (config_->deflate.enabled) {
+    double share = deflate_max_memory_ / double(threads);
+    config_->deflate.max_memory = share >= double(SIZE_MAX) ? SIZE_MAX : size_t(share);
+  }
   // Every worker is made before any starts: one that cannot get its poller
   // or wakeup (out of descriptors) fails listen() with the reason.
   for (size_t i = 0; i < size_t(threads); ++i) {
@@ -184,7 +212,8 @@ server::CommandBuffer* NativeServer::outbox(const Napi::CallbackInfo& info) {
   return w < outboxes_.size() ? &outboxes_[w] : nullptr;
 }
 
-// send(worker, slot, gen, data: string | Uint8Array, opcode, wantsDrain) → frame bytes queued (0: none)
+// send(worker, slot, gen, data: string | Uint8Array, opcode, wantsDrain, compress) → frame bytes queued (0: none)
+// compress: 0 by the threshold, 1 always, 2 never (with permessage-deflate).
 // The frame is built here, on the JS thread, because the data must be copied
 // anyway before JS can change it; the worker then only writes.
 Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
@@ -193,7 +222,7 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
   if (box == nullptr) return Napi::Number::New(env, 0);
   uint32_t slot = u32(info, 1), gen = u32(info, 2);
   auto op = proto::Opcode(u32(info, 4));
-  uint8_t flags = info[5].ToBoolean() ? server::kSendWantsDrain : 0;
+  uint8_t flags = (info[5].ToBoolean() ? server::kSendWantsDrain : 0) | compress_flags(u32(info, 6));
   CommandWriter writer(*box);
   napi_value data = info[3];
   napi_valuetype type;
@@ -283,7 +312,7 @@ void NativeServer::Unsubscribe(const Napi::CallbackInfo& info) {
   }
 }
 
-// publish(perWorker: Int32Array, topicId, data, opcode, senderWorker, senderSlot, senderGen)
+// publish(perWorker: Int32Array, topicId, data, opcode, senderWorker, senderSlot, senderGen, compress)
 // Frames the message once; every worker with subscribers (perWorker[i] > 0)
 // gets a reference to the same bytes. The sender (-1: none) is skipped.
 void NativeServer::Publish(const Napi::CallbackInfo& info) {
@@ -293,6 +322,7 @@ void NativeServer::Publish(const Napi::CallbackInfo& info) {
   auto op = proto::Opcode(u32(info, 3));
   int32_t sender_worker = info[4].As<Napi::Number>().Int32Value();
   uint32_t sender_slot = u32(info, 5), sender_gen = u32(info, 6);
+  uint32_t flags = compress_flags(u32(info, 7));
 
   uint32_t targets = 0;
   for (size_t i = 0; i < per_worker.ElementLength() && i < workers_.size(); ++i) targets += per_worker[i] > 0;
@@ -324,13 +354,34 @@ void NativeServer::Publish(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < per_worker.ElementLength() && i < workers_.size(); ++i) {
     if (per_worker[i] <= 0) continue;
     bool is_sender = int32_t(i) == sender_worker;
-    server::PublishPayload p{topic, 0, frame};
+    server::PublishPayload p{topic, flags, frame};
     CommandWriter(outboxes_[i]).add(CommandType::kPublish, is_sender ? sender_slot : ~0u, is_sender ? sender_gen : ~0u,
                                     0, {{reinterpret_cast<const char*>(&p), sizeof p}});
   }
 }
 
 void NativeServer::Flush(const Napi::CallbackInfo&) { flush(); }
+
+// adopt(worker, fd, request: Uint8Array) → true when handed over.
+// A connection Node's http server accepted: the descriptor is duplicated here,
+// so that the caller can destroy Node's socket (which unregisters and closes
+// Node's descriptor) while the connection lives on in the worker; `request`
+// is what Node read of it (the upgrade request, and any bytes after it).
+Napi::Value NativeServer::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* box = outbox(info);
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  const uint8_t* bytes = nullptr;
+  size_t len = 0;
+  if (box == nullptr || fd < 0 || !bytes_of(env, info[2], bytes, len)) return Napi::Boolean::New(env, false);
+  int own = server::duplicate_socket(fd);
+  if (own < 0) return Napi::Boolean::New(env, false);
+  int32_t value = own;
+  CommandWriter(*box).add(CommandType::kAdoptRequest, 0, 0, 0,
+                          {{reinterpret_cast<const char*>(&value), 4}, {reinterpret_cast<const char*>(bytes), len}});
+  flush();
+  return Napi::Boolean::New(env, true);
+}
 
 // A worker's commands are one growing buffer until the flush at the end of the
 // JS turn. Sending megabytes in one turn would grow it by reallocation (each
@@ -426,7 +477,44 @@ Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
   hop.Set("max", double(hop_ns_.max()) / 1000.0);
   out.Set("hopUs", hop);
   if (config_->tls) out.Set("tls", tls_stats_object(env, config_->tls->stats()));
+  if (config_->deflate.enabled) out.Set("perMessageDeflate", deflate_stats_object(env));
   return out;
+}
+
+// Summed over the workers.
+Napi::Object NativeServer::deflate_stats_object(Napi::Env env) const {
+  double negotiated = 0, forced = 0, compressed = 0, before = 0, after = 0, inflated = 0, in = 0, out_bytes = 0;
+  double shared = 0, failures = 0, memory = 0, reserved = 0;
+  auto load = [](const std::atomic<uint64_t>& a) { return double(a.load(std::memory_order_relaxed)); };
+  for (const auto& w : workers_) {
+    const server::DeflateStats& d = w->deflate().stats();
+    negotiated += load(d.negotiated);
+    forced += load(d.forced_no_context);
+    compressed += load(d.messages_compressed);
+    before += load(d.bytes_before);
+    after += load(d.bytes_after);
+    inflated += load(d.messages_inflated);
+    in += load(d.inflated_in);
+    out_bytes += load(d.inflated_out);
+    shared += load(d.shared_compressions);
+    failures += load(d.deflate_failures);
+    memory += load(d.memory);
+    reserved += load(d.reserved);
+  }
+  auto o = Napi::Object::New(env);
+  o.Set("negotiated", negotiated);
+  o.Set("forcedNoContextTakeover", forced);
+  o.Set("messagesCompressed", compressed);
+  o.Set("bytesBeforeCompression", before);
+  o.Set("bytesAfterCompression", after);
+  o.Set("messagesInflated", inflated);
+  o.Set("bytesBeforeInflation", in);
+  o.Set("bytesAfterInflation", out_bytes);
+  o.Set("sharedCompressions", shared);
+  o.Set("compressionFailures", failures);
+  o.Set("zlibMemory", memory);
+  o.Set("zlibReserved", reserved);
+  return o;
 }
 
 // After every worker reported kStopped: join the threads and let go.

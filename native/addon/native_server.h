@@ -34,9 +34,11 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
+  Napi::Value Adopt(const Napi::CallbackInfo& info);
   void Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Object deflate_stats_object(Napi::Env env) const;
   void Join(const Napi::CallbackInfo& info);
   // tls_binding.cpp: SNI contexts and certificate rotation.
   void AddContext(const Napi::CallbackInfo& info);
@@ -57,6 +59,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   std::shared_ptr<server::SharedLimits> limits_;
   std::vector<server::SlotCounters*> counters_;  // one per worker, shared with JS
   core::Histogram hop_ns_;  // frame complete → batch dispatched on the JS thread
+  double deflate_max_memory_ = 0;  // perMessageDeflate.maxMemory, bytes for all workers together
   std::vector<std::unique_ptr<server::Worker>> workers_;
   std::vector<server::CommandBuffer> outboxes_;  // commands not yet handed to each worker
   napi_env env_ = nullptr;

@@ -79,6 +79,7 @@ void Worker::destroy(Connection* c) {
   core::DeadlineList::cancel(&c->heartbeat);
   c->out.clear();
   c->pong.reset();
+  if (c->deflate) c->deflate->end();  // zlib state and budget back now; the object stays for the parser
   if (c->read_paused) unlist_paused(c);
   counters_->reset(c->slot);
   release_place(c);

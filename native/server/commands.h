@@ -25,18 +25,25 @@ enum class CommandType : uint8_t {
   kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload
   kShutdown = 10,    // graceful: code: close code, payload: u32 timeout ms, reason
   kAdopt = 11,       // a connection the acceptor worker accepted: payload: i32 fd
+  // A connection Node's http server accepted and read the upgrade request of
+  // (server.handleUpgrade): payload: i32 fd, then the request's bytes as read.
+  kAdoptRequest = 12,
 };
 
 // A publish carries a pointer to the framed message, shared by every worker it
 // goes to; each holds one reference and drops it once written or queued.
 struct PublishPayload {
   uint32_t topic;
-  uint32_t reserved;
-  void* frame;  // core::SharedBytes*
+  uint32_t flags;  // kSendCompress, kSendNoCompress
+  void* frame;     // core::SharedBytes*
 };
 
 // kSend flags (CommandHeader::reserved).
 constexpr uint8_t kSendWantsDrain = 1;  // JS reported BACKPRESSURE for this send
+// kSend and kPublish (PublishPayload::flags): permessage-deflate per message.
+// Neither: compress when the payload reaches the threshold.
+constexpr uint8_t kSendCompress = 2;    // compress whatever the size
+constexpr uint8_t kSendNoCompress = 4;  // never compress
 
 struct CommandHeader {
   CommandType type;

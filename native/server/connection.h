@@ -10,6 +10,7 @@
 #include "../core/deadline_list.h"
 #include "../proto/close_code.h"
 #include "../proto/frame_parser.h"
+#include "deflate_session.h"
 #include "out_queue.h"
 #include "topics.h"
 #include "transport.h"
@@ -77,6 +78,10 @@ struct Connection : core::DeadlineNode {
   // costs one frame, not one per ping. Allocated only while pending.
   std::unique_ptr<uint8_t[]> pong;
   std::vector<Subscription> topics;  // subscribed topics
+  // permessage-deflate, when negotiated: the frame parser's inflater and the
+  // write path's compressor. Lives until the connection is freed (the parser
+  // may still call it for the rest of a read after destroy()).
+  std::unique_ptr<DeflateSession> deflate;
 
   // Output not yet taken by the kernel: our queue, and what the transport
   // holds of its own (TLS records; plain TCP holds none). The bound, the

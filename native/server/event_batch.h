@@ -11,7 +11,7 @@
 namespace corews::server {
 
 enum class EventType : uint32_t {
-  kOpen = 1,           // strings: url, protocol, remote address
+  kOpen = 1,           // strings: url, protocol, remote address, extensions agreed
   kMessage = 2,        // payload; num: MessageFlags
   kPeerClose = 3,      // the peer sent Close; num: code, strings: reason
   kProtocolError = 4,  // the peer broke the protocol; num: close code, strings: reason

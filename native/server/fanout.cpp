@@ -19,12 +19,16 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       if (c->state != ConnState::kOpen) continue;
       if (c->slot == h.slot && c->gen == h.gen) continue;  // ws.publish skips its sender
       if (!admit(c)) continue;
+      core::SharedBytes* bytes = frame;
+      if (should_compress(c, uint8_t(p.flags), frame->data())) {
+        if (core::SharedBytes* compressed = compressed_publish(c, frame)) bytes = compressed;
+      }
       WorkerStats::add(stats_.messages_out);
-      WorkerStats::add(stats_.bytes_out, frame->size());
+      WorkerStats::add(stats_.bytes_out, bytes->size());
       // Queue a reference; all of this batch's small publishes to a
       // connection then leave in one writev (flush_published), not one send
       // each. Past the low mark, write now, as a send would.
-      c->out.append_shared(frame, 0, frame->size());
+      c->out.append_shared(bytes, 0, bytes->size());
       if (c->queued_bytes() > kDrainLowMark) {
         on_writable(c);
       } else if (!c->publish_pending) {
@@ -33,6 +37,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
       }
     }
   }
+  end_publish();
   frame->unref();
 }
 

@@ -83,6 +83,22 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   proto::HttpRequest req;
   size_t head_len = 0;
   proto::parse_request_head(c->http.data(), c->http.size(), req, head_len);
+  // permessage-deflate: agreed here, after the hooks, so that a refused
+  // upgrade never reserved any of the zlib budget.
+  std::string extensions;
+  std::string headers;
+  if (deflate_.enabled()) {
+    c->deflate = deflate_.negotiate(req, extensions);
+    if (c->deflate) {
+      c->parser.set_inflater(c->deflate.get());
+      headers.reserve(extra_headers.size() + extensions.size() + 32);
+      headers += "Sec-WebSocket-Extensions: ";
+      headers += extensions;
+      headers += "\r\n";
+      headers += extra_headers;
+      extra_headers = headers;
+    }
+  }
   std::string response =
       proto::build_switching_protocols(req.get("sec-websocket-key"), protocol, extra_headers);
   write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
@@ -100,7 +116,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   WorkerStats::add(stats_.connections_open);
   WorkerStats::add(stats_.connections_total);
   update_interest(c);
-  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, c->transport->peer_address()});
+  batch_->add(EventType::kOpen, c->slot, c->gen, 0, {req.target, protocol, c->transport->peer_address(), extensions});
 
   std::string early = c->http.substr(head_len);
   std::string().swap(c->http);  // an open connection keeps no request buffer

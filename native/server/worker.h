@@ -7,6 +7,7 @@
 #pragma once
 #include <sys/uio.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "../proto/handshake.h"
 #include "commands.h"
 #include "connection.h"
+#include "deflate_resources.h"
 #include "event_batch.h"
 #include "shared_limits.h"
 #include "slot_counters.h"
@@ -50,6 +52,8 @@ struct WorkerConfig {
   bool acceptor_handoff = false;
   // TLS on every connection (wss://) with these contexts; null: plain TCP.
   std::shared_ptr<TlsContexts> tls;
+  // permessage-deflate; max_memory is each worker's share of the server's budget.
+  DeflateSettings deflate;
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -77,6 +81,8 @@ class Worker {
   // With acceptor hand-off: every worker of the server, this one included, set before start().
   void set_siblings(std::vector<Worker*> siblings) { siblings_ = std::move(siblings); }
   const WorkerStats& stats() const { return stats_; }
+  // permessage-deflate's streams, budget and counts (stats; tests).
+  DeflateResources& deflate() { return deflate_; }
   // Worker thread (or a test driving run_once): bytes queued for a live
   // connection, its transport's included; 0 for a free slot.
   size_t queued_bytes(uint32_t slot) const;
@@ -99,7 +105,7 @@ class Worker {
 
   // worker.cpp: accepting, handing off and adopting connections.
   void accept_connections();
-  void adopt(int fd);  // a new TCP connection: make it ours
+  Connection* adopt(int fd);  // a new TCP connection: make it ours (null when it could not be)
   void hand_off(int fd);
   Connection* lookup(uint32_t slot, uint32_t gen) const;
   // worker.cpp: timers, the batch for JS, and the end.
@@ -153,6 +159,15 @@ class Worker {
   void on_writable(Connection* c);
   void update_interest(Connection* c);
 
+  // deflate_path.cpp: permessage-deflate on the way out.
+  bool should_compress(const Connection* c, uint8_t flags, const uint8_t* frame) const;
+  // Sends one frame JS built, compressed; false when zlib failed (send it as it is).
+  bool send_compressed(Connection* c, const uint8_t* frame, size_t len);
+  // A publish's frame compressed for `c` (one per window size and publish,
+  // shared by its subscribers); null when zlib failed.
+  core::SharedBytes* compressed_publish(Connection* c, core::SharedBytes* frame);
+  void end_publish();  // drops the publish's compressed frames
+
   // fanout.cpp: publishes.
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
   void flush_published();  // one write per connection for a batch's publishes
@@ -200,6 +215,9 @@ class Worker {
   TopicTable topics_;
   std::vector<Connection*> published_;  // connections with publishes queued in this command batch
   WorkerStats stats_;
+  DeflateResources deflate_;
+  std::vector<uint8_t> compressed_;  // scratch: a message being compressed
+  std::array<core::SharedBytes*, 16> publish_frames_{};  // the current publish, compressed, by window bits
 
   std::unique_ptr<EventBatch> batch_;
   std::vector<CommandBuffer> taken_;  // the buffers of commands being run, oldest first

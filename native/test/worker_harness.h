@@ -487,18 +487,22 @@ class WorkerHarness {
 
   // Sends an upgrade request with target "/c<fd>" (or `target`) and a key of
   // its own; the open event whose url is that target names the client's Handle.
-  void handshake(int client, std::string target = {}) {
+  // `extra_headers`: CRLF-terminated lines added to the request (e.g. a
+  // Sec-WebSocket-Extensions offer).
+  void handshake(int client, std::string target = {}, std::string_view extra_headers = {}) {
     Client& c = clients_.at(client);
     c.target = target.empty() ? "/c" + std::to_string(client) + "-" + std::to_string(++serial_) : std::move(target);
     c.key = key_for(uint64_t(client) << 32 | ++serial_);
     by_target_[c.target] = client;
-    send_raw(client, upgrade_request(c.target, c.key));
+    std::string request = upgrade_request(c.target, c.key);
+    request.insert(request.size() - 2, extra_headers);  // before the blank line
+    send_raw(client, request);
   }
 
   // handshake() and steps until the open event (at most max_steps); the
   // client's Handle, or kNoHandle.
-  Handle open(int client, std::string target = {}, int max_steps = 50) {
-    handshake(client, std::move(target));
+  Handle open(int client, std::string target = {}, int max_steps = 50, std::string_view extra_headers = {}) {
+    handshake(client, std::move(target), extra_headers);
     for (int i = 0; i < max_steps && !clients_.at(client).handle.valid(); ++i) step();
     return clients_.at(client).handle;
   }
@@ -512,8 +516,8 @@ class WorkerHarness {
   // native send(): a complete frame behind `code` bytes of padding; text goes
   // the string way (10 bytes of gap, the header right before the payload).
   // Returns the frame's size, as the native call does.
-  size_t send(Handle h, proto::Opcode op, std::string_view data, bool wants_drain = false) {
-    uint8_t flags = wants_drain ? server::kSendWantsDrain : 0;
+  size_t send(Handle h, proto::Opcode op, std::string_view data, bool wants_drain = false, uint8_t compress_flags = 0) {
+    uint8_t flags = (wants_drain ? server::kSendWantsDrain : 0) | compress_flags;
     server::CommandWriter writer(outbox_);
     if (op == proto::kOpText) {
       constexpr size_t kGap = 10;
@@ -544,12 +548,13 @@ class WorkerHarness {
   }
   // One worker: the frame gets one reference, which the worker drops.
   // `sender` is skipped (ws.publish), kNoHandle for server.publish.
-  size_t publish(uint32_t topic, proto::Opcode op, std::string_view data, Handle sender = kNoHandle) {
+  size_t publish(uint32_t topic, proto::Opcode op, std::string_view data, Handle sender = kNoHandle,
+                 uint32_t compress_flags = 0) {
     core::SharedBytes* frame = core::SharedBytes::create(proto::kMaxFrameHeader + data.size());
     size_t hs = proto::write_frame_header(frame->data(), op, data.size(), nullptr);
     if (!data.empty()) std::memcpy(frame->data() + hs, data.data(), data.size());
     frame->set_size(hs + data.size());
-    server::PublishPayload p{topic, 0, frame};
+    server::PublishPayload p{topic, compress_flags, frame};
     server::CommandWriter(outbox_).add(server::CommandType::kPublish, sender.slot, sender.gen, 0,
                                        {{reinterpret_cast<const char*>(&p), sizeof p}});
     return hs + data.size();
@@ -578,7 +583,9 @@ class WorkerHarness {
   enum SendStatus { kBackpressure = 0, kSent = 1, kDropped = 2 };
   // ws.send: nothing unless open; at maxBackpressure dropped (and closed with
   // 1008 under the close policy); BACKPRESSURE above the 16 KiB low mark.
-  SendStatus ws_send(Handle h, proto::Opcode op, std::string_view data) {
+  // `compress_flags`: the compress option as the addon passes it
+  // (kSendCompress for true, kSendNoCompress for false, 0 when not given).
+  SendStatus ws_send(Handle h, proto::Opcode op, std::string_view data, uint8_t compress_flags = 0) {
     JsSocket* s = js(h);
     if (s == nullptr || s->state != 1) return kDropped;
     double buffered = buffered_amount(h);
@@ -587,15 +594,16 @@ class WorkerHarness {
       return kDropped;
     }
     bool backpressure = buffered > double(kDrainLowMark);
-    s->accepted += double(send(h, op, data, backpressure));
+    s->accepted += double(send(h, op, data, backpressure, compress_flags));
     return backpressure ? kBackpressure : kSent;
   }
   // ws.ping: only the state is checked (the worker's admit applies), and the
-  // ping is not counted in bufferedAmount.
-  bool ws_ping(Handle h, std::string_view data) {
+  // ping is not counted in bufferedAmount. src/websocket.ts passes
+  // kSendNoCompress; other `compress_flags` are what no JS sends.
+  bool ws_ping(Handle h, std::string_view data, uint8_t compress_flags = 0) {
     JsSocket* s = js(h);
     if (s == nullptr || s->state != 1 || data.size() > 125) return false;
-    send(h, proto::kOpPing, data, false);
+    send(h, proto::kOpPing, data, false, compress_flags);
     return true;
   }
   bool ws_close(Handle h, uint16_t code = 1000, std::string_view reason = {}) {

@@ -51,10 +51,11 @@ TEST(worker_handshake_opens) {
   CHECK(h.upgraded(c));
   CHECK_EQ(h.count(EventType::kOpen, ws), 1u);
   auto evs = h.events_of(ws);
-  if (CHECK(!evs.empty()) && CHECK_EQ(evs[0].strings.size(), 3u)) {
+  if (CHECK(!evs.empty()) && CHECK_EQ(evs[0].strings.size(), 4u)) {
     CHECK_EQ(evs[0].strings[0], "/chat?room=1");  // url
     CHECK_EQ(evs[0].strings[1], "");              // no subprotocol
     CHECK_EQ(evs[0].strings[2], "");              // AF_UNIX: peer_address has no address to show
+    CHECK_EQ(evs[0].strings[3], "");              // no extension
   }
   CHECK_EQ(h.worker().stats().connections_open.load(), 1u);
   CHECK(h.frames(c).empty());
