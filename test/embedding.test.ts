@@ -194,8 +194,10 @@ describe('fastify specifics', () => {
     expect(server.listenerCount('request')).toBe(1); // Fastify's router
   });
 
-  it('listening on localhost (one http server per address), upgrades on every address reach corews', async () => {
+  it('listening on localhost (one http server per address), upgrades on every address reach corews', async (ctx) => {
     const addresses = (await dns.lookup('localhost', { all: true })).map((a) => a.address);
+    // Fastify adds secondary servers only when localhost has several addresses (127.0.0.1 and ::1).
+    if (addresses.length < 2) ctx.skip(`localhost is only ${addresses.join()} here: no secondary server to test`);
     const app = await startApp('fastify', 'localhost');
     const agent = keepAlive();
     expect((await request(app.port, agent, 'GET', '/health')).body).toBe('ok');
