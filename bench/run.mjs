@@ -517,6 +517,85 @@ if (opts.limits && SERVERS.some((s) => s.name === 'corews')) {
   }
 }
 
+// ---------------------------------------------------------------- attach vs own listener
+
+// corews attached to a plain Node http.Server (bench/servers/corews.mjs with
+// CRWS_ATTACH=1: each upgrade goes through Node's http parser, then its
+// descriptor moves into the worker) against corews on its own listener, echo
+// at 1,000 connections. Both variants run here, rounds interleaved, so the
+// ratio comes from the same minute; the best run of each is kept.
+const ATTACH_SCENARIO = {
+  id: 'attach-echo-32-c1000', label: 'echo 32 B, 1,000 conns, depth 1', mode: 'echo',
+  args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('msg'), cpu('msg')],
+};
+const ATTACH_TOLERANCE = 0.1; // attach within 10% of the own listener's msg/s
+
+async function runAttachComparison() {
+  const own = SERVERS.find((s) => s.name === 'corews');
+  const variants = [
+    { key: 'own', name: 'corews', server: own },
+    { key: 'attach', name: 'corews attach', server: { ...own, name: 'corews attach', env: { ...own.env, CRWS_ATTACH: '1' } } },
+  ];
+  const sc = ATTACH_SCENARIO;
+  const out = { label: sc.label, args: sc.args, tolerance: ATTACH_TOLERANCE, own: { runs: [] }, attach: { runs: [] } };
+  const n = opts.rounds * variants.length;
+  let k = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const v of variants) {
+      k++;
+      try {
+        const r = await runLoad(v.server, sc);
+        out[v.key].runs.push(r);
+        log(`[attach ${k}/${n}] ${sc.label} · ${v.name}: ${fmtValue('msg/s', r.msgsPerSec)} msg/s${r.errors ? `, ${r.errors} errors` : ''}`);
+      } catch (err) {
+        out[v.key].runs.push({ failed: String(err.message ?? err), stderr: err.stderr });
+        log(`[attach ${k}/${n}] ${sc.label} · ${v.name}: FAILED ${String(err.message ?? err).split('\n')[0]}`);
+      }
+    }
+  }
+  for (const v of variants) {
+    const ok = out[v.key].runs.filter((r) => !r.failed && Number.isFinite(r.msgsPerSec));
+    if (ok.length) out[v.key].result = ok.reduce((best, r) => (r.msgsPerSec > best.msgsPerSec ? r : best));
+  }
+  const a = out.attach.result?.msgsPerSec;
+  const o = out.own.result?.msgsPerSec;
+  out.ratio = a && o ? a / o : null;
+  out.met = out.ratio === null ? null : out.ratio >= 1 - ATTACH_TOLERANCE;
+  return out;
+}
+
+/** The attach section of the printed results. */
+function attachLines(cmp) {
+  const rows = [['scenario', 'metric', 'own listener', 'attach', 'attach/own']];
+  ATTACH_SCENARIO.rows.forEach(([metric, get, better], i) => {
+    const v = (cell) => {
+      const x = cell.result ? get(cell.result) : null;
+      return typeof x === 'number' && Number.isFinite(x) ? x : null;
+    };
+    const o = v(cmp.own);
+    const a = v(cmp.attach);
+    const errs = (cell) => ((cell.result?.errors ?? 0) + cell.runs.filter((r) => r.failed).length ? ' !' : '');
+    rows.push([i === 0 ? cmp.label : '', `${metric} ${better === 'higher' ? '↑' : '↓'}`,
+      `${fmtValue(metric, o)}${errs(cmp.own)}`, `${fmtValue(metric, a)}${errs(cmp.attach)}`, o && a !== null ? `${(a / o).toFixed(2)}×` : 'n/a']);
+  });
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
+  const line = (r) => r.map((x, c) => (c < 2 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ').trimEnd();
+  const out = [`corews attached to a Node http.Server vs corews's own listener (this run, best of ${opts.rounds} interleaved round(s), 1 worker thread):`, '',
+    line(rows[0]), w.map((x) => '─'.repeat(x)).join('  '), ...rows.slice(1).map(line)];
+  for (const key of ['own', 'attach']) {
+    const failed = cmp[key].runs.filter((r) => r.failed);
+    if (failed.length) out.push(`note: ${key}: ${failed.length} of ${cmp[key].runs.length} runs failed: ${[...new Set(failed.map((r) => r.failed.split('\n')[0]))].join('; ')}`);
+  }
+  out.push(`attach echo msg/s within ${ATTACH_TOLERANCE * 100}% of the own listener: ${cmp.met === null ? 'not measured' : `${cmp.met ? 'met' : 'not met'} (${cmp.ratio.toFixed(2)}×)`}`);
+  return out;
+}
+
+let attach = null;
+if (SERVERS.some((s) => s.name === 'corews') && (opts.only === null || opts.only.some((o) => ATTACH_SCENARIO.id.startsWith(o)))) {
+  log('attach: corews on a Node http.Server\'s port vs its own listener …');
+  attach = await runAttachComparison();
+}
+
 // ---------------------------------------------------------------- the table
 
 const value = (sc, name, row) => {
@@ -642,6 +721,7 @@ if (addonsSeen.size > 1) lines.push(`warning: the corews addon was rebuilt durin
 if (loadAtStart[0] > 0.8) lines.push(`warning: load average ${loadAtStart[0]} when the run started: other work shared the cores, ratios are less reliable`);
 lines.push('');
 lines.push(render(table));
+if (attach) lines.push('', ...attachLines(attach));
 lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer, ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
@@ -684,6 +764,7 @@ const file = writeResult('latest.json', {
   table: tableJson,
   text: lines.join('\n'),
   limits,
+  attach,
   budgets,
   micro,
 });
