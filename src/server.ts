@@ -35,6 +35,14 @@ export interface IncomingRequest {
 export interface HttpServerLike {
   on(event: 'upgrade', listener: (req: IncomingRequest, socket: net.Socket, head: Buffer) => void): unknown;
   removeListener(event: 'upgrade', listener: (req: IncomingRequest, socket: net.Socket, head: Buffer) => void): unknown;
+  listenerCount(event: 'upgrade'): number;
+}
+
+/** An HTTP refusal of an upgrade Node parsed, and the end of its connection. */
+function refuseUpgrade(socket: net.Socket, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nConnection: close\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** The descriptor of a plain TCP socket of this process (libuv's TCP handle), if it has one. */
@@ -245,7 +253,7 @@ export class Server<UserData = unknown> {
    */
   attach(httpServer: HttpServerLike, options: { path?: string } = {}): void {
     if (httpServer === null || typeof httpServer !== 'object' || typeof httpServer.on !== 'function' ||
-      typeof httpServer.removeListener !== 'function') {
+      typeof httpServer.removeListener !== 'function' || typeof httpServer.listenerCount !== 'function') {
       throw new TypeError(`attach: httpServer must be an http.Server, got ${describe(httpServer)}`);
     }
     if (options === null || typeof options !== 'object') throw new TypeError(`attach: options must be an object, got ${describe(options)}`);
@@ -254,7 +262,13 @@ export class Server<UserData = unknown> {
       throw new TypeError(`attach: options.path must be a string starting with '/', got ${describe(path)}`);
     }
     const listener = (req: IncomingRequest, socket: net.Socket, head: Buffer): void => {
-      if (path !== undefined && (req.url ?? '').split('?')[0] !== path) return;
+      if (path !== undefined && (req.url ?? '').split('?')[0] !== path) {
+        // Another 'upgrade' listener may serve this path. With none, answer as
+        // corews's own listener answers a path it does not serve, rather than
+        // leave the client waiting (Node closes only unheard upgrades).
+        if (httpServer.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'no WebSocket endpoint at this path');
+        return;
+      }
       this.handleUpgrade(req, socket, head);
     };
     httpServer.on('upgrade', listener);

@@ -113,6 +113,25 @@ describe('attach', () => {
     u.close();
   });
 
+  it("an upgrade to another path gets 404 when no other 'upgrade' listener is there, and is left to one that is", async () => {
+    const { app, port } = await httpApp();
+    corews().attach(app, { path: '/ws' });
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    c.write(upgradeRequest('/elsewhere'));
+    const res = await c.readHttp();
+    expect(res.status).toBe(404);
+    expect(res.body).toBe('no WebSocket endpoint at this path\n');
+    // With a listener of the application's own, corews keeps out of it.
+    const other = corews({ message: (ws, d) => ws.send(`other:${d}`) });
+    app.on('upgrade', (req, socket, head) => {
+      if (req.url === '/elsewhere') other.handleUpgrade(req, socket as net.Socket, head);
+    });
+    const ws = await wsClient(`ws://127.0.0.1:${port}/elsewhere`);
+    ws.send('x');
+    expect(await next(ws)).toBe('other:x');
+  });
+
   it('close() closes the WebSocket connections with 1001 and leaves the HTTP server running', async () => {
     const { app, port } = await httpApp();
     const server = corews();
