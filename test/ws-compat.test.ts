@@ -209,9 +209,9 @@ for (const [name, { WebSocketServer, WebSocket }] of LIBS) {
       const server = http.createServer();
       const wss = new WebSocketServer({ noServer: true });
       const seen: string[] = [];
-      wss.on('connection', function connection(ws, request, client) {
+      wss.on('connection', function connection(ws: WS, request: http.IncomingMessage, client: string) {
         ws.on('error', console.error);
-        ws.on('message', function message(data) {
+        ws.on('message', function message(data: Buffer) {
           seen.push(`Received message ${data} from user ${client} at ${request.socket.remoteAddress}`);
           ws.send('ok');
         });
@@ -245,7 +245,7 @@ for (const [name, { WebSocketServer, WebSocket }] of LIBS) {
     it('detect and close broken connections (heartbeat with ping, pong and terminate)', async () => {
       // The example's 30 s interval is shortened to 1.5 s; corews's heartbeat is shortened to match
       // (ws ignores the corews option): see README, "ping and pong".
-      const wss = new WebSocketServer({ port: 0, closeTimeout: 200, corews: { pingInterval: 0.1, idleTimeout: 0.3 } } as WsServer.ServerOptions);
+      const wss = new WebSocketServer({ port: 0, closeTimeout: 200, corews: { pingInterval: 0.1, idleTimeout: 0.3 } } as import('ws').ServerOptions);
       let pongs = 0;
       type Alive = InstanceType<typeof WebSocket> & { isAlive?: boolean };
       function heartbeat(this: Alive): void {
@@ -402,10 +402,10 @@ describe('corews/ws: what differs from ws', () => {
     const wss = new CoreWsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0, zlibDeflateOptions: { level: 1 } } });
     const sockets: CoreWsSocket[] = [];
     let pings = 0;
-    wss.on('connection', (ws) => {
+    wss.on('connection', (ws: CoreWsSocket) => {
       sockets.push(ws);
       ws.on('ping', () => pings++);
-      ws.on('message', (data) => ws.send(data));
+      ws.on('message', (data: Buffer) => ws.send(data));
     });
     const port = await listening(wss as unknown as WsServer);
     const c = await client(`ws://127.0.0.1:${port}`, { perMessageDeflate: true });

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import net from 'node:net';
+import type { Server as NetServer, Socket as NetSocket } from 'node:net';
 import { createServer, type AddressInfo, type Server } from '../server';
 import type { UpgradeRequest, UpgradeResult } from '../options';
 import { resolveWsOptions, type ResolvedWsOptions, type WebSocketServerOptions } from './options';
@@ -122,7 +122,7 @@ export class WebSocketServer extends EventEmitter {
    * before listening.
    * @throws Error in `noServer` mode, as in ws.
    */
-  address(): AddressInfo | ReturnType<net.Server['address']> {
+  address(): AddressInfo | ReturnType<NetServer['address']> {
     if (this.#o.mode === 'noServer') throw new Error('The server is operating in "noServer" mode');
     if (this.#o.mode === 'server') return this.#o.server!.address();
     return this.#core.address();
@@ -170,7 +170,7 @@ export class WebSocketServer extends EventEmitter {
     }
     // Node's socket is destroyed once handed over: read its peer address now, so that
     // req.socket.remoteAddress (cached by net.Socket) stays readable in the hooks and handlers.
-    void (socket as net.Socket).remoteAddress;
+    void (socket as NetSocket).remoteAddress;
     const id = randomBytes(16).toString('hex');
     const timer = setTimeout(() => this.#handed.delete(id), PENDING_TTL_MS);
     timer.unref();
@@ -181,7 +181,7 @@ export class WebSocketServer extends EventEmitter {
     }
     rawHeaders.push(ID_HEADER, id);
     const handed = this.#core.handleUpgrade({ method: req.method, url: req.url, httpVersion: req.httpVersion, rawHeaders },
-      socket as net.Socket, head);
+      socket as NetSocket, head);
     if (!handed) {
       clearTimeout(timer);
       this.#handed.delete(id);
