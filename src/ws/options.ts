@@ -17,8 +17,11 @@ export interface VerifyClientInfo {
 /** The callback of the two-argument verifyClient: `verified`, then the refusal's status, body and headers. */
 export type VerifyClientCallback = (verified: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
-/** verifyClient, synchronous (returns whether to accept; a refusal is 401) or with a callback. */
-export type VerifyClient = ((info: VerifyClientInfo) => boolean) | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+/**
+ * verifyClient: declared with one parameter it is synchronous (returns whether to accept; a refusal
+ * is 401); with two it answers through the callback. One signature, so that both forms type-check.
+ */
+export type VerifyClient = (info: VerifyClientInfo, callback: VerifyClientCallback) => boolean | void;
 
 /** handleProtocols: picks one of the offered subprotocols, or false for none. */
 export type HandleProtocols = (protocols: Set<string>, req: UpgradeIncomingMessage) => string | false | null | undefined;
