@@ -164,7 +164,7 @@ try {
   const tarball = path.join(work, packed[0].filename);
 
   check('the tarball holds dist/, types, prebuilds/, native sources and binding.gyp, and no tests or build output', () => {
-    for (const must of ['dist/index.js', 'dist/index.d.ts', 'prebuilds/linux-x64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
+    for (const must of ['dist/index.js', 'dist/index.d.ts', 'dist/ws/index.js', 'dist/ws/index.d.ts', 'prebuilds/linux-x64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
       if (!files.includes(must)) throw new Error(`missing ${must}`);
     }
     const unwanted = files.filter((f) => /^(test|bench|build|scripts|examples)\//.test(f) || f.startsWith('native/build/') || f.startsWith('native/test/') || f.startsWith('native/fuzz/'));
@@ -206,6 +206,33 @@ console.log('echo ok');
     if (!run('cjs.cjs').includes('echo ok')) throw new Error('no echo');
   });
 
+  // corews/ws, the ws-compatible entry point, through the "exports" map.
+  const wsEcho = (importLine) => `${importLine}
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', corews: { threads: 1 } });
+wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+await new Promise((resolve) => wss.once('listening', resolve));
+const ws = new WebSocket('ws://127.0.0.1:' + wss.address().port);
+const got = await new Promise((resolve, reject) => {
+  ws.onopen = () => ws.send('ws round trip');
+  ws.onmessage = (e) => resolve(e.data);
+  ws.onerror = reject;
+});
+ws.close();
+await new Promise((resolve) => wss.close(resolve));
+if (got !== 'ws round trip') throw new Error('echo returned ' + got);
+console.log('echo ok');
+`;
+
+  check('ESM: import { WebSocketServer } from "corews/ws", echo round trip', () => {
+    fs.writeFileSync(path.join(app, 'ws-esm.mjs'), wsEcho("import { WebSocketServer } from 'corews/ws';"));
+    if (!run('ws-esm.mjs').includes('echo ok')) throw new Error('no echo');
+  });
+
+  check('CommonJS: require("corews/ws"), echo round trip', () => {
+    fs.writeFileSync(path.join(app, 'ws-cjs.cjs'), `(async () => {\n${wsEcho("const { WebSocketServer } = require('corews/ws');")}\n})().catch((e) => { console.error(e); process.exit(1); });`);
+    if (!run('ws-cjs.cjs').includes('echo ok')) throw new Error('no echo');
+  });
+
   check('the corews bin runs', () => {
     const out = execFileSync(NODE, [path.join(app, 'node_modules', 'corews', 'bin', 'corews.js'), 'bench', '--help'], { cwd: app, env, stdio: 'pipe' }).toString();
     if (!out.includes('usage: corews bench')) throw new Error(out);
@@ -227,6 +254,9 @@ const open: number = stats.connections.open;
 void open;
 // @ts-expect-error: an unknown option is a type error too
 createServer({ nope: 1 });
+import { WebSocketServer, WebSocket as WsSocket } from 'corews/ws';
+const wss = new WebSocketServer({ noServer: true, verifyClient: (info) => info.origin !== undefined });
+wss.on('connection', (ws: WsSocket) => ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary })));
 `);
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { strict: true, noEmit: true, module: 'commonjs', moduleResolution: 'node', target: 'ES2022', skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },

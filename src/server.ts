@@ -2,7 +2,7 @@
 // user's handlers, and runs the upgrade and http hooks.
 import { constants } from 'node:buffer';
 import dns from 'node:dns/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
 import { binding } from './loader';
