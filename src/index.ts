@@ -3,7 +3,7 @@
  * event loops. See README.md for the guide.
  * @packageDocumentation
  */
-export { createServer, Server, type AddressInfo, type CloseOptions } from './server';
+export { createServer, Server, type AddressInfo, type CloseOptions, type HttpServerLike, type IncomingRequest } from './server';
 export type { PerMessageDeflateOptions } from './deflate';
 export type { CloseCodeCounts, DeflateStats, ServerStats } from './stats';
 export type { Pem, TlsKeyObject, TlsOptions } from './tls';

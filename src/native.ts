@@ -140,7 +140,10 @@ export interface NativeTlsStats {
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
-  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn): number;
+  /** noListener: workers only for adopt(); returns 0. */
+  listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn, noListener: boolean): number;
+  /** Duplicates `fd` and hands it, with the bytes Node read, to worker `worker`; false when it could not. */
+  adopt(worker: number, fd: number, request: Uint8Array): boolean;
   /** Returns the frame's size in bytes (0 when nothing was queued). */
   /** `compress`: see {@link CompressMode}. */
   send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean,
@@ -199,6 +202,8 @@ export interface LoadGeneratorConfig {
   deflate?: boolean;
   /** Idle mode: messages each connection exchanges (one in flight) before it holds still. */
   messages?: number;
+  /** wss://: the URL's host (SNI, certificate name), whether to check the certificate, the trusted issuers (PEM). */
+  tls?: { host: string; verify: boolean; ca: string };
 }
 
 export type BenchPayload = 'pattern' | 'json';
@@ -235,6 +240,15 @@ export interface LoadResult {
   seconds: number;
   latencyUs: { p50: number; p90: number; p99: number; p999: number; max: number; count: number };
   deflate?: LoadDeflateResult;
+  /** wss://: TLS handshakes completed (connect: in the window), and what the first negotiated ('' otherwise). */
+  tlsHandshakes: number;
+  tlsProtocol: string;
+  tlsCipher: string;
+  tlsAlpn: string;
+  /** Why the first failed connection failed ('' if none did). */
+  firstError: string;
+  /** The run was stopped early: no connection can succeed (a rejected certificate); firstError says why. */
+  aborted: boolean;
 }
 
 export interface LoadGenerator {

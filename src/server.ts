@@ -2,7 +2,7 @@
 // user's handlers, and runs the upgrade and http hooks.
 import { constants } from 'node:buffer';
 import dns from 'node:dns/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
 import { binding } from './loader';
@@ -18,6 +18,40 @@ import { checkSize, compressMode, isPayload, toBytes, WebSocket, type Payload, t
  * message's UTF-8 bytes are never fewer than its units.
  */
 const MAX_STRING_BYTES = constants.MAX_STRING_LENGTH;
+
+/**
+ * What {@link Server.handleUpgrade} reads of a request: Node's `http.IncomingMessage` has it
+ * (`method` and `url` are always set on a server's requests; they are checked).
+ */
+export interface IncomingRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly httpVersion: string;
+  /** Names and values, alternating, as received. */
+  readonly rawHeaders: string[];
+}
+
+/** What {@link Server.attach} needs of a Node `http.Server`. */
+export interface HttpServerLike {
+  on(event: 'upgrade', listener: (req: IncomingRequest, socket: net.Socket, head: Buffer) => void): unknown;
+  removeListener(event: 'upgrade', listener: (req: IncomingRequest, socket: net.Socket, head: Buffer) => void): unknown;
+  listenerCount(event: 'upgrade'): number;
+}
+
+/** An HTTP refusal of an upgrade Node parsed, and the end of its connection. */
+function refuseUpgrade(socket: net.Socket, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Bad Request'}\r\nConnection: close\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** The descriptor of a plain TCP socket of this process (libuv's TCP handle), if it has one. */
+function descriptorOf(socket: unknown): number | undefined {
+  if (!(socket instanceof net.Socket) || (socket as { encrypted?: boolean }).encrypted) return undefined;
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  const fd = handle?.fd;
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+}
 
 /** Where a listening server is bound. */
 export interface AddressInfo {
@@ -66,6 +100,10 @@ export class Server<UserData = unknown> {
   #pending: Map<number, Pending<UserData>>[] = [];
   #openCount = 0;
   #stoppedWorkers = 0;
+  /** Round-robin over the workers for handed-over connections. */
+  #nextAdopter = 0;
+  /** Undoes each attach(). */
+  #detach: (() => void)[] = [];
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
   #flushScheduled = false;
@@ -142,20 +180,105 @@ export class Server<UserData = unknown> {
       const address = await resolveHost(host);
       // close() may have been called while the host was resolved.
       if (this.#state !== State.Listening) throw new Error('listen: the server was closed before it started listening');
-      const threads = this.#options.threads;
-      const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
-        this.#dispatch(worker, meta, values, arena),
-      );
-      this.#sockets = Array.from({ length: threads }, () => []);
-      this.#counters.length = 0;
-      for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));
-      this.#pending = Array.from({ length: threads }, () => new Map());
+      const bound = this.#start(address, port, false);
       this.#address = { address, family: net.isIPv6(address) ? 'IPv6' : 'IPv4', port: bound };
     } catch (err) {
       if (this.#state === State.Listening) this.#state = State.Idle;
       else this.#finishClose();
       throw err;
     }
+  }
+
+  /** Starts the workers, with listening sockets or (noListener) for handed-over connections only. */
+  #start(address: string, port: number, noListener: boolean): number {
+    const threads = this.#options.threads;
+    const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
+      this.#dispatch(worker, meta, values, arena), noListener);
+    this.#sockets = Array.from({ length: threads }, () => []);
+    this.#counters.length = 0;
+    for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));
+    this.#pending = Array.from({ length: threads }, () => new Map());
+    return bound;
+  }
+
+  /**
+   * Takes over a connection that a Node `http.Server` accepted, from its `'upgrade'` event: the
+   * descriptor moves into a worker (Node's socket is destroyed; Node's loop never sees the
+   * connection again), with the request Node read and `head`. The handshake is then decided as on
+   * this server's own listener (options, the `upgrade` hook, limits). A server that is not
+   * listening starts its workers without a listener of its own.
+   * @throws TypeError when `socket` is not a plain TCP socket of this process (a TLS socket of an
+   * `https.Server` cannot be handed over), or on a wss:// server (it takes TLS on its own listener).
+   * @returns false when the server is closing or closed (the socket is then destroyed).
+   */
+  handleUpgrade(req: IncomingRequest, socket: net.Socket, head: Uint8Array): boolean {
+    if (this.#options.tls !== undefined) {
+      throw new TypeError('handleUpgrade: a wss:// server (the tls option) takes connections on its own listener only');
+    }
+    if (req === null || typeof req !== 'object' || typeof req.method !== 'string' || typeof req.url !== 'string' ||
+      !Array.isArray(req.rawHeaders) || typeof req.httpVersion !== 'string') {
+      throw new TypeError(`handleUpgrade: req must be the http.IncomingMessage of the 'upgrade' event, got ${describe(req)}`);
+    }
+    if (!(head instanceof Uint8Array)) throw new TypeError(`handleUpgrade: head must be a Buffer, got ${describe(head)}`);
+    const fd = descriptorOf(socket);
+    if (fd === undefined) {
+      throw new TypeError('handleUpgrade: socket must be a plain TCP net.Socket (an https.Server\'s TLS socket cannot be handed over)');
+    }
+    if (this.#state === State.Idle) {
+      this.#state = State.Listening;
+      try {
+        this.#start('', 0, true);
+      } catch (err) {
+        this.#state = State.Idle;
+        throw err;
+      }
+    }
+    if (this.#state !== State.Listening) {
+      socket.destroy();
+      return false;
+    }
+    // What Node read: the request head as it came (rawHeaders keep names and order), then `head`,
+    // then anything Node's stream buffered after the event.
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    const parts: Uint8Array[] = [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head];
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) parts.push(chunk);
+    const worker = this.#nextAdopter++ % this.#options.threads;
+    const handed = this.#native.adopt(worker, fd, Buffer.concat(parts));
+    // The worker holds a descriptor of its own now: destroying Node's socket unregisters it
+    // from Node's loop and closes Node's descriptor, not the connection.
+    socket.destroy();
+    return handed;
+  }
+
+  /**
+   * Takes the WebSocket upgrades of a Node `http.Server` (an Express or Fastify app's server,
+   * say): its `'upgrade'` requests to `options.path` (any path without it) go to
+   * {@link handleUpgrade}; others are left to the server's other `'upgrade'` listeners. The HTTP
+   * server keeps serving its routes; {@link close} detaches and leaves it running.
+   */
+  attach(httpServer: HttpServerLike, options: { path?: string } = {}): void {
+    if (httpServer === null || typeof httpServer !== 'object' || typeof httpServer.on !== 'function' ||
+      typeof httpServer.removeListener !== 'function' || typeof httpServer.listenerCount !== 'function') {
+      throw new TypeError(`attach: httpServer must be an http.Server, got ${describe(httpServer)}`);
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError(`attach: options must be an object, got ${describe(options)}`);
+    const path = options.path;
+    if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+      throw new TypeError(`attach: options.path must be a string starting with '/', got ${describe(path)}`);
+    }
+    const listener = (req: IncomingRequest, socket: net.Socket, head: Buffer): void => {
+      if (path !== undefined && (req.url ?? '').split('?')[0] !== path) {
+        // Another 'upgrade' listener may serve this path. With none, answer as
+        // corews's own listener answers a path it does not serve, rather than
+        // leave the client waiting (Node closes only unheard upgrades).
+        if (httpServer.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'no WebSocket endpoint at this path');
+        return;
+      }
+      this.handleUpgrade(req, socket, head);
+    };
+    httpServer.on('upgrade', listener);
+    this.#detach.push(() => httpServer.removeListener('upgrade', listener));
   }
 
   /** The bound address, or null when not listening. */
@@ -183,6 +306,7 @@ export class Server<UserData = unknown> {
     if (typeof timeout !== 'number' || !Number.isInteger(timeout)) throw new TypeError(`close: timeout must be an integer, got ${describe(timeout)}`);
     if (timeout < 0 || timeout > 2_147_483_647) throw new RangeError(`close: timeout must be between 0 and 2147483647 ms, got ${timeout}`);
     if (this.#closed) return this.#closed;
+    for (const detach of this.#detach.splice(0)) detach();
     if (this.#state !== State.Listening) {
       this.#state = State.Closed;
       this.#closed = Promise.resolve();

@@ -207,6 +207,22 @@ export class WebSocket<UserData = unknown> {
   }
 
   /**
+   * Sends an unsolicited pong (at most 125 bytes), e.g. as a unidirectional heartbeat
+   * (RFC 6455 §5.5.3). Pings from the client are answered natively; this is not needed for them.
+   * @returns false when the socket is not open.
+   * @throws RangeError when the payload is over 125 bytes.
+   */
+  pong(data: Payload = ''): boolean {
+    if (!isPayload(data)) throw new TypeError(`pong: data must be a string, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    if (bytes.byteLength > 125) throw new RangeError(`pong: payload must be at most 125 bytes, got ${bytes.byteLength}`);
+    if (this._state !== 1) return false;
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Pong, false, CompressMode.Never);
+    this.#link.commandQueued();
+    return true;
+  }
+
+  /**
    * Starts the closing handshake (RFC 6455 §7.1.2). The `close` handler runs once the
    * connection is gone.
    * @param code 1000 (default), 1001–1003, 1007–1014 or 3000–4999.

@@ -2,15 +2,21 @@
 // in a child process against a corews server in this process. Runs are short
 // and the assertions are about counts, never speed.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import type { BenchReport } from '../src/cli/bench';
 import { createServer, type Server, type WebSocket } from '../src/index';
+import { testPki, type TestPki } from './helpers/tls-certs';
 
 const CLI = path.join(__dirname, '..', 'bin', 'corews.js');
 const SHORT = ['--duration', '0.5', '--warmup', '0.2', '--json'];
+/** A file that is no PEM at all. */
+const NOT_PEM = path.join(__dirname, '..', 'package.json');
 
 interface Run {
   code: number | null;
@@ -35,16 +41,17 @@ function cli(args: string[], ms = 20_000): Promise<Run> {
   });
 }
 
-/** The one JSON line of a successful `--json` run, checked for its exact shape (`deflate` only with --deflate). */
-function report(run: Run, mode: BenchReport['mode'], connections: number, deflate = false): BenchReport {
+/** The one JSON line of a successful `--json` run, checked for its exact shape (wss://: with `tls`; --deflate: with `deflate`). */
+function report(run: Run, mode: BenchReport['mode'], connections: number, secure = false, deflate = false): BenchReport {
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   const lines = run.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
   const r = JSON.parse(lines[0]) as BenchReport;
   expect(Object.keys(r).sort()).toEqual(
-    ['connections', 'errors', 'handshakes', 'latencyUs', 'mbPerSec', 'messages', 'mode', 'msgsPerSec', 'open', 'seconds', ...(deflate ? ['deflate'] : [])].sort(),
+    ['connections', 'errors', 'handshakes', 'latencyUs', 'mbPerSec', 'messages', 'mode', 'msgsPerSec', 'open', 'seconds', ...(secure ? ['tls'] : []), ...(deflate ? ['deflate'] : [])].sort(),
   );
+  if (secure) expect(Object.keys(r.tls!).sort()).toEqual(['alpn', 'cipher', 'handshakes', 'handshakesPerSec', 'protocol', 'verified']);
   if (deflate) {
     expect(Object.keys(r.deflate!).sort()).toEqual(['agreed', 'bytesIn', 'bytesOut', 'compressedIn', 'negotiated', 'ratioIn', 'ratioOut']);
   }
@@ -303,7 +310,7 @@ describe('corews bench --deflate', () => {
     const before = deflating.stats().perMessageDeflate!;
     const run = await cli(['bench', 'echo', deflateUrl, '--connections', '3', '--depth', '2', '--size', '4096', '--text', '--payload', 'json', '--deflate', ...SHORT]);
     const after = deflating.stats().perMessageDeflate!;
-    const r = report(run, 'echo', 3, true);
+    const r = report(run, 'echo', 3, false, true);
     const d = r.deflate!;
     expect(r.messages).toBeGreaterThan(0);
     expect(d.negotiated).toBe(3);
@@ -326,7 +333,7 @@ describe('corews bench --deflate', () => {
     const before = deflating.stats();
     const run = await cli(['bench', 'idle', deflateUrl, '--connections', '4', '--messages', '5', '--size', '1500', '--deflate', '--duration', '0.5', '--warmup', '0', '--json']);
     const after = deflating.stats();
-    const r = report(run, 'idle', 4, true);
+    const r = report(run, 'idle', 4, false, true);
     expect(r.open).toBe(4);
     expect(r.messages).toBe(20);
     expect(r.deflate!.negotiated).toBe(4);
@@ -337,7 +344,7 @@ describe('corews bench --deflate', () => {
 
   it('a server without deflate declines: the connections run uncompressed, no error', async () => {
     const run = await cli(['bench', 'echo', url, '--connections', '2', '--size', '2000', '--deflate', ...SHORT]);
-    const r = report(run, 'echo', 2, true);
+    const r = report(run, 'echo', 2, false, true);
     expect(r.messages).toBeGreaterThan(0);
     expect(r.deflate).toMatchObject({ negotiated: 0, agreed: '', compressedIn: 0 });
     // Uncompressed: the wire carries the payload and the frame headers.
@@ -377,11 +384,19 @@ describe('corews bench arguments', () => {
     ['--size x', ['bench', 'echo', 'ws://127.0.0.1:1/', '--size', 'x'], /--size/],
     ['a missing url', ['bench', 'echo'], /<url>/],
     ['an unknown option', ['bench', 'echo', 'ws://127.0.0.1:1/', '--bogus'], /--bogus/],
-    ['a wss:// url', ['bench', 'echo', 'wss://127.0.0.1:1/', '--duration', '0.1'], /wss:/],
     ['an unknown --payload', ['bench', 'echo', 'ws://127.0.0.1:1/', '--payload', 'xml'], /--payload must be one of pattern, json, got "xml"/],
     ['--payload without a value', ['bench', 'echo', 'ws://127.0.0.1:1/', '--payload'], /--payload needs a value/],
     ['--messages outside idle mode', ['bench', 'echo', 'ws://127.0.0.1:1/', '--messages', '3'], /--messages applies to the idle mode only/],
     ['--messages 0', ['bench', 'idle', 'ws://127.0.0.1:1/', '--messages', '0'], /--messages must be between 1 and/],
+    ['an unknown short option', ['bench', 'echo', 'wss://127.0.0.1:1/', '-x'], /unknown option -x/],
+    ['an http:// url', ['bench', 'echo', 'http://127.0.0.1:1/', '--duration', '0.1'], /only ws:\/\/ and wss:\/\/ URLs are supported, got http:/],
+    ['--ca without a file', ['bench', 'echo', 'wss://127.0.0.1:1/', '--ca'], /--ca needs a file/],
+    ['--ca followed by an option', ['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', '--json'], /--ca needs a file/],
+    ['--ca with --insecure', ['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', __filename, '-k'], /--ca and --insecure contradict each other/],
+    ['--insecure with a ws:// url', ['bench', 'echo', 'ws://127.0.0.1:1/', '--insecure', '--duration', '0.1'], /--insecure applies to wss:\/\/ URLs only/],
+    ['--ca with a ws:// url', ['bench', 'echo', 'ws://127.0.0.1:1/', '--ca', __filename, '--duration', '0.1'], /--ca applies to wss:\/\/ URLs only/],
+    ['--ca with a missing file', ['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', path.join(__dirname, 'no-such-ca.pem'), '--duration', '0.1'], /--ca: cannot read ".*no-such-ca\.pem": ENOENT/],
+    ['--ca with a file that holds no certificate', ['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', NOT_PEM, '--duration', '0.1'], /--ca: ".*package\.json" holds no PEM certificate/],
   ];
   for (const [what, args, names] of bad) {
     it(`${what}: exit code 1, named on stderr`, async () => {
@@ -392,9 +407,17 @@ describe('corews bench arguments', () => {
     });
   }
 
-  it('a wss:// url is refused with a one-line reason, not a stack trace', async () => {
-    const run = await cli(['bench', 'echo', 'wss://127.0.0.1:1/', '--duration', '0.1']);
-    expect(run.stderr.trim().split('\n')).toEqual(['corews bench: only ws:// URLs are supported, got wss://']);
+  it('a bad --ca is refused with a one-line reason, not a stack trace', async () => {
+    const run = await cli(['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', NOT_PEM, '--duration', '0.1']);
+    expect(run.stderr.trim().split('\n')).toEqual([`corews bench: --ca: ${JSON.stringify(NOT_PEM)} holds no PEM certificate`]);
+  });
+
+  it('a --ca file whose PEM markers hold no certificate the native side can read: named as such', async () => {
+    const file = path.join(testPki().dir, 'broken-ca.pem');
+    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+    const run = await cli(['bench', 'echo', 'wss://127.0.0.1:1/', '--ca', file, '--duration', '0.1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([`corews bench: --ca: ${JSON.stringify(file)}: no PEM certificate among the trusted CAs`]);
   });
 
   it('nothing listening: the report shows the errors, and the exit code is 1', async () => {
@@ -416,5 +439,182 @@ describe('corews bench arguments', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^usage: corews bench <mode> <url>/);
     for (const mode of ['echo', 'latency', 'connect', 'idle', 'fanout']) expect(run.stdout).toContain(mode);
+  });
+});
+
+describe('corews bench over wss://', () => {
+  let pki: TestPki;
+  // A corews TLS server whose default certificate is for a.example.test and
+  // whose 'localhost' one is chosen by SNI: a client that sends no SNI (or the
+  // wrong one) gets a certificate that does not name the host it asked for.
+  let secure: Server;
+  let securePort = 0;
+  const secureSeen = { binary: 0, text: 0 };
+  // ws over https.createServer, with the same localhost certificate.
+  let httpsServer: https.Server;
+  let wss: WebSocketServer;
+  let wsPort = 0;
+  const wsSeen = { opened: 0, messages: 0 };
+
+  beforeAll(async () => {
+    pki = testPki();
+    secure = createServer({
+      threads: 1,
+      tls: { key: pki.named.key, cert: pki.named.cert },
+      message(ws, data, isBinary) {
+        if (isBinary) secureSeen.binary++;
+        else secureSeen.text++;
+        ws.send(data, { binary: isBinary });
+      },
+    });
+    secure.addContext('localhost', { key: pki.server.key, cert: pki.server.cert });
+    await secure.listen(0, '127.0.0.1');
+    securePort = secure.address()!.port;
+
+    httpsServer = https.createServer({ key: pki.server.key, cert: pki.server.cert });
+    wss = new WebSocketServer({ server: httpsServer, perMessageDeflate: false });
+    wss.on('connection', (ws) => {
+      wsSeen.opened++;
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => {
+        wsSeen.messages++;
+        ws.send(data, { binary: isBinary });
+      });
+    });
+    await new Promise<void>((resolve) => httpsServer.listen(0, '127.0.0.1', resolve));
+    wsPort = (httpsServer.address() as net.AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await secure?.close();
+    for (const c of wss?.clients ?? []) c.terminate();
+    wss?.close();
+    await new Promise((r) => (httpsServer ? httpsServer.close(r) : r(undefined)));
+  });
+
+  it('echo against a corews TLS server, the certificate checked against --ca and chosen by SNI', async () => {
+    const before = { ...secureSeen, tls: secure.stats().tls! };
+    const run = await cli(['bench', 'echo', `wss://localhost:${securePort}/`, '--ca', pki.caPath, '--connections', '4', '--depth', '2', ...SHORT]);
+    const r = report(run, 'echo', 4, true);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(r.open).toBe(4);
+    expect(r.handshakes).toBe(4);
+    expect(secureSeen.binary - before.binary).toBeGreaterThanOrEqual(r.messages);
+    expect(secureSeen.text - before.text).toBe(0);
+    expect(r.tls).toMatchObject({ handshakes: 4, handshakesPerSec: null, protocol: 'TLSv1.3', alpn: 'http/1.1', verified: true });
+    expect(r.tls!.cipher).toMatch(/^TLS_/);
+    const after = secure.stats().tls!;
+    expect(after.handshakes - before.tls.handshakes).toBe(4);
+    expect(after.resumed - before.tls.resumed).toBe(0);
+    expectLatencies(r);
+  });
+
+  it('without SNI (an IP address in the URL) the default certificate comes, and its name is checked', async () => {
+    const started = Date.now();
+    const run = await cli(['bench', 'echo', `wss://127.0.0.1:${securePort}/`, '--ca', pki.caPath, '--connections', '4', '--duration', '20', '--json']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `corews bench: wss://127.0.0.1:${securePort}/: TLS handshake: certificate verify failed: IP address mismatch; --ca <file> trusts the CA that issued it, -k/--insecure skips the check`,
+    ]);
+    // A rejected certificate ends the run at once, not after the 20 s window.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const r = JSON.parse(run.stdout) as BenchReport;
+    expect(r).toMatchObject({ handshakes: 0, open: 0, messages: 0 });
+    expect(r.tls).toMatchObject({ handshakes: 0, verified: true });
+  });
+
+  it('connect: TLS handshakes per second, every one a full handshake the server counted', async () => {
+    const before = secure.stats().tls!;
+    const run = await cli(['bench', 'connect', `wss://localhost:${securePort}/`, '--ca', pki.caPath, '--connections', '4', ...SHORT]);
+    const r = report(run, 'connect', 4, true);
+    expect(r.handshakes).toBeGreaterThan(0);
+    const t = r.tls!;
+    expect(t.handshakes).toBeGreaterThan(0);
+    // The window cuts a few connections between their TLS and their upgrade.
+    expect(Math.abs(t.handshakes - r.handshakes)).toBeLessThanOrEqual(4);
+    expect(Math.abs(t.handshakesPerSec! - t.handshakes / r.seconds)).toBeLessThanOrEqual(t.handshakesPerSec! * 0.01 + 1);
+    const after = secure.stats().tls!;
+    expect(after.handshakes - before.handshakes).toBeGreaterThanOrEqual(t.handshakes);
+    expect(after.resumed - before.resumed).toBe(0); // no session is resumed
+  });
+
+  it('echo and latency against ws over https.createServer, with --insecure and -k', async () => {
+    const before = { ...wsSeen };
+    let run = await cli(['bench', 'echo', `wss://localhost:${wsPort}/`, '--insecure', '--connections', '3', '--depth', '4', '--text', ...SHORT]);
+    let r = report(run, 'echo', 3, true);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(wsSeen.opened - before.opened).toBe(3);
+    expect(wsSeen.messages - before.messages).toBeGreaterThanOrEqual(r.messages);
+    expect(r.tls).toMatchObject({ handshakes: 3, protocol: 'TLSv1.3', verified: false });
+    run = await cli(['bench', 'latency', `wss://127.0.0.1:${wsPort}/`, '-k', '--connections', '2', ...SHORT]);
+    r = report(run, 'latency', 2, true);
+    expect(r.messages).toBeGreaterThan(0);
+    expectLatencies(r);
+  });
+
+  it('ws over https with its certificate checked against --ca', async () => {
+    const run = await cli(['bench', 'echo', `wss://localhost:${wsPort}/`, '--ca', pki.caPath, '--connections', '2', ...SHORT]);
+    const r = report(run, 'echo', 2, true);
+    expect(r.messages).toBeGreaterThan(0);
+    expect(r.tls!.verified).toBe(true);
+  });
+
+  describe('a self-signed certificate', () => {
+    let self: Server;
+    let url = '';
+    beforeAll(async () => {
+      self = createServer({ threads: 1, tls: { key: pki.selfSigned.key, cert: pki.selfSigned.cert }, message: (ws, d, b) => ws.send(d, { binary: b }) });
+      await self.listen(0, '127.0.0.1');
+      url = `wss://localhost:${self.address()!.port}/`;
+    });
+    afterAll(async () => {
+      await self?.close();
+    });
+
+    for (const [what, extra] of [['without --ca or --insecure (Node\'s root CAs)', []], ['with --ca naming another CA', ['--ca', '<ca>']]] as const) {
+      it(`is rejected ${what}: exit code 1, one clear line, the run stopped at once`, async () => {
+        const started = Date.now();
+        const args = extra.map((x) => (x === '<ca>' ? pki.caPath : x));
+        const run = await cli(['bench', 'connect', url, ...args, '--connections', '4', '--duration', '20', '--json']);
+        expect(run.code).toBe(1);
+        expect(run.stderr.trim().split('\n')).toEqual([
+          `corews bench: ${url}: TLS handshake: certificate verify failed: self-signed certificate; --ca <file> trusts the CA that issued it, -k/--insecure skips the check`,
+        ]);
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(JSON.parse(run.stdout)).toMatchObject({ handshakes: 0, open: 0 });
+      });
+    }
+
+    it('is accepted with -k, and with --ca naming the certificate itself', async () => {
+      let run = await cli(['bench', 'echo', url, '-k', '--connections', '2', ...SHORT]);
+      expect(report(run, 'echo', 2, true).tls!.verified).toBe(false);
+      run = await cli(['bench', 'echo', url, '--ca', pki.selfSigned.certPath, '--connections', '2', ...SHORT]);
+      const r = report(run, 'echo', 2, true);
+      expect(r.tls!.verified).toBe(true);
+      expect(r.messages).toBeGreaterThan(0);
+    });
+  });
+
+  it('wss:// to a server that does not speak TLS: no connection, the TLS error named', async () => {
+    // A plain HTTP server that answers whatever comes with a 400 (as a ws://
+    // server does, once its handshake timeout is over).
+    const accepted = new Set<net.Socket>();
+    const plain = net.createServer((sock) => {
+      accepted.add(sock);
+      sock.on('error', () => {});
+      sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = `wss://127.0.0.1:${(plain.address() as net.AddressInfo).port}/`;
+      const run = await cli(['bench', 'echo', target, '-k', '--connections', '2', '--duration', '0.2', '--warmup', '0', '--json']);
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr.trim()).toMatch(new RegExp(`^corews bench: no connection could be opened to ${target} \\(the first: TLS handshake: [a-z].+\\)$`));
+      expect(JSON.parse(run.stdout)).toMatchObject({ handshakes: 0, open: 0, errors: 2 });
+    } finally {
+      for (const sock of accepted) sock.destroy();
+      await new Promise((r) => plain.close(r));
+    }
   });
 });

@@ -4,6 +4,7 @@
 // `?role=publisher` connection sends goes out with server.publish.
 //   bun bench/servers/bun.js      prints `listening <port>` on stdout
 // Env: PORT (default 0: any free port), HOST (default 127.0.0.1),
+// BENCH_TLS_KEY and BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option),
 // BENCH_DEFLATE (perMessageDeflate: true; see control.mjs).
 import { TOPIC, control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
 
@@ -15,7 +16,12 @@ let subscribed = 0;
 // threshold.
 const compress = deflateOption() !== false;
 
+const tls = process.env.BENCH_TLS_KEY
+  ? { tls: { key: Bun.file(process.env.BENCH_TLS_KEY), cert: Bun.file(process.env.BENCH_TLS_CERT) } }
+  : {};
+
 const server = Bun.serve({
+  ...tls,
   hostname: process.env.HOST ?? '127.0.0.1',
   port: Number(process.env.PORT ?? 0),
   fetch(req, srv) {

@@ -4,10 +4,16 @@
 //   node bench/servers/corews.mjs      prints `listening <port>` on stdout
 // Env: CRWS_THREADS worker threads (default 1), PORT (default 0: any free
 // port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
-// subscribers even when native topics are available, BENCH_DEFLATE the
-// perMessageDeflate option (see control.mjs). Which fan-out ran goes to
-// stderr as `fanout=native` or `fanout=loop`. The control channel (see
+// subscribers even when native topics are available, BENCH_TLS_KEY and
+// BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option), CRWS_ATTACH=1
+// to listen with a plain Node http.Server instead and take its upgrades with
+// server.attach() (the handshake passes through Node's http parser, then the
+// connection moves into the worker), BENCH_DEFLATE the perMessageDeflate
+// option (see control.mjs). Which fan-out ran goes to stderr as
+// `fanout=native` or `fanout=loop`. The control channel (see
 // control.mjs) also answers with server.stats() where this build has it.
+import fs from 'node:fs';
+import http from 'node:http';
 import corews from '../../dist/index.js';
 import { TOPIC, control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
 
@@ -24,7 +30,12 @@ process.stderr.write(`fanout=${native ? 'native' : 'loop'}\n`);
 const subscribers = new Set(); // loop fan-out: the subscribed sockets
 let subscribed = 0; // native fan-out: how many subscribed (for the delivery count)
 
+const tls = process.env.BENCH_TLS_KEY
+  ? { tls: { key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) } }
+  : {};
+
 const server = createServer({
+  ...tls,
   threads,
   perMessageDeflate: deflateOption(), // BENCH_DEFLATE (control.mjs)
   open(ws) {
@@ -62,7 +73,16 @@ const server = createServer({
 // answer, where this build has them (server.stats(): JS hop latency and more).
 Object.defineProperty(stats, 'corews', { enumerable: true, get: () => (typeof server.stats === 'function' ? server.stats() : undefined) });
 
-await server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
+let port;
+if (process.env.CRWS_ATTACH === '1') {
+  const app = http.createServer((req, res) => res.end('ok'));
+  await new Promise((resolve, reject) => app.once('error', reject).listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', resolve));
+  server.attach(app);
+  port = app.address().port;
+} else {
+  await server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
+  port = server.address().port;
+}
 control(stats);
 exitOnSignal();
-process.stdout.write(`listening ${server.address().port}\n`);
+process.stdout.write(`listening ${port}\n`);

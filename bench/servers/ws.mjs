@@ -4,7 +4,10 @@
 // `?role=subscriber` connection, by a loop over them (ws has no topics).
 //   node bench/servers/ws.mjs      prints `listening <port>` on stdout
 // Env: PORT (default 0: any free port), HOST (default 127.0.0.1),
-// BENCH_DEFLATE (perMessageDeflate: true; see control.mjs).
+// BENCH_TLS_KEY and BENCH_TLS_CERT (PEM files) to serve wss://: ws on an
+// https.createServer; BENCH_DEFLATE (perMessageDeflate: true; see control.mjs).
+import fs from 'node:fs';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { WebSocketServer } from 'ws';
 import { control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
@@ -21,11 +24,16 @@ process.stderr.write(`bufferutil=${bufferutil}\n`);
 const stats = newStats();
 const subscribers = new Set();
 
-const wss = new WebSocketServer({
-  host: process.env.HOST ?? '127.0.0.1',
-  port: Number(process.env.PORT ?? 0),
-  perMessageDeflate: deflateOption() !== false, // BENCH_DEFLATE (control.mjs): ws's defaults when on
-});
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? 0);
+const secure = process.env.BENCH_TLS_KEY
+  ? https.createServer({ key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) })
+  : null;
+// BENCH_DEFLATE (control.mjs): ws's defaults when on.
+const perMessageDeflate = deflateOption() !== false;
+const wss = secure
+  ? new WebSocketServer({ server: secure, perMessageDeflate })
+  : new WebSocketServer({ host, port, perMessageDeflate });
 
 wss.on('connection', (ws, req) => {
   stats.opened++;
@@ -48,8 +56,10 @@ wss.on('connection', (ws, req) => {
   });
 });
 
-wss.on('listening', () => {
+const listening = () => {
   control(stats);
   exitOnSignal();
-  process.stdout.write(`listening ${wss.address().port}\n`);
-});
+  process.stdout.write(`listening ${(secure ?? wss).address().port}\n`);
+};
+if (secure) secure.listen(port, host, listening);
+else wss.on('listening', listening);

@@ -1,5 +1,8 @@
 #include "load_generator_binding.h"
 
+#include "../client/tls_client.h"
+#include "js_values.h"
+
 namespace corews::addon {
 namespace {
 
@@ -26,8 +29,9 @@ Napi::Function LoadGeneratorBinding::Define(Napi::Env env) {
 }
 
 // config: { mode, address, port, host, path, connections, depth, size, binary,
-//           duration, warmup, threads, sources, payload?, deflate?, messages? }
-// (validated by the CLI)
+//           duration, warmup, threads, sources, payload?, deflate?, messages?,
+//           tls? } (validated by the CLI);
+// tls (wss://): { host, verify, ca } with ca the trusted issuers' PEM.
 LoadGeneratorBinding::LoadGeneratorBinding(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoadGeneratorBinding>(info) {
   auto o = info[0].As<Napi::Object>();
   client::BenchConfig c;
@@ -51,7 +55,21 @@ LoadGeneratorBinding::LoadGeneratorBinding(const Napi::CallbackInfo& info) : Nap
   Napi::Value messages = o.Get("messages");
   if (messages.IsNumber()) c.messages = messages.As<Napi::Number>().Int32Value();
   deflate_ = c.deflate;
-  generator_ = std::make_unique<client::LoadGenerator>(std::move(c));
+  Napi::Value tls = o.Get("tls");
+  if (tls.IsObject()) {
+    auto t = tls.As<Napi::Object>();
+    c.tls = true;
+    c.tls_host = utf8(t.Get("host"));
+    c.tls_verify = t.Get("verify").ToBoolean();
+    c.tls_ca_pem = utf8(t.Get("ca"));
+  }
+  try {
+    generator_ = std::make_unique<client::LoadGenerator>(std::move(c));
+  } catch (const client::TlsClientError& e) {
+    Napi::Error err = Napi::Error::New(info.Env(), e.what());
+    err.Set("code", Napi::String::New(info.Env(), "ERR_COREWS_TLS"));
+    throw err;
+  }
 }
 
 void LoadGeneratorBinding::Start(const Napi::CallbackInfo&) { generator_->start(); }
@@ -79,6 +97,12 @@ Napi::Value LoadGeneratorBinding::Finish(const Napi::CallbackInfo& info) {
   o.Set("errors", double(r.errors));
   o.Set("open", double(r.open));
   o.Set("seconds", r.seconds);
+  o.Set("tlsHandshakes", double(r.tls_handshakes));
+  o.Set("tlsProtocol", r.tls_protocol);
+  o.Set("tlsCipher", r.tls_cipher);
+  o.Set("tlsAlpn", r.tls_alpn);
+  o.Set("firstError", r.first_error);
+  o.Set("aborted", r.aborted);
   auto lat = Napi::Object::New(env);
   lat.Set("p50", us(r.latency.quantile(0.5)));
   lat.Set("p90", us(r.latency.quantile(0.9)));

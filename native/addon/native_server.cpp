@@ -64,6 +64,7 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
                          InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
+                         InstanceMethod<&NativeServer::Adopt>("adopt"),
                          InstanceMethod<&NativeServer::Join>("join"),
                          InstanceMethod<&NativeServer::Shutdown>("shutdown"),
                          InstanceMethod<&NativeServer::Counters>("counters"),
@@ -129,7 +130,9 @@ NativeServer::~NativeServer() {
   for (auto* c : counters_) c->unref();
 }
 
-// listen(host, port, threads, backlog, dispatch) → bound port
+// listen(host, port, threads, backlog, dispatch, noListener) → bound port
+// noListener: the workers run without a listening socket of their own, for
+// connections handed over by adopt() (server.handleUpgrade); the port is 0.
 //
 // The threadsafe function lives from here to join(): while it exists it keeps
 // the process alive and holds `dispatch` (and so the JS server) strongly.
@@ -140,9 +143,11 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   int port = int(u32(info, 1));
   int threads = int(u32(info, 2));
   int backlog = int(u32(info, 3));
+  bool no_listener = info[5].ToBoolean();
   // With acceptor hand-off one listening socket serves all workers.
-  server::ListenResult r = server::open_listeners(host, port, config_->acceptor_handoff ? 1 : threads, backlog);
-  if (r.fds.empty()) {
+  server::ListenResult r;
+  if (!no_listener) r = server::open_listeners(host, port, config_->acceptor_handoff ? 1 : threads, backlog);
+  if (r.fds.empty() && !no_listener) {
     std::string code = r.error == EADDRINUSE ? "EADDRINUSE" : r.error == EACCES ? "EACCES"
                      : r.error == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "E" + std::to_string(r.error);
     Napi::Error e = Napi::Error::New(env, std::string(r.syscall) + " " + code + " " + host + ":" +
@@ -356,6 +361,27 @@ void NativeServer::Publish(const Napi::CallbackInfo& info) {
 }
 
 void NativeServer::Flush(const Napi::CallbackInfo&) { flush(); }
+
+// adopt(worker, fd, request: Uint8Array) → true when handed over.
+// A connection Node's http server accepted: the descriptor is duplicated here,
+// so that the caller can destroy Node's socket (which unregisters and closes
+// Node's descriptor) while the connection lives on in the worker; `request`
+// is what Node read of it (the upgrade request, and any bytes after it).
+Napi::Value NativeServer::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* box = outbox(info);
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  const uint8_t* bytes = nullptr;
+  size_t len = 0;
+  if (box == nullptr || fd < 0 || !bytes_of(env, info[2], bytes, len)) return Napi::Boolean::New(env, false);
+  int own = server::duplicate_socket(fd);
+  if (own < 0) return Napi::Boolean::New(env, false);
+  int32_t value = own;
+  CommandWriter(*box).add(CommandType::kAdoptRequest, 0, 0, 0,
+                          {{reinterpret_cast<const char*>(&value), 4}, {reinterpret_cast<const char*>(bytes), len}});
+  flush();
+  return Napi::Boolean::New(env, true);
+}
 
 // A worker's commands are one growing buffer until the flush at the end of the
 // JS turn. Sending megabytes in one turn would grow it by reallocation (each

@@ -34,6 +34,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
+  Napi::Value Adopt(const Napi::CallbackInfo& info);
   void Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <deque>
 #include <memory>
+#include <mutex>
 
 #include "../core/byte_buffer.h"
 #include "../core/poller.h"
@@ -26,6 +27,7 @@
 #include "../proto/frame_parser.h"
 #include "../proto/inflater.h"
 #include "payloads.h"
+#include "tls_client.h"
 
 namespace corews::client {
 namespace {
@@ -83,6 +85,25 @@ struct LoadGenerator::Shared {
   std::atomic<int64_t> window_end{0};
   std::atomic<bool> stop{false};
   std::atomic<int64_t> stopped_at{0};
+  std::unique_ptr<TlsClientContext> tls;     // wss:// only; one for every loop
+
+  void stop_now() {
+    int64_t expected = 0;
+    stopped_at.compare_exchange_strong(expected, now_ns());
+    stop.store(true);
+  }
+  // A failure no retry can mend: the run ends now, and says why.
+  void abort(const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!aborted) abort_reason = why;
+      aborted = true;
+    }
+    stop_now();
+  }
+  std::mutex mutex;  // guards the two below
+  bool aborted = false;
+  std::string abort_reason;
 };
 
 class LoadGenerator::Loop {
@@ -132,9 +153,13 @@ class LoadGenerator::Loop {
   uint64_t bytes = 0;
   uint64_t handshakes = 0;
   core::Histogram histogram;
+  uint64_t tls_handshakes = 0;
+  std::string tls_protocol, tls_cipher, tls_alpn;  // of this loop's first TLS handshake
+  std::string first_error;                         // of this loop's first failed connection
 
  private:
-  enum class State { kConnecting, kHandshake, kOpen, kClosed };
+  // kTls: the TLS handshake (wss:// only), then the HTTP upgrade (kHandshake).
+  enum class State { kConnecting, kTls, kHandshake, kOpen, kClosed };
 
   // One message as sent, before masking: the header with a placeholder key,
   // then the payload.
@@ -175,8 +200,12 @@ class LoadGenerator::Loop {
     std::string key;
     std::string head;  // the server's response head, until complete
     proto::FrameParser parser;
-    core::ByteBuffer out;
+    core::ByteBuffer out;  // bytes for the socket (over TLS: records), from out_head
     size_t out_head = 0;
+    // wss://: the TLS layer, and the plaintext written since the last flush
+    // (encrypted by flush() in one go, so the messages of one read share records).
+    std::unique_ptr<TlsClientSession> tls;
+    core::ByteBuffer plain_out;
     // Send times of the messages in flight, oldest first (echoes come back in
     // order): a ring of `depth` entries, allocated once.
     std::unique_ptr<int64_t[]> sent_at;
@@ -193,8 +222,10 @@ class LoadGenerator::Loop {
     void on_message(proto::Opcode, const uint8_t* data, size_t len, bool) { loop.on_message(c, data, len); }
     void on_ping(const uint8_t*, size_t) {}
     void on_pong(const uint8_t*, size_t) {}
-    void on_close(uint16_t, const uint8_t*, size_t) { loop.fail(c); }
-    void on_error(uint16_t, const char*) { loop.fail(c); }
+    void on_close(uint16_t code, const uint8_t*, size_t) {
+      loop.fail(c, "the server sent Close (" + std::to_string(code) + ")");
+    }
+    void on_error(uint16_t, const char* why) { loop.fail(c, std::string("bad frame from the server: ") + why); }
   };
 
   bool in_window(int64_t now) const {
@@ -209,7 +240,14 @@ class LoadGenerator::Loop {
   int scan();
   void sleep_until_readable(int timeout_ms);
   void on_connected(Conn* c);
+  void on_tls_ready(Conn* c);
+  void send_upgrade(Conn* c);
   void on_handshake_bytes(Conn* c, const uint8_t* data, size_t len);
+  // Where a connection's outgoing WebSocket bytes go: the socket's buffer, or
+  // over TLS the plaintext that flush() encrypts.
+  core::ByteBuffer& outbox(Conn* c) { return c->tls ? c->plain_out : c->out; }
+  bool has_output(const Conn* c) const { return c->out_head < c->out.size() || !c->plain_out.empty(); }
+  void fail_tls(Conn* c);
   void on_open(Conn* c);
   void on_message(Conn* c, const uint8_t* data, size_t len);
   Frame make_frame(const uint8_t* payload, size_t len, bool compressed) const;
@@ -221,7 +259,8 @@ class LoadGenerator::Loop {
   void publish_more(int64_t now);
   void flush(Conn* c);
   void set_interest(Conn* c, uint8_t want);
-  void fail(Conn* c);
+  void fail(Conn* c, const std::string& why);
+  void fail_errno(Conn* c, const char* what, int err) { fail(c, std::string(what) + ": " + std::strerror(err)); }
   void retire(Conn* c);
   void unwatch(Conn* c);
   void mark_ready();
@@ -231,6 +270,7 @@ class LoadGenerator::Loop {
   int index_;
   Random random_;
   std::vector<uint8_t> read_buffer_;
+  core::ByteBuffer plain_in_;  // wss://: what one read decrypted to
   std::vector<std::string> payloads_;
   std::vector<Frame> plain_;  // one per payload
   // With deflate: the payloads compressed, each on its own (so by no context
@@ -283,7 +323,7 @@ void LoadGenerator::Loop::open_next() {
     c->publisher = config_.mode == Mode::kFanout && id == config_.connections;
     c->fd = socket(server_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-      fail(c);
+      fail_errno(c, "socket", errno);
       continue;
     }
     int one = 1;
@@ -298,12 +338,12 @@ void LoadGenerator::Loop::open_next() {
       setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
       if (bind(c->fd, reinterpret_cast<const sockaddr*>(&s.addr), s.len) != 0) {
-        fail(c);
+        fail_errno(c, "bind", errno);
         continue;
       }
     }
     if (connect(c->fd, reinterpret_cast<const sockaddr*>(&server_), server_len_) != 0 && errno != EINPROGRESS) {
-      fail(c);
+      fail_errno(c, "connect", errno);
       continue;
     }
     c->interest = core::kPollOut;
@@ -318,7 +358,7 @@ void LoadGenerator::Loop::on_io(Conn* c, uint32_t flags) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return fail(c);
+    if (err != 0) return fail_errno(c, "connect", err);
     return on_connected(c);
   }
   if (flags & core::kPollOut) flush(c);
@@ -330,21 +370,57 @@ void LoadGenerator::Loop::on_io(Conn* c, uint32_t flags) {
 bool LoadGenerator::Loop::read_from(Conn* c) {
   ssize_t n = recv(c->fd, read_buffer_.data(), read_buffer_.size(), 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
-  if (n <= 0) {
-    fail(c);
+  if (n < 0) {
+    fail_errno(c, "recv", errno);
+    return false;
+  }
+  if (n == 0) {
+    fail(c, c->state == State::kTls ? "the server closed the connection during the TLS handshake"
+                                    : "the server closed the connection");
     return false;
   }
   now_ = now_ns();  // one clock read per read: everything in it arrived at once
   counting_ = in_window(now_);
-  if (c->state == State::kHandshake) {
-    on_handshake_bytes(c, read_buffer_.data(), size_t(n));
-  } else {
+  uint8_t* data = read_buffer_.data();
+  size_t len = size_t(n);
+  if (c->tls) {
+    plain_in_.clear();
+    TlsClientSession::Status s = c->tls->receive(data, len, plain_in_, c->out);
+    if (s == TlsClientSession::Status::kClosed) {
+      fail(c, "the server closed the connection (TLS close_notify)");
+      return true;
+    }
+    if (s != TlsClientSession::Status::kOk) {
+      fail_tls(c);
+      return true;
+    }
+    if (c->state == State::kTls && c->tls->handshake_done()) on_tls_ready(c);
+    data = plain_in_.data();
+    len = plain_in_.size();
+  }
+  if (len > 0 && c->state == State::kHandshake) {
+    on_handshake_bytes(c, data, len);
+  } else if (len > 0 && c->state == State::kOpen) {
+    // Socket bytes (encrypted ones over TLS), once the connection is open.
     if (config_.deflate && (counting_ || config_.mode == Mode::kIdle)) wire_in_ += size_t(n);
     Events events{*this, c};
-    c->parser.feed(events, read_buffer_.data(), size_t(n));
+    c->parser.feed(events, data, len);
   }
   if (c->state != State::kClosed) flush(c);
   return true;
+}
+
+// A TLS failure ends the connection; the alert OpenSSL wrote is sent if the
+// socket takes it at once. A rejected certificate ends the whole run: every
+// other connection would be rejected the same way.
+void LoadGenerator::Loop::fail_tls(Conn* c) {
+  if (c->out_head < c->out.size() && c->fd >= 0) {
+    ssize_t ignored = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+  }
+  std::string why = (c->state == State::kTls ? "TLS handshake: " : "TLS: ") + c->tls->error();
+  if (c->tls->certificate_rejected()) shared_.abort(why);
+  fail(c, why);
 }
 
 // Why echo loops stop using epoll once their connections are up: every
@@ -369,7 +445,7 @@ int LoadGenerator::Loop::scan() {
   int got = 0;
   for (Conn* c : conns_) {
     if (c->state != State::kOpen) continue;
-    if (c->out_head < c->out.size()) flush(c);  // what the socket would not take last time
+    if (has_output(c)) flush(c);  // what the socket would not take last time
     if (c->state == State::kOpen && read_from(c)) ++got;
   }
   return got;
@@ -383,13 +459,33 @@ void LoadGenerator::Loop::sleep_until_readable(int timeout_ms) {
   for (Conn* c : conns_) {
     if (c->state != State::kOpen) continue;
     short want = POLLIN;
-    if (c->out_head < c->out.size()) want |= POLLOUT;
+    if (has_output(c)) want |= POLLOUT;
     fds.push_back({c->fd, want, 0});
   }
   poll(fds.data(), fds.size(), timeout_ms);
 }
 
 void LoadGenerator::Loop::on_connected(Conn* c) {
+  if (!shared_.tls) return send_upgrade(c);
+  c->tls = std::make_unique<TlsClientSession>(*shared_.tls, config_.tls_host);
+  c->state = State::kTls;
+  if (c->tls->start(c->out) != TlsClientSession::Status::kOk) return fail_tls(c);
+  set_interest(c, core::kPollIn);
+  flush(c);  // the ClientHello
+}
+
+// The TLS handshake is done: counted, and the HTTP upgrade goes over it.
+void LoadGenerator::Loop::on_tls_ready(Conn* c) {
+  if (config_.mode != Mode::kConnect || in_window(now_)) ++tls_handshakes;
+  if (tls_protocol.empty()) {
+    tls_protocol = c->tls->protocol();
+    tls_cipher = c->tls->cipher();
+    tls_alpn = c->tls->alpn();
+  }
+  send_upgrade(c);
+}
+
+void LoadGenerator::Loop::send_upgrade(Conn* c) {
   uint8_t nonce[16];
   uint64_t a = random_.next(), b = random_.next();
   std::memcpy(nonce, &a, 8);
@@ -403,8 +499,7 @@ void LoadGenerator::Loop::on_connected(Conn* c) {
   std::string req = proto::build_client_request(config_.host_header, path, c->key, {},
                                                 config_.deflate ? proto::kClientDeflateOffer : std::string_view{});
   c->state = State::kHandshake;
-  c->out.clear();
-  c->out.append(req.data(), req.size());
+  outbox(c).append(req.data(), req.size());
   set_interest(c, core::kPollIn);
   flush(c);
 }
@@ -416,12 +511,19 @@ void LoadGenerator::Loop::on_handshake_bytes(Conn* c, const uint8_t* data, size_
   switch (proto::check_server_response(c->head.data(), c->head.size(), c->key, head_len, &extensions)) {
     case proto::ClientHandshakeStatus::kIncomplete:
       return;
-    case proto::ClientHandshakeStatus::kBad:
-      return fail(c);
+    case proto::ClientHandshakeStatus::kBad: {
+      // The status line says most: "HTTP/1.1 404 Not Found".
+      size_t eol = c->head.find("\r\n");
+      std::string line = c->head.substr(0, eol == std::string::npos ? 80 : std::min<size_t>(eol, 80));
+      return fail(c, "the server refused the WebSocket handshake: " + (line.empty() ? std::string("(empty)") : line));
+    }
     case proto::ClientHandshakeStatus::kOk:
       break;
   }
-  if (config_.deflate ? !agree_deflate(c, extensions) : !extensions.empty()) return fail(c);  // §4.1: not offered
+  // §4.1 (and RFC 7692 §7.1): an extension the client did not offer, or an answer its offer did not allow.
+  if (config_.deflate ? !agree_deflate(c, extensions) : !extensions.empty()) {
+    return fail(c, "the server answered with an extension that was not offered: Sec-WebSocket-Extensions: " + extensions);
+  }
   std::string early = c->head.substr(head_len);
   std::string().swap(c->head);
   on_open(c);
@@ -535,7 +637,7 @@ void LoadGenerator::Loop::on_message(Conn* c, const uint8_t* data, size_t len) {
     }
     return;
   }
-  if (c->in_flight == 0) return fail(c);  // an answer to nothing: not an echo server
+  if (c->in_flight == 0) return fail(c, "a message that answers nothing (not an echo server)");
   int64_t sent = c->sent_at[c->sent_head];
   c->sent_head = (c->sent_head + 1) & ring_mask();
   --c->in_flight;
@@ -568,7 +670,7 @@ void LoadGenerator::Loop::send_message(Conn* c, int64_t now) {
                                                    : plain_[which];
   size_t frame_len = frame.bytes.size();
   size_t head = frame.header + 4;
-  uint8_t* f = c->out.extend(frame_len);
+  uint8_t* f = outbox(c).extend(frame_len);
   std::memcpy(f, frame.bytes.data(), frame.header);
   std::memcpy(f + frame.header, key, 4);
   uint64_t k64 = proto::mask_word(key, 0);
@@ -606,12 +708,18 @@ void LoadGenerator::Loop::publish_more(int64_t now) {
 }
 
 void LoadGenerator::Loop::flush(Conn* c) {
+  if (!c->plain_out.empty()) {
+    if (c->tls->send(c->plain_out.data(), c->plain_out.size(), c->out) != TlsClientSession::Status::kOk) {
+      return fail_tls(c);
+    }
+    c->plain_out.clear();
+  }
   while (c->out_head < c->out.size()) {
     ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN) break;
       if (errno == EINTR) continue;
-      return fail(c);
+      return fail_errno(c, "send", errno);
     }
     c->out_head += size_t(n);
   }
@@ -630,8 +738,9 @@ void LoadGenerator::Loop::set_interest(Conn* c, uint8_t want) {
   if (!scanning_) poller_.modify(c->fd, want, c);
 }
 
-void LoadGenerator::Loop::fail(Conn* c) {
+void LoadGenerator::Loop::fail(Conn* c, const std::string& why) {
   if (c->state == State::kClosed) return;
+  if (first_error.empty()) first_error = why;
   bool setting_up = c->state != State::kOpen;
   if (setting_up) --connecting_;
   errors.fetch_add(1, std::memory_order_relaxed);
@@ -656,6 +765,7 @@ void LoadGenerator::Loop::retire(Conn* c) {
   unwatch(c);
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
+  c->tls.reset();
   c->state = State::kClosed;
   dead_.push_back(c);
 }
@@ -714,6 +824,12 @@ void LoadGenerator::Loop::run() {
 }
 
 LoadGenerator::LoadGenerator(BenchConfig config) : config_(std::move(config)), shared_(std::make_unique<Shared>()) {
+  if (config_.tls) {
+    TlsClientOptions options;
+    options.verify = config_.tls_verify;
+    options.ca_pem = config_.tls_ca_pem;
+    shared_->tls = std::make_unique<TlsClientContext>(options);
+  }
   if (config_.threads < 1) config_.threads = 1;
   if (config_.mode == Mode::kLatency) config_.depth = 1;
   if (config_.depth < 1) config_.depth = 1;
@@ -765,11 +881,7 @@ BenchProgress LoadGenerator::progress() const {
   return p;
 }
 
-void LoadGenerator::stop() {
-  int64_t expected = 0;
-  shared_->stopped_at.compare_exchange_strong(expected, now_ns());
-  shared_->stop.store(true);
-}
+void LoadGenerator::stop() { shared_->stop_now(); }
 
 BenchResult LoadGenerator::finish() {
   for (auto& t : threads_) {
@@ -789,6 +901,18 @@ BenchResult LoadGenerator::finish() {
     r.wire_out += l->wire_out_;
     r.payload_out += l->payload_out_;
     r.compressed_in += l->compressed_in_;
+    r.tls_handshakes += l->tls_handshakes;
+    if (r.tls_protocol.empty()) {
+      r.tls_protocol = l->tls_protocol;
+      r.tls_cipher = l->tls_cipher;
+      r.tls_alpn = l->tls_alpn;
+    }
+    if (r.first_error.empty()) r.first_error = l->first_error;
+  }
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    r.aborted = shared_->aborted;
+    if (r.aborted) r.first_error = shared_->abort_reason;
   }
   int64_t start = shared_->window_start.load();
   int64_t end = shared_->window_end.load();

@@ -1,6 +1,8 @@
 // A WebSocket load generator: the client role of the same protocol core, on
 // one epoll loop per thread. It drives a server in one of five modes and
-// measures messages, bytes and latency inside a fixed window.
+// measures messages, bytes and latency inside a fixed window. Over wss://
+// every connection has TLS beneath it (tls_client.h): its socket carries
+// records, the WebSocket code above sees plaintext.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -47,6 +49,11 @@ struct BenchConfig {
   // Idle mode: messages each connection exchanges with the server (one in
   // flight, each echo answered by the next) before it holds still.
   int messages = 0;
+  // wss://: TLS on every connection.
+  bool tls = false;
+  std::string tls_host;    // the URL's host: SNI (for a name) and the name the certificate must carry
+  bool tls_verify = true;  // false: any certificate is accepted (--insecure)
+  std::string tls_ca_pem;  // the trusted issuers, when verifying ("" : OpenSSL's default paths)
 };
 
 struct BenchProgress {
@@ -73,10 +80,23 @@ struct BenchResult {
   uint64_t wire_out = 0;
   uint64_t payload_out = 0;
   uint64_t compressed_in = 0;       // messages received with RSV1
+  // wss://: TLS handshakes completed (connect: in the window; others: all),
+  // and what the first one negotiated.
+  uint64_t tls_handshakes = 0;
+  std::string tls_protocol;
+  std::string tls_cipher;
+  std::string tls_alpn;
+  // Why the first connection that failed did ("" if none did).
+  std::string first_error;
+  // The run stopped early because no connection can succeed (the server's
+  // certificate was rejected); first_error says why.
+  bool aborted = false;
 };
 
 class LoadGenerator {
  public:
+  // Throws TlsClientError (tls_client.h) when the TLS settings cannot be
+  // used (trusted CAs without a certificate).
   explicit LoadGenerator(BenchConfig config);
   ~LoadGenerator();
   LoadGenerator(const LoadGenerator&) = delete;

@@ -20,7 +20,9 @@ Input formats (see the harnesses):
   fuzz_close_frame   the Close frame payload
   fuzz_utf8          [split seed] + text
   fuzz_server        [config 0, config 1] + steps [flag:2][conn:2][op:4] with arguments
-                     (the layout is documented at the top of fuzz_server.cpp)
+                     (the layout is documented at the top of fuzz_server.cpp); config 1 bit 4
+                     turns permessage-deflate on, and then handshake, ws.send and publish take
+                     one more byte (the offer, the compress flags): Prog(deflate=True) writes it
 """
 import os
 import shutil
@@ -443,12 +445,24 @@ def utf8_seeds():
 #
 # A program for fuzz_server.cpp: two config bytes, then steps. Each helper is one step.
 
+# permessage-deflate offers of the handshake's offer byte (bits 0-2), as kOffers in fuzz_server.cpp;
+# bit 3 puts a declined offer first, bit 4 another extension on a line of its own.
+OFFER_NONE, OFFER_PLAIN, OFFER_CLIENT_BITS, OFFER_NO_CONTEXT, OFFER_SERVER_BITS_9, OFFER_CLIENT_NCT_9, \
+    OFFER_BITS_8, OFFER_MALFORMED = range(8)
+OFFER_DECLINED_FIRST, OFFER_OTHER_EXTENSION = 8, 16
+# compress argument of send/publish with deflate on
+BY_THRESHOLD, COMPRESS, NO_COMPRESS, BOTH_FLAGS = range(4)
+
+
 class Prog:
     def __init__(self, backpressure=1, drop=False, sockbuf=0, echo=False, rate=False, small_unconsumed=False,
-                 max_payload=2, max_connections=False, max_per_ip=False):
+                 max_payload=2, max_connections=False, max_per_ip=False,
+                 deflate=False, small_budget=False, threshold0=False, window_limits=False):
         c0 = backpressure | (4 if drop else 0) | (sockbuf << 3) | (32 if echo else 0) | (64 if rate else 0) \
             | (128 if small_unconsumed else 0)
-        c1 = max_payload | (4 if max_connections else 0) | (8 if max_per_ip else 0)
+        c1 = max_payload | (4 if max_connections else 0) | (8 if max_per_ip else 0) | (16 if deflate else 0) \
+            | (32 if small_budget else 0) | (64 if threshold0 else 0) | (128 if window_limits else 0)
+        self.deflate = deflate
         self.b = bytearray([c0, c1])
 
     def op(self, op, conn=0, flag=0, *args):
@@ -456,8 +470,10 @@ class Prog:
         self.b.extend(args)
         return self
 
+    # With deflate on, handshake, send and publish take one more byte: the offer, the compress flags.
+    def _z(self, v): return [v] if self.deflate else []
     def new(self, c=0): return self.op(0, c)
-    def handshake(self, c=0, how=0): return self.op(1, c, how)
+    def handshake(self, c=0, how=0, offer=OFFER_PLAIN): return self.op(1, c, how, *self._z(offer))
     def raw(self, c, data): return self.op(2, c, 0, len(data), *data)
     # spec: [len class:3][rsv1:1][no fin:1][opcode index:3]; opcode index 0 text, 1 binary,
     # 2 continuation, 3 ping, 4 pong, 5 close, 6 opcode 3, 7 opcode 0xB.
@@ -465,21 +481,22 @@ class Prog:
         spec = cls << 5 | (16 if rsv else 0) | (0 if fin else 8) | kind
         args = [] if arg is None else [arg]
         return self.op(3, c, 0, spec, *args, *extra)
-    def text(self, c, n, fin=True): return self.frame(c, 0, 1, n, fin)
-    def binary(self, c, n, fin=True): return self.frame(c, 1, 1, n, fin)
-    def cont(self, c, n, fin=True): return self.frame(c, 2, 1, n, fin)
+    def text(self, c, n, fin=True, rsv=False): return self.frame(c, 0, 1, n, fin, rsv)
+    def binary(self, c, n, fin=True, rsv=False): return self.frame(c, 1, 1, n, fin, rsv)
+    def cont(self, c, n, fin=True, rsv=False): return self.frame(c, 2, 1, n, fin, rsv)
     def close_frame(self, c, code, reason_len=0):
         return self.frame(c, 5, 1, 2 + reason_len, extra=bytes([code >> 8, code & 255]))
     def pings(self, c, count, plen=0, scale=0): return self.op(4, c, scale, count, plen)
     def read(self, c, n=255, all=False): return self.op(5, c, 3 if all else 0, n)
     def reading(self, c, on): return self.op(6, c, 1 if on else 0)
     def client_close(self, c, how=0): return self.op(7, c, how)
-    def send(self, c, kind, n): return self.op(8, c, kind, n)
+    def send(self, c, kind, n, compress=BY_THRESHOLD): return self.op(8, c, kind, n, *self._z(compress))
     def ws_close(self, c, how=0): return self.op(9, c, how)
     def terminate(self, c, raw=False): return self.op(10, c, 1 if raw else 0)
     def subscribe(self, c, topic): return self.op(11, c, topic)
     def unsubscribe(self, c, topic): return self.op(12, c, topic)
-    def publish(self, topic, n, binary=False, sender=3): return self.op(13, sender, topic, (n << 1 | binary) & 255)
+    def publish(self, topic, n, binary=False, sender=3, compress=BY_THRESHOLD):
+        return self.op(13, sender, topic, (n << 1 | binary) & 255, *self._z(compress))
     def advance(self, times=1):
         while times > 0:
             f = 3 if times >= 8 else 2 if times >= 4 else 1 if times >= 2 else 0
@@ -490,7 +507,7 @@ class Prog:
     def stop(self): return self.op(15, 0, 2)
     def burst(self, c, count, len8): return self.op(15, c, 3, count, len8)
 
-    def open(self, c=0, how=0): return self.new(c).handshake(c, how).advance(2)
+    def open(self, c=0, how=0, offer=OFFER_PLAIN): return self.new(c).handshake(c, how, offer).advance(2)
 
     def bytes(self): return bytes(self.b)
 
@@ -580,6 +597,73 @@ def server_seeds():
     s.append(("request_stop", p.bytes()))
     p = Prog(sockbuf=1, echo=True).open(0).frame(0, 1, 5, 10).advance(8).read(0, all=True).advance(8)
     s.append(("large_frame_echo", p.bytes()))
+    return s + server_deflate_seeds()
+
+
+def server_deflate_seeds():
+    """permessage-deflate: config bit 1.4 on, and the offers, compress flags and RSV1 frames it brings."""
+    s = []
+    # Compressed messages both ways, echoed: whole, fragmented (RSV1 on the first frame only), large.
+    p = Prog(echo=True, deflate=True).open(0).text(0, 200, rsv=True).advance(2).binary(0, 100, rsv=True).advance(2) \
+        .text(0, 60, fin=False, rsv=True).cont(0, 70, fin=False).cont(0, 80).advance(2) \
+        .frame(0, 0, 6, 20, rsv=True).advance(4).text(0, 30).advance(2).close_frame(0, 1000).advance(4)
+    s.append(("deflate_echo", p.bytes()))
+    # By the threshold (1 KiB), compress: true, compress: false, both flags, a ping asked to compress.
+    p = Prog(deflate=True, backpressure=3).open(0).send(0, 2, 20, COMPRESS).send(0, 0, 250).send(0, 0, 10) \
+        .send(0, 1, 10, COMPRESS).send(0, 3, 20, NO_COMPRESS).send(0, 0, 255, BOTH_FLAGS).send(0, 0, 0, COMPRESS) \
+        .send(0, 3, 8).advance(4).send(0, 0, 250, COMPRESS).send(0, 0, 250, COMPRESS).advance(4)
+    s.append(("deflate_send_flags", p.bytes()))
+    # Every offer, one client each, talking both ways.
+    for i, offer in enumerate([OFFER_CLIENT_BITS, OFFER_NO_CONTEXT, OFFER_SERVER_BITS_9, OFFER_CLIENT_NCT_9,
+                               OFFER_BITS_8, OFFER_MALFORMED, OFFER_NONE | OFFER_DECLINED_FIRST,
+                               OFFER_NO_CONTEXT | OFFER_DECLINED_FIRST | OFFER_OTHER_EXTENSION]):
+        p = Prog(deflate=True, threshold0=i % 2 == 1).open(0, offer=offer)
+        for _ in range(3):  # (the binary send at an even step: its payload is made of words)
+            p.text(0, 250, rsv=True).send(0, 3, 8).send(0, 0, 250, COMPRESS).advance(2)
+        p.send(0, 3, 16, NO_COMPRESS).send(0, 0, 100).advance(2)
+        p.frame(0, 1, 4, 40, rsv=True).advance(4)
+        s.append((f"deflate_offer_{i}", p.bytes()))
+    # The budget (320 KiB): the first connection's inflate window and its own deflate stream fit;
+    # the next ones are forced to no context takeover; a closed one gives its share back.
+    p = Prog(deflate=True, small_budget=True).open(0).send(0, 0, 250, COMPRESS).advance(2) \
+        .open(1).open(2, offer=OFFER_CLIENT_BITS)
+    for c in range(3):
+        p.send(c, 0, 250, COMPRESS).text(c, 250, rsv=True).send(c, 0, 250, COMPRESS).text(c, 250, rsv=True)
+    p.advance(4).client_close(0).advance(2).open(0).send(0, 0, 250, COMPRESS).text(0, 250, rsv=True).advance(4)
+    s.append(("deflate_small_budget", p.bytes()))
+    # A publish compressed once per window size, to subscribers with and without context takeover,
+    # and one without deflate; then a send that must not refer to what the publish skipped.
+    p = Prog(deflate=True, threshold0=True).open(0).open(1, offer=OFFER_NO_CONTEXT) \
+        .open(2, offer=OFFER_SERVER_BITS_9).open(3, offer=OFFER_NONE)
+    for c in range(4):
+        p.subscribe(c, 1)
+    p.send(0, 0, 200).advance(1).publish(1, 120).publish(1, 60, binary=True, compress=NO_COMPRESS) \
+        .publish(1, 100, sender=2, compress=COMPRESS).send(0, 0, 200).advance(4)
+    s.append(("deflate_publish", p.bytes()))
+    # The server's own window limits (11, 10 bits): offers without client_max_window_bits are declined.
+    p = Prog(deflate=True, window_limits=True).open(0, offer=OFFER_CLIENT_BITS).open(1, offer=OFFER_CLIENT_NCT_9) \
+        .open(2, offer=OFFER_PLAIN)
+    for c in range(3):
+        p.send(c, 0, 250).text(c, 250, rsv=True)
+    p.advance(4)
+    s.append(("deflate_window_limits", p.bytes()))
+    # RSV1 where it is wrong: a ping, a continuation, a message inside a compressed one, and
+    # RSV1 on a connection without deflate.
+    p = Prog(deflate=True).open(0).frame(0, 3, 1, 4, rsv=True).advance(2) \
+        .open(1).text(1, 20, fin=False, rsv=True).cont(1, 20, rsv=True).advance(2) \
+        .open(2).text(2, 20, fin=False, rsv=True).text(2, 20, rsv=True).advance(2) \
+        .open(3, offer=OFFER_NONE).text(3, 20, rsv=True).advance(4)
+    s.append(("deflate_rsv1_misuse", p.bytes()))
+    # A compressed message past maxPayload (1000), and compressed text that is not UTF-8.
+    p = Prog(deflate=True, max_payload=1).open(0).frame(0, 1, 6, 8, rsv=True).advance(4) \
+        .open(1).frame(1, 0, 7, 4, rsv=True, extra=b"a\xff\xfeb").advance(4)
+    s.append(("deflate_too_big_bad_utf8", p.bytes()))
+    # Backpressure with compressed sends to a client that does not read.
+    p = Prog(deflate=True, threshold0=True, backpressure=0, sockbuf=0).open(0).reading(0, False)
+    for _ in range(6):
+        p.send(0, 3, 40)
+    p.advance(4).reading(0, True).advance(8)
+    s.append(("deflate_backpressure", p.bytes()))
     return s
 
 

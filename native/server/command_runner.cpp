@@ -45,10 +45,13 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     shutdown_gracefully(h.code, {reinterpret_cast<const char*>(payload) + 4, h.len - 4}, timeout_ms);
     return;
   }
-  if (h.type == CommandType::kAdopt) {
+  if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest) {
     int32_t fd;
     std::memcpy(&fd, payload, 4);
-    adopt(fd);
+    Connection* c = adopt(fd);
+    // The request Node read goes in as if this worker had read it: the
+    // handshake is decided as on the worker's own listener.
+    if (c != nullptr && h.type == CommandType::kAdoptRequest && h.len > 4) on_request_bytes(c, payload + 4, h.len - 4);
     return;
   }
   if (h.type == CommandType::kPublish) {
@@ -131,7 +134,7 @@ void Worker::release_publishes(const CommandBuffer& commands, size_t from) {
       PublishPayload p;
       std::memcpy(&p, commands.data() + pos + sizeof h, sizeof p);
       static_cast<core::SharedBytes*>(p.frame)->unref();
-    } else if (h.type == CommandType::kAdopt) {
+    } else if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest) {
       int32_t fd;
       std::memcpy(&fd, commands.data() + pos + sizeof h, 4);
       close_socket(fd);

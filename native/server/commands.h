@@ -25,6 +25,9 @@ enum class CommandType : uint8_t {
   kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload
   kShutdown = 10,    // graceful: code: close code, payload: u32 timeout ms, reason
   kAdopt = 11,       // a connection the acceptor worker accepted: payload: i32 fd
+  // A connection Node's http server accepted and read the upgrade request of
+  // (server.handleUpgrade): payload: i32 fd, then the request's bytes as read.
+  kAdoptRequest = 12,
 };
 
 // A publish carries a pointer to the framed message, shared by every worker it

@@ -59,8 +59,7 @@ std::unique_ptr<DeflateSession> DeflateResources::negotiate(const proto::HttpReq
     a = proto::negotiate_permessage_deflate(request, settings_.negotiation, true);
     if (!a.accepted) return nullptr;
     reserve = reservation(a.params);  // 0: the forced answer has client_no_context_takeover
-    DeflateStats::Counter& c = stats_.forced_no_context;
-    c.fetch_add(1, std::memory_order_relaxed);
+    stats_.forced_no_context.fetch_add(1, std::memory_order_relaxed);
   }
   reserved_ += reserve;
   stats_.negotiated.fetch_add(1, std::memory_order_relaxed);

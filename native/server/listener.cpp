@@ -1,6 +1,7 @@
 #include "listener.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
@@ -88,6 +89,20 @@ ListenResult open_listeners(const std::string& host, int port, int count, int ba
 int accept_connection(int listen_fd) {
   int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   return fd >= 0 ? fd : -errno;
+}
+
+int duplicate_socket(int fd) {
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return -errno;
+  // O_NONBLOCK belongs to the open file, which Node's descriptor shares: set
+  // anyway, as a worker must never block on a socket.
+  int flags = fcntl(own, F_GETFL);
+  if (flags < 0 || fcntl(own, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int err = errno;
+    close(own);
+    return -err;
+  }
+  return own;
 }
 
 void close_socket(int fd) { close(fd); }

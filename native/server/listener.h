@@ -21,6 +21,11 @@ ListenResult open_listeners(const std::string& host, int port, int count, int ba
 // close-on-exec: its fd, or -errno (-EAGAIN when none is waiting).
 int accept_connection(int listen_fd);
 
+// A descriptor of our own for a connected socket another owner accepted
+// (Node's http server, for server.handleUpgrade), non-blocking and
+// close-on-exec: the new fd, or -errno. The owner then closes its own.
+int duplicate_socket(int fd);
+
 // Closes a socket that is no connection's (a connection's goes through its
 // transport): a listening socket, or an accepted one never adopted.
 void close_socket(int fd);

@@ -189,16 +189,19 @@ void Worker::accept_connections() {
 // Round-robin over all workers, this one included.
 void Worker::hand_off(int fd) {
   size_t target = next_sibling_++ % siblings_.size();
-  if (siblings_[target] == this) return adopt(fd);
+  if (siblings_[target] == this) {
+    adopt(fd);
+    return;
+  }
   if (handoffs_.size() < siblings_.size()) handoffs_.resize(siblings_.size());
   int32_t value = fd;
   CommandWriter(handoffs_[target]).add(CommandType::kAdopt, 0, 0, 0, {{reinterpret_cast<const char*>(&value), 4}});
 }
 
-void Worker::adopt(int fd) {
+Connection* Worker::adopt(int fd) {
   if (shutting_down_ || stopped_) {
     close_socket(fd);
-    return;
+    return nullptr;
   }
   uint32_t slot;
   if (free_slots_.empty()) {
@@ -212,7 +215,7 @@ void Worker::adopt(int fd) {
   if (slot >= counters_->slots()) {  // cannot happen below the fd limit the counters were sized for
     close_socket(fd);
     free_slots_.push_back(slot);
-    return;
+    return nullptr;
   }
   std::unique_ptr<Transport> transport;
   if (config_->tls) {
@@ -222,7 +225,7 @@ void Worker::adopt(int fd) {
   }
   if (!transport) {
     free_slots_.push_back(slot);
-    return;
+    return nullptr;
   }
   auto* c = new Connection(std::move(transport), slot, generations_[slot], config_->parser);
   c->heartbeat.owner = c;
@@ -232,9 +235,10 @@ void Worker::adopt(int fd) {
   c->interest = core::kPollIn;
   if (poller_.add(fd, core::kPollIn, c) != 0) {
     destroy(c);
-    return;
+    return nullptr;
   }
   handshake_timers_.arm(c, core::now_ms());
+  return c;
 }
 
 size_t Worker::queued_bytes(uint32_t slot) const {

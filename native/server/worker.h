@@ -105,7 +105,7 @@ class Worker {
 
   // worker.cpp: accepting, handing off and adopting connections.
   void accept_connections();
-  void adopt(int fd);  // a new TCP connection: make it ours
+  Connection* adopt(int fd);  // a new TCP connection: make it ours (null when it could not be)
   void hand_off(int fd);
   Connection* lookup(uint32_t slot, uint32_t gen) const;
   // worker.cpp: timers, the batch for JS, and the end.

@@ -583,7 +583,9 @@ class WorkerHarness {
   enum SendStatus { kBackpressure = 0, kSent = 1, kDropped = 2 };
   // ws.send: nothing unless open; at maxBackpressure dropped (and closed with
   // 1008 under the close policy); BACKPRESSURE above the 16 KiB low mark.
-  SendStatus ws_send(Handle h, proto::Opcode op, std::string_view data) {
+  // `compress_flags`: the compress option as the addon passes it
+  // (kSendCompress for true, kSendNoCompress for false, 0 when not given).
+  SendStatus ws_send(Handle h, proto::Opcode op, std::string_view data, uint8_t compress_flags = 0) {
     JsSocket* s = js(h);
     if (s == nullptr || s->state != 1) return kDropped;
     double buffered = buffered_amount(h);
@@ -592,15 +594,16 @@ class WorkerHarness {
       return kDropped;
     }
     bool backpressure = buffered > double(kDrainLowMark);
-    s->accepted += double(send(h, op, data, backpressure));
+    s->accepted += double(send(h, op, data, backpressure, compress_flags));
     return backpressure ? kBackpressure : kSent;
   }
   // ws.ping: only the state is checked (the worker's admit applies), and the
-  // ping is not counted in bufferedAmount.
-  bool ws_ping(Handle h, std::string_view data) {
+  // ping is not counted in bufferedAmount. src/websocket.ts passes
+  // kSendNoCompress; other `compress_flags` are what no JS sends.
+  bool ws_ping(Handle h, std::string_view data, uint8_t compress_flags = 0) {
     JsSocket* s = js(h);
     if (s == nullptr || s->state != 1 || data.size() > 125) return false;
-    send(h, proto::kOpPing, data, false);
+    send(h, proto::kOpPing, data, false, compress_flags);
     return true;
   }
   bool ws_close(Handle h, uint16_t code = 1000, std::string_view reason = {}) {

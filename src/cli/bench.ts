@@ -1,16 +1,22 @@
 // `corews bench <mode> <url> [options]`: drives a WebSocket server with the
 // native load generator and reports throughput and latency.
 import dns from 'node:dns/promises';
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { binding } from '../loader';
 import type { BenchMode, BenchPayload, LoadGeneratorConfig, LoadResult } from '../native';
 
 export const BENCH_USAGE = `usage: corews bench <mode> <url> [options]
 
+url: ws://host[:port]/path, or wss://… for TLS (checks the server's
+     certificate against Node's root CAs unless --ca or --insecure says otherwise)
+
 modes:
   echo      N connections, D messages in flight each, echoed back
   latency   N connections, one message in flight each; latency percentiles
-  connect   open, handshake, drop, repeat: handshakes per second
+  connect   open, handshake, drop, repeat: handshakes per second (wss://: each a
+            full TLS handshake too, counted as TLS handshakes per second)
   idle      open N connections and hold them for the duration
   fanout    N receivers (?role=subscriber) and one publisher (?role=publisher);
             deliveries per second
@@ -30,6 +36,10 @@ options:
   --deflate         offer permessage-deflate; where agreed, send compressed and
                     inflate the server's messages; reports the bytes on the wire
   --messages K      idle: each connection first exchanges K echoed messages
+  --ca FILE         wss://: trust the CA certificate(s) in FILE (PEM) instead of
+                    Node's root CAs
+  -k, --insecure    wss://: accept any certificate (no check of the chain or the
+                    name; for tests)
   --json            print one JSON line instead of a table
 `;
 
@@ -58,12 +68,41 @@ export interface BenchReport {
     ratioIn: number;
     ratioOut: number;
   };
+  /** wss:// runs only. */
+  tls?: BenchTlsReport;
+}
+
+/** What a wss:// run reports of TLS. */
+export interface BenchTlsReport {
+  /** TLS handshakes completed (connect: in the window; other modes: while opening the connections). */
+  handshakes: number;
+  /** connect: TLS handshakes per second of the window; null in the other modes. */
+  handshakesPerSec: number | null;
+  /** What the first handshake negotiated: 'TLSv1.3', the cipher suite, the ALPN protocol ('' for none). */
+  protocol: string;
+  cipher: string;
+  alpn: string;
+  /** Whether the server's certificate was checked (false with --insecure). */
+  verified: boolean;
+}
+
+/** A run's report, and why connections failed. */
+export interface BenchOutcome {
+  report: BenchReport;
+  /** Why the first failed connection failed ('' if none did). */
+  firstError: string;
+  /** Stopped early because no connection can succeed (a rejected certificate). */
+  aborted: boolean;
 }
 
 /** Parsed arguments: the generator's settings, with a URL where it has an address. */
-export type BenchArgs = Omit<LoadGeneratorConfig, 'address' | 'port' | 'host' | 'path'> & {
+export type BenchArgs = Omit<LoadGeneratorConfig, 'address' | 'port' | 'host' | 'path' | 'tls'> & {
   url: string;
   json: boolean;
+  /** wss://: accept any certificate. */
+  insecure: boolean;
+  /** wss://: the file of trusted CA certificates, or null for Node's root CAs. */
+  ca: string | null;
 };
 
 const MODES: readonly BenchMode[] = ['echo', 'latency', 'connect', 'idle', 'fanout'];
@@ -82,6 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const positional: string[] = [];
   const a: BenchArgs = {
     mode: 'echo', url: '', connections: 100, depth: 1, size: 32, binary: true, duration: 5, warmup: 1, threads: 1, sources: [], json: false,
+    insecure: false, ca: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -104,6 +144,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         a.payload = p as BenchPayload;
         break;
       }
+      case '-k':
+      case '--insecure': a.insecure = true; break;
+      case '--ca': {
+        const file = argv[++i];
+        if (file === undefined || file === '' || file.startsWith('-')) throw new TypeError('--ca needs a file of PEM CA certificates');
+        a.ca = file;
+        break;
+      }
       case '--sources': {
         const list = argv[++i];
         if (list === undefined) throw new TypeError('--sources needs a value');
@@ -112,7 +160,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       }
       default:
-        if (arg.startsWith('--')) throw new TypeError(`unknown option ${arg}`);
+        if (arg.startsWith('-')) throw new TypeError(`unknown option ${arg}`);
         positional.push(arg);
     }
   }
@@ -122,7 +170,32 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   a.mode = mode;
   a.url = positional[1];
   if (a.messages !== undefined && mode !== 'idle') throw new TypeError('--messages applies to the idle mode only');
+  if (a.ca !== null && a.insecure) throw new TypeError('--ca and --insecure contradict each other: --ca checks the certificate against the CAs in a file, --insecure checks nothing');
   return a;
+}
+
+/** The trusted issuers for wss://: the --ca file, or Node's root CAs (and NODE_EXTRA_CA_CERTS, as Node's own clients). */
+function trustedCas(a: BenchArgs): string {
+  if (a.ca !== null) {
+    let pem: string;
+    try {
+      pem = fs.readFileSync(a.ca, 'utf8');
+    } catch (err) {
+      throw new TypeError(`--ca: cannot read ${JSON.stringify(a.ca)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TypeError(`--ca: ${JSON.stringify(a.ca)} holds no PEM certificate`);
+    return pem;
+  }
+  let pem = tls.rootCertificates.join('\n');
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      pem += `\n${fs.readFileSync(extra, 'utf8')}`;
+    } catch {
+      // Node only warns about an unreadable NODE_EXTRA_CA_CERTS; so does the root store here: not at all.
+    }
+  }
+  return pem;
 }
 
 /** Loopback addresses to spread many connections over, one per 16,000. */
@@ -140,13 +213,17 @@ export async function benchConfig(a: BenchArgs): Promise<LoadGeneratorConfig> {
   } catch {
     throw new TypeError(`invalid url ${JSON.stringify(a.url)}`);
   }
-  if (url.protocol !== 'ws:') throw new TypeError(`only ws:// URLs are supported, got ${url.protocol}//`);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`only ws:// and wss:// URLs are supported, got ${url.protocol}//`);
+  const secure = url.protocol === 'wss:';
+  if (!secure && a.insecure) throw new TypeError('--insecure applies to wss:// URLs only');
+  if (!secure && a.ca !== null) throw new TypeError('--ca applies to wss:// URLs only');
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const tlsConfig = secure ? { host: hostname, verify: !a.insecure, ca: a.insecure ? '' : trustedCas(a) } : undefined;
   const address = net.isIP(hostname) ? hostname : (await dns.lookup(hostname)).address;
   return {
     mode: a.mode,
     address,
-    port: url.port === '' ? 80 : Number(url.port),
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
     host: url.host,
     path: `${url.pathname}${url.search}`,
     connections: a.connections,
@@ -160,14 +237,15 @@ export async function benchConfig(a: BenchArgs): Promise<LoadGeneratorConfig> {
     payload: a.payload ?? 'pattern',
     deflate: a.deflate === true,
     messages: a.messages ?? 0,
+    ...(tlsConfig ? { tls: tlsConfig } : {}),
   };
 }
 
-export function toReport(a: BenchArgs, r: LoadResult): BenchReport {
+export function toReport(a: BenchArgs, r: LoadResult, secure = false): BenchReport {
   const messages = a.mode === 'connect' ? r.handshakes : r.messages;
   const seconds = r.seconds;
   const round = (x: number): number => Math.round(x * 10) / 10;
-  return {
+  const report: BenchReport = {
     mode: a.mode,
     connections: a.connections,
     messages,
@@ -180,6 +258,17 @@ export function toReport(a: BenchArgs, r: LoadResult): BenchReport {
     handshakes: r.handshakes,
     ...(r.deflate !== undefined ? { deflate: deflateReport(r) } : {}),
   };
+  if (secure) {
+    report.tls = {
+      handshakes: r.tlsHandshakes,
+      handshakesPerSec: a.mode !== 'connect' ? null : seconds > 0 ? Math.round(r.tlsHandshakes / seconds) : 0,
+      protocol: r.tlsProtocol,
+      cipher: r.tlsCipher,
+      alpn: r.tlsAlpn,
+      verified: !a.insecure,
+    };
+  }
+  return report;
 }
 
 function deflateReport(r: LoadResult): NonNullable<BenchReport['deflate']> {
@@ -197,9 +286,16 @@ function deflateReport(r: LoadResult): NonNullable<BenchReport['deflate']> {
 }
 
 /** Runs one benchmark; live progress goes to stderr when it is a terminal. */
-export async function runBench(a: BenchArgs): Promise<BenchReport> {
+export async function runBench(a: BenchArgs): Promise<BenchOutcome> {
   const config = await benchConfig(a);
-  const gen = new binding.LoadGenerator(config);
+  let gen;
+  try {
+    gen = new binding.LoadGenerator(config);
+  } catch (err) {
+    // The --ca file passed the PEM check here but OpenSSL found no certificate in it.
+    if (a.ca !== null && (err as NodeJS.ErrnoException).code === 'ERR_COREWS_TLS') throw new TypeError(`--ca: ${JSON.stringify(a.ca)}: ${(err as Error).message}`);
+    throw err;
+  }
   const started = Date.now();
   gen.start();
   const tty = process.stderr.isTTY === true && !a.json;
@@ -220,7 +316,8 @@ export async function runBench(a: BenchArgs): Promise<BenchReport> {
       if (p.done) break;
     }
     if (tty) process.stderr.write('\n');
-    return toReport(a, gen.finish());
+    const r = gen.finish();
+    return { report: toReport(a, r, config.tls !== undefined), firstError: r.firstError, aborted: r.aborted };
   } finally {
     process.removeListener('SIGINT', stop);
   }
@@ -247,6 +344,11 @@ export function formatReport(r: BenchReport): string {
       ['in: payload / wire bytes', `${n(d.bytesIn.payload)} / ${n(d.bytesIn.wire)} (${d.ratioIn}×)`],
       ['out: payload / wire bytes', `${n(d.bytesOut.payload)} / ${n(d.bytesOut.wire)} (${d.ratioOut}×)`],
     );
+  }
+  if (r.tls) {
+    rows.push(['TLS', r.tls.protocol ? `${r.tls.protocol} ${r.tls.cipher}, ALPN ${r.tls.alpn || 'none'}${r.tls.verified ? '' : ', certificate NOT checked (--insecure)'}` : 'no handshake completed']);
+    rows.push(['TLS handshakes', n(r.tls.handshakes)]);
+    if (r.tls.handshakesPerSec !== null) rows.push(['TLS handshakes/s', n(r.tls.handshakesPerSec)]);
   }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');

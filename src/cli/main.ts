@@ -29,18 +29,30 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`corews bench: ${(err as Error).message}\n${BENCH_USAGE}`);
     return 1;
   }
-  let report;
+  let outcome;
   try {
-    report = await runBench(args);
+    outcome = await runBench(args);
   } catch (err) {
     process.stderr.write(`corews bench: ${(err as Error).message}\n`);
     return 1;
   }
+  const { report, firstError, aborted } = outcome;
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  // A rejected certificate stops the run: no connection could succeed.
+  if (aborted) {
+    process.stderr.write(`corews bench: ${args.url}: ${firstError}${hint(firstError)}\n`);
+    return 1;
+  }
   // A run that could not open a single connection measured nothing.
   if (report.handshakes === 0) {
-    process.stderr.write(`corews bench: no connection could be opened to ${args.url}\n`);
+    process.stderr.write(`corews bench: no connection could be opened to ${args.url}${firstError ? ` (the first: ${firstError})` : ''}\n`);
     return 1;
   }
   return 0;
+}
+
+/** What to do about a rejected certificate. */
+function hint(error: string): string {
+  if (!/certificate verify failed/.test(error)) return '';
+  return '; --ca <file> trusts the CA that issued it, -k/--insecure skips the check';
 }

@@ -26,6 +26,8 @@ export interface TestPki {
   named: CertPair;
   /** *.wild.test */
   wildcard: CertPair;
+  /** localhost and 127.0.0.1, self-signed: issued by no CA here. */
+  selfSigned: CertPair;
   /** The server's key encrypted with the passphrase 'secret'. */
   encryptedKey: string;
   /** A key that belongs to no certificate here. */
@@ -60,6 +62,15 @@ export function testPki(): TestPki {
   const rotated = issue(dir, 'rotated', 'localhost rotated', 'DNS:localhost,IP:127.0.0.1,IP:::1');
   const named = issue(dir, 'named', 'a.example.test', 'DNS:a.example.test');
   const wildcard = issue(dir, 'wildcard', '*.wild.test', 'DNS:*.wild.test');
+  openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'self.key']);
+  openssl(dir, ['req', '-x509', '-new', '-key', 'self.key', '-subj', '/CN=localhost', '-days', '2', '-sha256',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-out', 'self.crt']);
+  const selfSigned: CertPair = {
+    key: fs.readFileSync(path.join(dir, 'self.key'), 'utf8'),
+    cert: fs.readFileSync(path.join(dir, 'self.crt'), 'utf8'),
+    keyPath: path.join(dir, 'self.key'),
+    certPath: path.join(dir, 'self.crt'),
+  };
   openssl(dir, ['pkey', '-in', 'server.key', '-aes256', '-passout', 'pass:secret', '-out', 'server-enc.key']);
   openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'stray.key']);
   const caPath = path.join(dir, 'ca.crt');
@@ -71,6 +82,7 @@ export function testPki(): TestPki {
     rotated,
     named,
     wildcard,
+    selfSigned,
     encryptedKey: fs.readFileSync(path.join(dir, 'server-enc.key'), 'utf8'),
     strayKey: fs.readFileSync(path.join(dir, 'stray.key'), 'utf8'),
   };

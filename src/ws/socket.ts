@@ -1,0 +1,321 @@
+// A ws-style socket over a corews WebSocket handle: an EventEmitter with ws's events and
+// methods, fed by the server's native events.
+import { EventEmitter } from 'node:events';
+import { SendStatus, type Payload, type WebSocket as CoreSocket } from '../websocket';
+import { describe } from '../options';
+import {
+  addEventListener, getAttribute, removeEventListener, setAttribute,
+  type AddEventListenerOptions, type EventListenerLike, type WsEventType,
+} from './events';
+
+/** How binary messages are given to `'message'` listeners (as in ws). */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+
+/** What `send` takes: ws's types (a number is sent as its decimal string). */
+export type WsData = Payload | number;
+
+/** Options of {@link WebSocket.send}, as in ws. */
+export interface WsSendOptions {
+  /** Binary (true) or text frame; default: binary unless `data` is a string or number. */
+  binary?: boolean;
+  /** false: never compress. Default true: compress, with permessage-deflate, from its `threshold`. */
+  compress?: boolean;
+  /**
+   * false: a fragment of a message that a later send with `fin: true` (the default) ends. The
+   * fragments are joined in JS and leave as one frame: the peer gets the same message.
+   */
+  fin?: boolean;
+  /** Ignored: a server's frames are never masked (RFC 6455 §5.1). */
+  mask?: boolean;
+}
+
+/** The callback of send, ping and pong: no argument once the data is handed to the worker, else the error. */
+export type WsCallback = (err?: Error) => void;
+
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/** @internal What the constructor takes from the server; a user calling `new WebSocket` has none. */
+let creating: { core: CoreSocket<unknown>; pongDelay: number } | undefined;
+
+function toBuffer(data: WsData): Buffer {
+  if (typeof data === 'number') return Buffer.from(String(data));
+  if (typeof data === 'string') return Buffer.from(data);
+  if (Buffer.isBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+function checkData(method: string, data: unknown): asserts data is WsData {
+  if (typeof data === 'number' || typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return;
+  if (typeof Blob !== 'undefined' && data instanceof Blob) {
+    throw new TypeError(`${method}: Blob data is not supported by corews/ws; send await blob.arrayBuffer() instead`);
+  }
+  throw new TypeError(`${method}: data must be a string, number, Buffer, ArrayBuffer or ArrayBufferView, got ${describe(data)}`);
+}
+
+/**
+ * A server-side connection with ws's interface. Created by {@link WebSocketServer} only: corews/ws
+ * has no client, and `new WebSocket(url)` throws.
+ */
+export class WebSocket extends EventEmitter {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  readonly #core: CoreSocket<unknown>;
+  readonly #pongDelay: number;
+  #binaryType: BinaryType = 'nodebuffer';
+  #pings: Set<NodeJS.Timeout> | undefined;
+  #fragments: Buffer[] | undefined;
+  #fragmentsBinary = false;
+
+  /**
+   * @throws Error always when called by a program: corews/ws is server-only (connect with the
+   * `ws` package, or any other client).
+   */
+  constructor(address?: string | URL, protocols?: string | string[], options?: object) {
+    super();
+    const init = creating;
+    creating = undefined;
+    if (init === undefined) {
+      void address, protocols, options;
+      throw new Error('corews/ws is server-only: new WebSocket(url) cannot open a client connection; use the ws package (or another client) for that');
+    }
+    this.#core = init.core;
+    this.#pongDelay = init.pongDelay;
+  }
+
+  /** @internal */
+  static _create(core: CoreSocket<unknown>, pongDelay: number): WebSocket {
+    creating = { core, pongDelay };
+    return new WebSocket();
+  }
+
+  /** 1 (OPEN), 2 (CLOSING) after close() or the peer's Close, 3 (CLOSED) once gone; never 0 on a server. */
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#core.readyState;
+  }
+
+  /** Bytes not yet written to the kernel (see the corews `bufferedAmount`). */
+  get bufferedAmount(): number {
+    return this.#core.bufferedAmount;
+  }
+
+  /** The subprotocol chosen, or `""`. */
+  get protocol(): string {
+    return this.#core.protocol;
+  }
+
+  /** The extensions agreed, as the 101 named them, or `""`. */
+  get extensions(): string {
+    return this.#core.extensions;
+  }
+
+  /** The request target of the upgrade (`"/chat?room=1"`); in ws a server-side socket's `url` is undefined. */
+  get url(): string {
+    return this.#core.url;
+  }
+
+  /** The client's IP address (corews; in ws: `req.socket.remoteAddress`). */
+  get remoteAddress(): string {
+    return this.#core.remoteAddress;
+  }
+
+  /** Always false: reading cannot be paused from JS (see {@link pause}). */
+  get isPaused(): boolean {
+    return false;
+  }
+
+  /** How binary messages are given to `'message'` listeners: 'nodebuffer' (default), 'arraybuffer', 'fragments', 'blob'. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (type !== 'nodebuffer' && type !== 'arraybuffer' && type !== 'fragments' && type !== 'blob') return; // ignored, as in ws
+    this.#binaryType = type;
+  }
+
+  /**
+   * Sends a message. The data is copied before send returns; `cb` is called (on the next tick)
+   * once the message is handed to the connection's worker, not once written to the kernel as
+   * in ws, or with an Error when the socket is not open or its queue is past `maxBackpressure`.
+   */
+  send(data: WsData, options?: WsSendOptions | WsCallback, cb?: WsCallback): void {
+    if (typeof options === 'function') {
+      cb = options;
+      options = {};
+    }
+    const o: WsSendOptions = options ?? {};
+    checkData('send', data);
+    if (this.readyState !== 1) {
+      this.#afterClose(cb);
+      return;
+    }
+    const binary = o.binary ?? (typeof data !== 'string' && typeof data !== 'number');
+    if (o.fin === false || this.#fragments !== undefined) {
+      if (this.#fragments === undefined) {
+        this.#fragments = [];
+        this.#fragmentsBinary = binary;
+      }
+      this.#fragments.push(Buffer.from(toBuffer(data))); // a copy: the caller may reuse its buffer
+      if (o.fin === false) {
+        if (cb) process.nextTick(cb);
+        return;
+      }
+      const whole = Buffer.concat(this.#fragments);
+      const wholeBinary = this.#fragmentsBinary;
+      this.#fragments = undefined;
+      this.#sent(this.#core.send(whole, { binary: wholeBinary, ...(o.compress === false ? { compress: false } : {}) }), cb);
+      return;
+    }
+    const payload = typeof data === 'number' ? String(data) : data;
+    this.#sent(this.#core.send(payload, { binary, ...(o.compress === false ? { compress: false } : {}) }), cb);
+  }
+
+  #sent(status: SendStatus, cb: WsCallback | undefined): void {
+    if (!cb) return;
+    if (status === SendStatus.DROPPED) {
+      const err = this.readyState === 1
+        ? new Error('The message was not sent: the connection\'s send queue is past maxBackpressure')
+        : new Error(`WebSocket is not open: readyState ${this.readyState} (${READY_STATES[this.readyState]})`);
+      process.nextTick(cb, err);
+    } else {
+      process.nextTick(cb);
+    }
+  }
+
+  #afterClose(cb: WsCallback | undefined): void {
+    if (!cb) return;
+    process.nextTick(cb, new Error(`WebSocket is not open: readyState ${this.readyState} (${READY_STATES[this.readyState]})`));
+  }
+
+  /**
+   * Sends a ping (at most 125 bytes, else RangeError). The client's pong does not reach JS; a
+   * `'pong'` event is emitted, `pongDelay` ms later (README: "ping and pong"), only if the
+   * connection is still open then, which proves the peer was heard from after this ping.
+   */
+  ping(data?: WsData | WsCallback, mask?: boolean | WsCallback, cb?: WsCallback): void {
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+    }
+    const bytes = data === undefined ? Buffer.alloc(0) : (checkData('ping', data), Buffer.from(toBuffer(data)));
+    if (bytes.byteLength > 125) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (this.readyState !== 1) {
+      this.#afterClose(cb);
+      return;
+    }
+    this.#core.ping(bytes);
+    if (cb) process.nextTick(cb);
+    if (this.#pongDelay < 0) return;
+    const timer = setTimeout(() => {
+      this.#pings?.delete(timer);
+      if (this.readyState === 1) this.emit('pong', bytes);
+    }, this.#pongDelay);
+    timer.unref();
+    (this.#pings ??= new Set()).add(timer);
+  }
+
+  /** Sends an unsolicited pong (at most 125 bytes, else RangeError). Pings are answered natively. */
+  pong(data?: WsData | WsCallback, mask?: boolean | WsCallback, cb?: WsCallback): void {
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+    }
+    const bytes = data === undefined ? Buffer.alloc(0) : (checkData('pong', data), toBuffer(data));
+    if (bytes.byteLength > 125) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (this.readyState !== 1) {
+      this.#afterClose(cb);
+      return;
+    }
+    this.#core.pong(bytes);
+    if (cb) process.nextTick(cb);
+  }
+
+  /**
+   * Starts the closing handshake. `code`: 1000–1003, 1007–1014 or 3000–4999 (else TypeError);
+   * `reason` (string or UTF-8 Buffer) at most 123 bytes (else RangeError). No-op once closing.
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (this.readyState !== 1) return;
+    this.#core.close(code, reason === undefined ? undefined : String(reason));
+  }
+
+  /** Drops the connection at once; `'close'` follows with 1006. */
+  terminate(): void {
+    this.#core.terminate();
+  }
+
+  /**
+   * @throws Error always: a connection cannot be paused from JS in corews. The worker stops
+   * reading by itself when JS falls behind (see README).
+   */
+  pause(): void {
+    throw new Error('corews/ws: ws.pause() is not supported: reading cannot be paused from JS (the native worker stops reading by itself when JS falls behind)');
+  }
+
+  /** @throws Error always, as {@link pause}. */
+  resume(): void {
+    throw new Error('corews/ws: ws.resume() is not supported: reading cannot be paused from JS (the native worker stops reading by itself when JS falls behind)');
+  }
+
+  /** As in the DOM (and ws): listeners get event objects; `once` is honoured. */
+  addEventListener(type: WsEventType, listener: EventListenerLike<never>, options?: AddEventListenerOptions): void {
+    addEventListener(this, type, listener, options);
+  }
+
+  /** Removes a listener added with addEventListener. */
+  removeEventListener(type: WsEventType, listener: EventListenerLike<never>): void {
+    removeEventListener(this, type, listener);
+  }
+
+  /** Never called: a server-side socket is open when the program gets it. */
+  get onopen(): unknown { return getAttribute(this, 'open'); }
+  set onopen(handler: unknown) { setAttribute(this, 'open', handler); }
+  get onmessage(): unknown { return getAttribute(this, 'message'); }
+  set onmessage(handler: unknown) { setAttribute(this, 'message', handler); }
+  get onclose(): unknown { return getAttribute(this, 'close'); }
+  set onclose(handler: unknown) { setAttribute(this, 'close', handler); }
+  /** Never called (see README): protocol errors close the connection natively with their code. */
+  get onerror(): unknown { return getAttribute(this, 'error'); }
+  set onerror(handler: unknown) { setAttribute(this, 'error', handler); }
+
+  /** @internal A message from the native layer. */
+  _message(data: string | Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.emit('message', Buffer.from(data as string), false);
+      return;
+    }
+    const buf = data as Buffer;
+    switch (this.#binaryType) {
+      case 'arraybuffer':
+        this.emit('message', buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), true);
+        break;
+      case 'fragments':
+        this.emit('message', [buf], true); // reassembled natively: one fragment
+        break;
+      case 'blob':
+        this.emit('message', new Blob([buf]), true);
+        break;
+      default:
+        this.emit('message', buf, true);
+    }
+  }
+
+  /** @internal The connection is gone. */
+  _closed(code: number, reason: string): void {
+    if (this.#pings) for (const timer of this.#pings) clearTimeout(timer);
+    this.#pings = undefined;
+    this.emit('close', code, Buffer.from(reason));
+  }
+}
