@@ -37,8 +37,8 @@ function check(name, fn) {
 
 // Run in the app by each Node: corews from the app's node_modules, a wss:// and
 // a ws:// echo server, and ws clients: over TLS 1.3, TLS 1.2 and TCP offering
-// no extension (so none may be answered), and one offering permessage-deflate
-// (answered or not, the echo must come back). Then both servers are closed and
+// no extension (so none may be answered), and one offering permessage-deflate,
+// which must be agreed and used both ways. Then both servers are closed and
 // nothing may keep the process alive. CommonJS, and nothing Node 18 lacks.
 const SERVE_SCRIPT = String.raw`'use strict';
 const fs = require('fs');
@@ -46,8 +46,11 @@ const { createServer } = require('corews');
 const WebSocket = require('ws');
 const [caPath, certPath, keyPath] = process.argv.slice(2);
 
+// permessage-deflate with threshold 0: every echo to a client that offered it
+// is compressed, so each node's zlib deflates as well as inflates.
 const echo = (tls) => createServer({
   threads: 1,
+  perMessageDeflate: { threshold: 0 },
   ...(tls ? { tls } : {}),
   message(ws, data, isBinary) { ws.send(data, { binary: isBinary }); },
 });
@@ -90,12 +93,17 @@ function expect(what, r, tls, offered) {
   expect('ws://', await roundTrip('ws://127.0.0.1:' + plain.address().port), null, false);
   const deflate = await roundTrip(wss, { ...tlsOptions, perMessageDeflate: true });
   expect('wss:// offering permessage-deflate', deflate, 'TLSv1.3', true);
+  if (deflate.extensions !== 'permessage-deflate') throw new Error('permessage-deflate was not agreed: ' + JSON.stringify(deflate.extensions));
+  const d = secure.stats().perMessageDeflate;
+  if (d.messagesCompressed !== 2 || d.messagesInflated !== 2) {
+    throw new Error('permessage-deflate: ' + d.messagesCompressed + ' compressed, ' + d.messagesInflated + ' inflated, not 2 and 2');
+  }
   const handshakes = secure.stats().tls.handshakes;
   if (handshakes !== 3) throw new Error('stats().tls.handshakes is ' + handshakes + ', not 3');
   await secure.close();
   await plain.close();
   console.log('served node ' + process.version + ' (OpenSSL ' + process.versions.openssl + ', zlib ' + process.versions.zlib +
-    '): wss:// over TLS 1.3 and 1.2, ws://; permessage-deflate ' + (deflate.extensions ? 'negotiated' : 'declined'));
+    '): wss:// over TLS 1.3 and 1.2, ws://; permessage-deflate both ways');
 })().catch((err) => { console.error(err); process.exit(1); });
 `;
 
