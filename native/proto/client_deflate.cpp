@@ -8,17 +8,6 @@ namespace corews::proto {
 
 namespace {
 
-bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
 struct Reader {
   std::string_view s;
   size_t i = 0;
@@ -55,12 +44,6 @@ struct Reader {
     return eat('"') && !out.empty();
   }
 };
-
-uint8_t window_bits(std::string_view v) {
-  if (v.size() == 1 && v[0] >= '8' && v[0] <= '9') return uint8_t(v[0] - '0');
-  if (v.size() == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5') return uint8_t(10 + (v[1] - '0'));
-  return 0;
-}
 
 }  // namespace
 
@@ -102,7 +85,7 @@ ClientDeflateStatus read_deflate_response(std::string_view value, DeflateParams&
       continue;
     }
     // §7.1.2: in a response both window parameters carry a value.
-    uint8_t bits = has_value ? window_bits(v) : 0;
+    uint8_t bits = has_value ? parse_window_bits(v) : 0;
     if (bits == 0) return ClientDeflateStatus::kBad;
     (which == 2 ? params.server_max_window_bits : params.client_max_window_bits) = bits;
   }

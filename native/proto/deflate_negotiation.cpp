@@ -6,26 +6,6 @@ namespace corews::proto {
 
 namespace {
 
-// RFC 9110 §5.6.2: tchar.
-bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
-
 // RFC 9110 §5.6.4: qdtext and the octets a quoted-pair may escape.
 bool is_qdtext(unsigned char c) {
   return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80;
@@ -107,14 +87,6 @@ struct Offer {
   bool client_max_window_bits = false;  // present, with or without a value
   uint8_t client_max_window_bits_value = 0;  // 0: no value
 };
-
-// §7.1.2.1 / §7.1.2.2: "a decimal integer value without leading zeroes
-// between 8 to 15, inclusive".
-uint8_t parse_window_bits(std::string_view v) {
-  if (v.size() == 1 && v[0] >= '8' && v[0] <= '9') return uint8_t(v[0] - '0');
-  if (v.size() == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5') return uint8_t(10 + (v[1] - '0'));
-  return 0;
-}
 
 // Fills `offer`; false when §7.1 says to decline: a parameter not defined for
 // offers, one given twice, or one with an invalid value (also a value on a
@@ -226,6 +198,12 @@ bool answer(const Offer& offer, const DeflateConfig& config, bool force_nct, Def
 constexpr size_t kMaxParams = 8;  // more than the four names twice: declined anyway
 
 }  // namespace
+
+uint8_t parse_window_bits(std::string_view v) {
+  if (v.size() == 1 && v[0] >= '8' && v[0] <= '9') return uint8_t(v[0] - '0');
+  if (v.size() == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5') return uint8_t(10 + (v[1] - '0'));
+  return 0;
+}
 
 bool is_valid_deflate_config(const DeflateConfig& config) {
   auto ok = [](uint8_t b) { return b == 0 || (b >= 8 && b <= 15); };

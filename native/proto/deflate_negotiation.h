@@ -62,6 +62,10 @@ struct DeflateAgreement {
   std::string response;
 };
 
+// A window-bits parameter's value (§7.1.2.1 / §7.1.2.2: "a decimal integer
+// value without leading zeroes between 8 to 15, inclusive"), or 0 if not one.
+uint8_t parse_window_bits(std::string_view value);
+
 // True when both window settings are 0 or 8..15.
 bool is_valid_deflate_config(const DeflateConfig& config);
 

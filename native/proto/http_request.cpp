@@ -3,9 +3,7 @@
 #include <cstring>
 
 namespace corews::proto {
-namespace {
 
-// tchar (RFC 9110 §5.6.2).
 bool is_tchar(unsigned char c) {
   if (c >= '0' && c <= '9') return true;
   if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
@@ -19,6 +17,8 @@ bool is_token(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 // field-value characters: visible ASCII, obs-text, and inner SP / HTAB.
 bool is_field_value(std::string_view s) {

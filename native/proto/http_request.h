@@ -47,6 +47,11 @@ HeadStatus parse_request_head(const char* buf, size_t len, HttpRequest& out, siz
 
 bool iequals(std::string_view a, std::string_view b);
 
+// tchar and token (RFC 9110 §5.6.2), for the header grammars built on them
+// (Sec-WebSocket-Extensions too).
+bool is_tchar(unsigned char c);
+bool is_token(std::string_view s);
+
 // Without optional whitespace (spaces and tabs) at either end.
 std::string_view trim_ows(std::string_view s);
 
