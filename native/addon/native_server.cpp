@@ -483,37 +483,31 @@ Napi::Value NativeServer::Stats(const Napi::CallbackInfo& info) {
 
 // Summed over the workers.
 Napi::Object NativeServer::deflate_stats_object(Napi::Env env) const {
-  double negotiated = 0, forced = 0, compressed = 0, before = 0, after = 0, inflated = 0, in = 0, out_bytes = 0;
-  double shared = 0, failures = 0, memory = 0, reserved = 0;
-  auto load = [](const std::atomic<uint64_t>& a) { return double(a.load(std::memory_order_relaxed)); };
-  for (const auto& w : workers_) {
-    const server::DeflateStats& d = w->deflate().stats();
-    negotiated += load(d.negotiated);
-    forced += load(d.forced_no_context);
-    compressed += load(d.messages_compressed);
-    before += load(d.bytes_before);
-    after += load(d.bytes_after);
-    inflated += load(d.messages_inflated);
-    in += load(d.inflated_in);
-    out_bytes += load(d.inflated_out);
-    shared += load(d.shared_compressions);
-    failures += load(d.deflate_failures);
-    memory += load(d.memory);
-    reserved += load(d.reserved);
-  }
+  using server::DeflateStats;
+  // Each JS name and the counter it sums.
+  static constexpr struct {
+    const char* name;
+    DeflateStats::Counter DeflateStats::*counter;
+  } kFields[] = {
+      {"negotiated", &DeflateStats::negotiated},
+      {"forcedNoContextTakeover", &DeflateStats::forced_no_context},
+      {"messagesCompressed", &DeflateStats::messages_compressed},
+      {"bytesBeforeCompression", &DeflateStats::bytes_before},
+      {"bytesAfterCompression", &DeflateStats::bytes_after},
+      {"messagesInflated", &DeflateStats::messages_inflated},
+      {"bytesBeforeInflation", &DeflateStats::inflated_in},
+      {"bytesAfterInflation", &DeflateStats::inflated_out},
+      {"sharedCompressions", &DeflateStats::shared_compressions},
+      {"compressionFailures", &DeflateStats::deflate_failures},
+      {"zlibMemory", &DeflateStats::memory},
+      {"zlibReserved", &DeflateStats::reserved},
+  };
   auto o = Napi::Object::New(env);
-  o.Set("negotiated", negotiated);
-  o.Set("forcedNoContextTakeover", forced);
-  o.Set("messagesCompressed", compressed);
-  o.Set("bytesBeforeCompression", before);
-  o.Set("bytesAfterCompression", after);
-  o.Set("messagesInflated", inflated);
-  o.Set("bytesBeforeInflation", in);
-  o.Set("bytesAfterInflation", out_bytes);
-  o.Set("sharedCompressions", shared);
-  o.Set("compressionFailures", failures);
-  o.Set("zlibMemory", memory);
-  o.Set("zlibReserved", reserved);
+  for (const auto& f : kFields) {
+    double sum = 0;
+    for (const auto& w : workers_) sum += double((w->deflate().stats().*f.counter).load(std::memory_order_relaxed));
+    o.Set(f.name, sum);
+  }
   return o;
 }
 
