@@ -79,10 +79,7 @@ core::SharedBytes* Worker::compressed_publish(Connection* c, core::SharedBytes* 
     size_t h = header_size(frame->data());
     reset_scratch(compressed_);
     if (!deflate_.compress_shared(bits, frame->data() + h, frame->size() - h, compressed_)) return nullptr;
-    DeflateStats& ds = deflate_.stats();
-    WorkerStats::add(ds.messages_compressed);
-    WorkerStats::add(ds.bytes_before, frame->size() - h);
-    WorkerStats::add(ds.bytes_after, compressed_.size() - proto::kMaxFrameHeader);
+    deflate_.count_compressed(frame->size() - h, compressed_.size() - proto::kMaxFrameHeader);
     size_t at = frame_in_place(compressed_, opcode_of(frame->data()));
     cached = core::SharedBytes::create(compressed_.size() - at);
     std::memcpy(cached->data(), compressed_.data() + at, compressed_.size() - at);

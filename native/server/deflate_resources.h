@@ -97,6 +97,12 @@ class DeflateResources {
   void unreserve(size_t bytes);
 
   DeflateStats& stats() { return stats_; }
+  // One message compressed: `before` payload bytes became `after`.
+  void count_compressed(size_t before, size_t after) {
+    stats_.messages_compressed.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes_before.fetch_add(before, std::memory_order_relaxed);
+    stats_.bytes_after.fetch_add(after, std::memory_order_relaxed);
+  }
   // Bytes of zlib state held now (all streams, own and shared), and reserved.
   size_t memory() const { return own_deflate_bytes_ + own_inflate_bytes_ + shared_bytes_; }
   size_t reserved() const { return reserved_; }

@@ -114,9 +114,7 @@ bool DeflateSession::compress(const uint8_t* data, size_t len, std::vector<uint8
     stats.deflate_failures.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  stats.messages_compressed.fetch_add(1, std::memory_order_relaxed);
-  stats.bytes_before.fetch_add(len, std::memory_order_relaxed);
-  stats.bytes_after.fetch_add(out.size() - start, std::memory_order_relaxed);
+  resources_->count_compressed(len, out.size() - start);
   return true;
 }
 
