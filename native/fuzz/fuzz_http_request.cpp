@@ -134,7 +134,7 @@ bool inside(string_view v, const char* base, size_t len) {
   return v.data() >= base && v.data() + v.size() <= base + len;
 }
 
-bool is_tchar(unsigned char c) {
+bool ref_is_tchar(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
          (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
@@ -232,7 +232,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(req.header_count <= kMaxHeaderFields);
   FUZZ_CHECK(inside(req.method, buf, head_len) && !req.method.empty());
   FUZZ_CHECK(inside(req.target, buf, head_len) && !req.target.empty());
-  for (unsigned char c : req.method) FUZZ_CHECK(is_tchar(c));
+  for (unsigned char c : req.method) FUZZ_CHECK(ref_is_tchar(c));
   for (unsigned char c : req.target) FUZZ_CHECK(c > 0x20 && c < 0x7f);
   FUZZ_CHECK(req.version_major >= 0 && req.version_major <= 9);
   FUZZ_CHECK(req.version_minor >= 0 && req.version_minor <= 9);
@@ -240,7 +240,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const HttpHeader& h = req.headers[i];
     FUZZ_CHECK(inside(h.name, buf, head_len) && inside(h.value, buf, head_len));
     FUZZ_CHECK(!h.name.empty());
-    for (unsigned char c : h.name) FUZZ_CHECK(is_tchar(c));
+    for (unsigned char c : h.name) FUZZ_CHECK(ref_is_tchar(c));
     for (unsigned char c : h.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
     FUZZ_CHECK(ref_trim(h.value) == h.value);
   }
