@@ -5,6 +5,12 @@
 #   scripts/build-variant.sh <name> [VAR=value …]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# npm run puts its node-gyp on PATH, with npm's settings (e.g. nodedir) in
+# the environment: run this through an npm script.
+if [ -z "${npm_config_node_gyp:-}" ]; then
+  echo "build-variant.sh: run it through npm (npm run test:variants, npm run prebuild:arm64, …)" >&2
+  exit 1
+fi
 name=$1
 shift
 dir=build-variants/$name
@@ -12,5 +18,5 @@ rm -rf "$dir" && mkdir -p "$dir"
 cp -r binding.gyp native "$dir/"
 rm -rf "$dir/native/build" "$dir/native/fuzz"
 ln -s "$PWD/node_modules" "$dir/node_modules"
-(cd "$dir" && env "$@" node-gyp rebuild > build.log 2>&1) || { tail -40 "$dir/build.log" >&2; exit 1; }
+(cd "$dir" && env JOBS=max "$@" node-gyp rebuild > build.log 2>&1) || { tail -40 "$dir/build.log" >&2; exit 1; }
 echo "$PWD/$dir/build/Release/corews.node"

