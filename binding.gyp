@@ -1,13 +1,14 @@
 {
   "variables": {
     "poller%": "<!(node -p \"process.env.COREWS_POLLER || (process.platform === 'linux' ? 'epoll' : 'libuv')\")",
-    "sanitize%": "<!(node -p \"process.env.COREWS_SANITIZE ? 1 : 0\")"
+    "sanitize%": "<!(node -p \"process.env.COREWS_SANITIZE ? 1 : 0\")",
+    "portable%": "<!(node -p \"process.env.COREWS_PORTABLE === '1' || process.platform !== 'linux' ? 1 : 0\")"
   },
   "targets": [
     {
       "target_name": "corews",
       "sources": [
-        "native/core/wakeup_eventfd.cpp",
+        "native/core/socket_calls.cpp",
         "native/client/load_generator.cpp",
         "native/client/payloads.cpp",
         "native/client/tls_client.cpp",
@@ -57,6 +58,8 @@
       "conditions": [
         ["poller=='epoll'", {"sources": ["native/core/poller_epoll.cpp"]}],
         ["poller=='libuv'", {"sources": ["native/core/poller_libuv.cpp"]}],
+        ["portable==0", {"sources": ["native/core/wakeup_eventfd.cpp"]}],
+        ["portable==1", {"sources": ["native/core/wakeup_pipe.cpp"], "defines": ["COREWS_PORTABLE"]}],
         ["sanitize==1", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
           "ldflags": ["-fsanitize=address,undefined"]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The integration and conformance suites on the other engine variants:
-#   - the libuv poller backend (what macOS/BSD/Windows use), built beside the
-#     default build in build-variants/libuv so build/ stays the epoll one;
+#   - the build macOS and the BSDs compile: the libuv poller backend and the
+#     portable socket calls (accept + fcntl, a pipe for the wakeup, no
+#     MSG_NOSIGNAL: native/core/socket_calls.h), built beside the default build
+#     in build-variants/portable so build/ stays the epoll one;
 #   - the acceptor hand-off (one worker accepts and hands out connections),
 #     forced on Linux where SO_REUSEPORT would otherwise balance.
 #   npm run test:variants
@@ -9,9 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts test/tls.test.ts test/cli-bench.test.ts test/deflate.test.ts test/attach.test.ts)
 
-libuv=$(bash scripts/build-variant.sh libuv COREWS_POLLER=libuv)
-echo "== libuv poller backend"
-COREWS_ADDON="$libuv" npx vitest run "${SUITES[@]}"
+portable=$(bash scripts/build-variant.sh portable COREWS_POLLER=libuv COREWS_PORTABLE=1)
+echo "== libuv poller backend, portable socket calls"
+COREWS_ADDON="$portable" npx vitest run "${SUITES[@]}"
 
 echo "== acceptor hand-off forced"
 COREWS_ACCEPTOR=handoff npx vitest run "${SUITES[@]}"

@@ -20,6 +20,7 @@
 
 #include "../core/byte_buffer.h"
 #include "../core/poller.h"
+#include "../core/socket_calls.h"
 #include "../proto/client_deflate.h"
 #include "../proto/client_handshake.h"
 #include "../proto/deflater.h"
@@ -321,9 +322,9 @@ void LoadGenerator::Loop::open_next() {
     conns_.push_back(c);
     ++connecting_;
     c->publisher = config_.mode == Mode::kFanout && id == config_.connections;
-    c->fd = socket(server_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = core::open_stream_socket(server_.ss_family);
     if (c->fd < 0) {
-      fail_errno(c, "socket", errno);
+      fail_errno(c, "socket", -c->fd);
       continue;
     }
     int one = 1;
@@ -415,7 +416,8 @@ bool LoadGenerator::Loop::read_from(Conn* c) {
 // other connection would be rejected the same way.
 void LoadGenerator::Loop::fail_tls(Conn* c) {
   if (c->out_head < c->out.size() && c->fd >= 0) {
-    ssize_t ignored = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // The socket is non-blocking: what it does not take now is dropped.
+    ssize_t ignored = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, core::send_flags());
     (void)ignored;
   }
   std::string why = (c->state == State::kTls ? "TLS handshake: " : "TLS: ") + c->tls->error();
@@ -715,7 +717,7 @@ void LoadGenerator::Loop::flush(Conn* c) {
     c->plain_out.clear();
   }
   while (c->out_head < c->out.size()) {
-    ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, MSG_NOSIGNAL);
+    ssize_t n = send(c->fd, c->out.data() + c->out_head, c->out.size() - c->out_head, core::send_flags());
     if (n < 0) {
       if (errno == EAGAIN) break;
       if (errno == EINTR) continue;

@@ -1,4 +1,5 @@
-// A level a thread can raise to wake a loop that polls it (eventfd on Linux).
+// A level a thread can raise to wake a loop that polls it (eventfd on Linux,
+// a pipe elsewhere and in the portable build).
 #pragma once
 
 namespace corews::core {
@@ -17,7 +18,8 @@ class Wakeup {
   void drain();   // the polling thread, once readable
 
  private:
-  int fd_;
+  int fd_ = -1;        // what the loop polls
+  int write_fd_ = -1;  // a pipe's other end (wakeup_pipe.cpp); eventfd has one end
   int error_ = 0;
 };
 

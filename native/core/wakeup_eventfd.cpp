@@ -8,7 +8,8 @@
 
 namespace corews::core {
 
-Wakeup::Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+Wakeup::Wakeup() {
+  fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd_ < 0) error_ = errno;
 }
 

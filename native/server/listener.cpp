@@ -7,13 +7,15 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "../core/socket_calls.h"
+
 namespace corews::server {
 namespace {
 
 int open_one(const sockaddr_storage& addr, socklen_t len, int backlog, ListenResult& r) {
-  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = core::open_stream_socket(addr.ss_family);
   if (fd < 0) {
-    r.error = errno;
+    r.error = -fd;
     r.syscall = "socket";
     return -1;
   }
@@ -86,10 +88,7 @@ ListenResult open_listeners(const std::string& host, int port, int count, int ba
   return r;
 }
 
-int accept_connection(int listen_fd) {
-  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  return fd >= 0 ? fd : -errno;
-}
+int accept_connection(int listen_fd) { return core::accept_stream(listen_fd); }
 
 int duplicate_socket(int fd) {
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "../core/socket_calls.h"
+
 namespace corews::server {
 namespace {
 
@@ -21,6 +23,7 @@ IoResult failed(int error) {
 TcpTransport::TcpTransport(int fd) : Transport(fd) {
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  core::no_sigpipe(fd_);  // adopted descriptors too, not only accepted ones
 }
 
 TcpTransport::~TcpTransport() { close_now(); }
@@ -39,9 +42,9 @@ IoResult TcpTransport::write_some(const iovec* iov, int count) {
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = size_t(count);
   for (;;) {
-    // MSG_NOSIGNAL: a peer that reset is an EPIPE here, not a SIGPIPE that
-    // would kill the process.
-    ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    // A peer that reset is an EPIPE here, not a SIGPIPE that would kill the
+    // process (socket_calls.h).
+    ssize_t n = sendmsg(fd_, &msg, core::send_flags());
     if (n >= 0) return {IoResult::kDone, 0, size_t(n)};
     if (errno != EINTR) return failed(errno);
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "../core/poller.h"
+#include "../core/socket_calls.h"
 #include "tcp_transport.h"
 
 namespace corews::server {
@@ -88,6 +89,7 @@ std::unique_ptr<TlsTransport> TlsTransport::create(int fd, TlsContexts& contexts
 TlsTransport::TlsTransport(int fd, SSL* ssl, TlsStats& stats) : Transport(fd), ssl_(ssl), stats_(stats) {
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  core::no_sigpipe(fd_);
   BIO* bio = BIO_new(bio_method());
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_, bio, bio);  // the SSL owns it
@@ -216,7 +218,7 @@ IoResult TlsTransport::flush_held() {
 bool TlsTransport::flush_out() {
   if (error_) return false;
   while (out_head_ < out_.size()) {
-    ssize_t n = send(fd_, out_.data() + out_head_, out_.size() - out_head_, MSG_NOSIGNAL);
+    ssize_t n = send(fd_, out_.data() + out_head_, out_.size() - out_head_, core::send_flags());
     if (n > 0) {
       out_head_ += size_t(n);
     } else if (errno == EINTR) {
