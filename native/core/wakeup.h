@@ -19,7 +19,7 @@ class Wakeup {
 
  private:
   int fd_ = -1;        // what the loop polls
-  int write_fd_ = -1;  // a pipe's other end (wakeup_pipe.cpp); eventfd has one end
+  [[maybe_unused]] int write_fd_ = -1;  // a pipe's other end (wakeup_pipe.cpp); eventfd has one end
   int error_ = 0;
 };
 
