@@ -3,6 +3,7 @@
 // run still hold (publish references, handed-off fds) released.
 #include "worker.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -52,8 +53,9 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     Connection* c;
     if (h.type == CommandType::kAdoptBridged) {
       // The socketpair has no address of the client's: Node told us its TLS socket's.
-      std::string peer(reinterpret_cast<const char*>(payload) + 4, h.code);
-      skip += h.code;
+      size_t n = std::min<size_t>(h.code, h.len - 4);  // never past the record
+      std::string peer(reinterpret_cast<const char*>(payload) + 4, n);
+      skip += n;
       c = adopt(fd, &peer);
     } else {
       c = adopt(fd);
