@@ -356,3 +356,22 @@ describe('corews/ws with { server: httpsServer }', () => {
     expect(app.listening).toBe(true);
   });
 });
+
+describe("the faster path (README): corews's own tls listener with the http hook", () => {
+  it('answers HTTPS requests from the http hook and WebSockets on the same port, TLS in the worker', async () => {
+    const server = corews({
+      threads: 1,
+      tls: { key: pki.server.key, cert: pki.server.cert },
+      path: '/ws',
+      http: (req) => (req.url === '/health' ? { body: 'ok\n' } : { status: 404, body: 'not found\n' }),
+    });
+    await server.listen(0, '127.0.0.1');
+    const port = server.address()!.port;
+    expect(await getRoute(port, '/health')).toBe('ok\n');
+    expect(await getRoute(port, '/elsewhere')).toBe('not found\n');
+    const a = await wss(`wss://localhost:${port}/ws`);
+    a.send('native tls');
+    expect(String((await next(a)).data)).toBe('native tls');
+    expect(server.stats().tls?.handshakes).toBeGreaterThanOrEqual(3);
+  });
+});
