@@ -14,7 +14,7 @@ import { Agent, WebSocket as UndiciWebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS from 'ws';
 import { createServer, SendStatus, type Server, type ServerOptions, type WebSocket } from '../src/index';
-import { WebSocketServer } from '../src/ws/index';
+import { WebSocketServer, type WebSocket as WsLayerSocket } from '../src/ws/index';
 import { closePayload, RawClient, upgradeRequest } from './helpers/raw-client';
 import { echoOptions, waitFor } from './helpers/server';
 import { testPki } from './helpers/tls-certs';
@@ -335,9 +335,9 @@ describe('corews/ws with { server: httpsServer }', () => {
       },
     });
     const connected: IncomingMessage[] = [];
-    wsServer.on('connection', (ws, req: IncomingMessage) => {
+    wsServer.on('connection', (ws: WsLayerSocket, req: IncomingMessage) => {
       connected.push(req);
-      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
     });
     const a = await wss(`wss://localhost:${port}/`);
     a.send('through corews/ws');
