@@ -43,6 +43,7 @@
         "native/server/worker.cpp",
         "native/server/write_path.cpp",
         "native/addon/batch_to_js.cpp",
+        "native/addon/bridge_binding.cpp",
         "native/addon/hot_paths_binding.cpp",
         "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",

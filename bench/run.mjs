@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { benchArgv, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
+import { BRIDGE_SCENARIOS, bridgeLines, runBridgeComparison } from './bridge.mjs';
 import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
 
 // ---------------------------------------------------------------- settings
@@ -30,7 +31,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --rounds N          runs per scenario and server, interleaved; the best is reported (default 2)
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
-  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate)
+  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge)
   --servers a,b       servers to run (default corews,ws,bun)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
@@ -152,7 +153,11 @@ const SCENARIOS = [
 // The wss:// rows' certificates (made now, removed at exit), and the host
 // their URLs name: localhost when it resolves to the servers' address (so
 // clients send SNI, as real ones do), else the address itself.
-const PKI = SCENARIOS.some((sc) => sc.tls) ? makeBenchPki() : null;
+// The bridged mode's rows (bench/bridge.mjs): corews on an https.Server vs its own tls listener and ws.
+const BRIDGE = opts.servers.includes('corews')
+  ? BRIDGE_SCENARIOS.filter((s) => opts.only === null || opts.only.some((o) => s.id.startsWith(o)))
+  : [];
+const PKI = SCENARIOS.some((sc) => sc.tls) || BRIDGE.length > 0 ? makeBenchPki() : null;
 const TLS_HOST = PKI ? await dns.lookup('localhost').then((a) => (a.address === HOST ? 'localhost' : HOST), () => HOST) : null;
 
 // ---------------------------------------------------------------- processes
@@ -604,6 +609,12 @@ if (SERVERS.some((s) => s.name === 'corews') && (opts.only === null || opts.only
   attach = await runAttachComparison();
 }
 
+let bridge = null;
+if (BRIDGE.length > 0) {
+  log('bridge: corews on a Node https.Server vs its own tls listener and ws …');
+  bridge = await runBridgeComparison(BRIDGE, SERVERS, opts.rounds, { runLoad, log, fmtValue });
+}
+
 // ---------------------------------------------------------------- the table
 
 deriveDeflate(results, SERVERS);
@@ -731,8 +742,9 @@ noteAddon();
 if (addonsSeen.size > 1) lines.push(`warning: the corews addon was rebuilt during the run (${addonsSeen.size} builds: ${[...addonsSeen.keys()].join(', ')}); each run's build is in latest.json`);
 if (loadAtStart[0] > 0.8) lines.push(`warning: load average ${loadAtStart[0]} when the run started: other work shared the cores, ratios are less reliable`);
 lines.push('');
-lines.push(render(table));
+if (SCENARIOS.length > 0) lines.push(render(table)); // empty when --only picked the attach or bridge rows alone
 if (attach) lines.push('', ...attachLines(attach));
+if (bridge) lines.push('', ...bridgeLines(bridge, { fmtValue }));
 lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer, ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
@@ -777,6 +789,7 @@ const file = writeResult('latest.json', {
   text: lines.join('\n'),
   limits,
   attach,
+  bridge: bridge && { rounds: bridge.rounds, scenarios: bridge.scenarios },
   budgets,
   micro,
 });

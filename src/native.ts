@@ -144,6 +144,11 @@ export interface NativeServer {
   listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn, noListener: boolean): number;
   /** Duplicates `fd` and hands it, with the bytes Node read, to worker `worker`; false when it could not. */
   adopt(worker: number, fd: number, request: Uint8Array): boolean;
+  /**
+   * Makes a bridge (a socketpair) and hands one end, with the bytes Node read and the client's
+   * address, to worker `worker`: returns the other end's fd for Node, or -errno.
+   */
+  bridge(worker: number, request: Uint8Array, remoteAddress: string): number;
   /** Returns the frame's size in bytes (0 when nothing was queued). */
   /** `compress`: see {@link CompressMode}. */
   send(worker: number, slot: number, gen: number, data: string | Uint8Array, opcode: Opcode, wantsDrain: boolean,

@@ -5,6 +5,7 @@ import dns from 'node:dns/promises';
 import * as net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
+import { bridgeUpgrade, isTlsSocket } from './bridge';
 import { binding } from './loader';
 import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
@@ -207,8 +208,12 @@ export class Server<UserData = unknown> {
    * connection again), with the request Node read and `head`. The handshake is then decided as on
    * this server's own listener (options, the `upgrade` hook, limits). A server that is not
    * listening starts its workers without a listener of its own.
-   * @throws TypeError when `socket` is not a plain TCP socket of this process (a TLS socket of an
-   * `https.Server` cannot be handed over), or on a wss:// server (it takes TLS on its own listener).
+   *
+   * A TLS socket (an `https.Server`'s) is bridged instead: its TLS stays in Node, which pipes the
+   * decrypted bytes to and from a worker over a socketpair; the worker frames, validates and fans
+   * out as for any connection, and sees the TLS socket's remote address.
+   * @throws TypeError when `socket` is neither a plain TCP socket of this process nor a TLS
+   * socket, or on a wss:// server (it takes TLS on its own listener).
    * @returns false when the server is closing or closed (the socket is then destroyed).
    */
   handleUpgrade(req: IncomingRequest, socket: net.Socket, head: Uint8Array): boolean {
@@ -221,8 +226,9 @@ export class Server<UserData = unknown> {
     }
     if (!(head instanceof Uint8Array)) throw new TypeError(`handleUpgrade: head must be a Buffer, got ${describe(head)}`);
     const fd = descriptorOf(socket);
-    if (fd === undefined) {
-      throw new TypeError('handleUpgrade: socket must be a plain TCP net.Socket (an https.Server\'s TLS socket cannot be handed over)');
+    const bridged = fd === undefined && isTlsSocket(socket);
+    if (fd === undefined && !bridged) {
+      throw new TypeError('handleUpgrade: socket must be a plain TCP net.Socket or an https.Server\'s TLS socket');
     }
     if (this.#state === State.Idle) {
       this.#state = State.Listening;
@@ -244,7 +250,8 @@ export class Server<UserData = unknown> {
     const parts: Uint8Array[] = [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head];
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) parts.push(chunk);
     const worker = this.#nextAdopter++ % this.#options.threads;
-    const handed = this.#native.adopt(worker, fd, Buffer.concat(parts));
+    if (bridged) return bridgeUpgrade(this.#native, worker, socket, Buffer.concat(parts), this.#options.closeTimeout);
+    const handed = this.#native.adopt(worker, fd!, Buffer.concat(parts));
     // The worker holds a descriptor of its own now: destroying Node's socket unregisters it
     // from Node's loop and closes Node's descriptor, not the connection.
     socket.destroy();

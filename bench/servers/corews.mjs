@@ -8,12 +8,14 @@
 // BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option), CRWS_ATTACH=1
 // to listen with a plain Node http.Server instead and take its upgrades with
 // server.attach() (the handshake passes through Node's http parser, then the
-// connection moves into the worker), BENCH_DEFLATE the perMessageDeflate
+// connection moves into the worker; with BENCH_TLS_KEY an https.Server, whose
+// connections are bridged), BENCH_DEFLATE the perMessageDeflate
 // option (see control.mjs). Which fan-out ran goes to stderr as
 // `fanout=native` or `fanout=loop`. The control channel (see
 // control.mjs) also answers with server.stats() where this build has it.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import corews from '../../dist/index.js';
 import { TOPIC, control, deflateOption, exitOnSignal, newStats, roleOf } from './control.mjs';
 
@@ -30,9 +32,12 @@ process.stderr.write(`fanout=${native ? 'native' : 'loop'}\n`);
 const subscribers = new Set(); // loop fan-out: the subscribed sockets
 let subscribed = 0; // native fan-out: how many subscribed (for the delivery count)
 
-const tls = process.env.BENCH_TLS_KEY
-  ? { tls: { key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) } }
-  : {};
+const attach = process.env.CRWS_ATTACH === '1';
+const certificate = process.env.BENCH_TLS_KEY
+  ? { key: fs.readFileSync(process.env.BENCH_TLS_KEY), cert: fs.readFileSync(process.env.BENCH_TLS_CERT) }
+  : null;
+// Attached with a certificate, TLS is the https.Server's (bridged), not corews's.
+const tls = certificate && !attach ? { tls: certificate } : {};
 
 const server = createServer({
   ...tls,
@@ -74,8 +79,8 @@ const server = createServer({
 Object.defineProperty(stats, 'corews', { enumerable: true, get: () => (typeof server.stats === 'function' ? server.stats() : undefined) });
 
 let port;
-if (process.env.CRWS_ATTACH === '1') {
-  const app = http.createServer((req, res) => res.end('ok'));
+if (attach) {
+  const app = certificate ? https.createServer(certificate, (req, res) => res.end('ok')) : http.createServer((req, res) => res.end('ok'));
   await new Promise((resolve, reject) => app.once('error', reject).listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', resolve));
   server.attach(app);
   port = app.address().port;

@@ -65,6 +65,7 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
                          InstanceMethod<&NativeServer::Adopt>("adopt"),
+                         InstanceMethod<&NativeServer::Bridge>("bridge"),
                          InstanceMethod<&NativeServer::Join>("join"),
                          InstanceMethod<&NativeServer::Shutdown>("shutdown"),
                          InstanceMethod<&NativeServer::Counters>("counters"),

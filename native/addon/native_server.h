@@ -35,6 +35,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   Napi::Value Adopt(const Napi::CallbackInfo& info);
+  Napi::Value Bridge(const Napi::CallbackInfo& info);  // bridge_binding.cpp
   void Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -3,6 +3,7 @@
 // run still hold (publish references, handed-off fds) released.
 #include "worker.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -45,13 +46,23 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     shutdown_gracefully(h.code, {reinterpret_cast<const char*>(payload) + 4, h.len - 4}, timeout_ms);
     return;
   }
-  if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest) {
+  if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest || h.type == CommandType::kAdoptBridged) {
     int32_t fd;
     std::memcpy(&fd, payload, 4);
-    Connection* c = adopt(fd);
+    size_t skip = 4;
+    Connection* c;
+    if (h.type == CommandType::kAdoptBridged) {
+      // The socketpair has no address of the client's: Node told us its TLS socket's.
+      size_t n = std::min<size_t>(h.code, h.len - 4);  // never past the record
+      std::string peer(reinterpret_cast<const char*>(payload) + 4, n);
+      skip += n;
+      c = adopt(fd, &peer);
+    } else {
+      c = adopt(fd);
+    }
     // The request Node read goes in as if this worker had read it: the
     // handshake is decided as on the worker's own listener.
-    if (c != nullptr && h.type == CommandType::kAdoptRequest && h.len > 4) on_request_bytes(c, payload + 4, h.len - 4);
+    if (c != nullptr && h.type != CommandType::kAdopt && h.len > skip) on_request_bytes(c, payload + skip, h.len - skip);
     return;
   }
   if (h.type == CommandType::kPublish) {
@@ -134,7 +145,8 @@ void Worker::release_publishes(const CommandBuffer& commands, size_t from) {
       PublishPayload p;
       std::memcpy(&p, commands.data() + pos + sizeof h, sizeof p);
       static_cast<core::SharedBytes*>(p.frame)->unref();
-    } else if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest) {
+    } else if (h.type == CommandType::kAdopt || h.type == CommandType::kAdoptRequest ||
+               h.type == CommandType::kAdoptBridged) {
       int32_t fd;
       std::memcpy(&fd, commands.data() + pos + sizeof h, 4);
       close_socket(fd);

@@ -28,6 +28,10 @@ enum class CommandType : uint8_t {
   // A connection Node's http server accepted and read the upgrade request of
   // (server.handleUpgrade): payload: i32 fd, then the request's bytes as read.
   kAdoptRequest = 12,
+  // As kAdoptRequest, for the worker's end of a bridge (an https.Server's TLS
+  // socket piped by Node, listener.h open_bridge): code: length of the
+  // client's address; payload: i32 fd, the address, then the request's bytes.
+  kAdoptBridged = 13,
 };
 
 // A publish carries a pointer to the framed message, shared by every worker it

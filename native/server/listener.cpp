@@ -104,6 +104,11 @@ int duplicate_socket(int fd) {
   return own;
 }
 
+int open_bridge(int fds[2]) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
+  return 0;
+}
+
 void close_socket(int fd) { close(fd); }
 
 }  // namespace corews::server

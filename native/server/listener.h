@@ -26,6 +26,12 @@ int accept_connection(int listen_fd);
 // close-on-exec: the new fd, or -errno. The owner then closes its own.
 int duplicate_socket(int fd);
 
+// The two ends of a bridge (server.handleUpgrade on an https.Server's TLS
+// socket): a connected AF_UNIX stream pair, non-blocking and close-on-exec.
+// fds[0] goes to a worker like an adopted connection, fds[1] to Node, which
+// pipes it to and from the TLS socket. 0, or -errno.
+int open_bridge(int fds[2]);
+
 // Closes a socket that is no connection's (a connection's goes through its
 // transport): a listening socket, or an accepted one never adopted.
 void close_socket(int fd);

@@ -7,7 +7,7 @@
 
 namespace corews::server {
 
-class TcpTransport final : public Transport {
+class TcpTransport : public Transport {
  public:
   // Takes ownership of a connected, non-blocking socket and turns Nagle off:
   // a WebSocket frame is a message, and replies must not wait for an ACK.
@@ -20,6 +20,11 @@ class TcpTransport final : public Transport {
   void end_sending() override;
   void close_now() override;
   std::string peer_address() const override;
+
+ protected:
+  // For stream sockets that are not TCP (bridge_transport.h): no TCP options.
+  struct NotTcp {};
+  TcpTransport(int fd, NotTcp) : Transport(fd) {}
 };
 
 // "1.2.3.4" or "::1" for a connected socket's peer, "" when it has none;

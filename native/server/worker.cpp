@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "../core/clock.h"
+#include "bridge_transport.h"
 #include "commands.h"
 #include "listener.h"
 #include "tcp_transport.h"
@@ -198,7 +199,7 @@ void Worker::hand_off(int fd) {
   CommandWriter(handoffs_[target]).add(CommandType::kAdopt, 0, 0, 0, {{reinterpret_cast<const char*>(&value), 4}});
 }
 
-Connection* Worker::adopt(int fd) {
+Connection* Worker::adopt(int fd, const std::string* bridged_from) {
   if (shutting_down_ || stopped_) {
     close_socket(fd);
     return nullptr;
@@ -218,7 +219,9 @@ Connection* Worker::adopt(int fd) {
     return nullptr;
   }
   std::unique_ptr<Transport> transport;
-  if (config_->tls) {
+  if (bridged_from != nullptr) {
+    transport = std::make_unique<BridgeTransport>(fd, *bridged_from);  // TLS is Node's, on the far side
+  } else if (config_->tls) {
     transport = TlsTransport::create(fd, *config_->tls);  // closes fd if it fails
   } else {
     transport = std::make_unique<TcpTransport>(fd);

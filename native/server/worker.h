@@ -105,7 +105,9 @@ class Worker {
 
   // worker.cpp: accepting, handing off and adopting connections.
   void accept_connections();
-  Connection* adopt(int fd);  // a new TCP connection: make it ours (null when it could not be)
+  // A new connection: make it ours (null when it could not be). `bridged_from`:
+  // fd is the worker's end of a bridge, and this is the client's address.
+  Connection* adopt(int fd, const std::string* bridged_from = nullptr);
   void hand_off(int fd);
   Connection* lookup(uint32_t slot, uint32_t gen) const;
   // worker.cpp: timers, the batch for JS, and the end.

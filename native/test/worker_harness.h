@@ -385,6 +385,24 @@ class WorkerHarness {
     return sv[0];
   }
 
+  // As adopt(), but handed over as server.handleUpgrade's bridge does
+  // (kAdoptBridged): the worker is told the client's address is `address`.
+  int adopt_bridged(std::string_view address) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    Client c;
+    c.fd = sv[0];
+    c.server_fd = sv[1];
+    struct stat st {};
+    fstat(sv[1], &st);
+    c.server_ino = st.st_ino;
+    int32_t value = sv[1];
+    server::CommandWriter(outbox_).add(server::CommandType::kAdoptBridged, 0, 0, uint16_t(address.size()),
+                                       {{reinterpret_cast<const char*>(&value), 4}, address});
+    clients_[sv[0]] = std::move(c);
+    return sv[0];
+  }
+
   bool has_client(int client) const { return clients_.count(client) != 0; }
   Client& client(int fd) { return clients_.at(fd); }
   std::vector<int> client_fds() const {
@@ -740,7 +758,7 @@ class WorkerHarness {
         server::PublishPayload p;
         std::memcpy(&p, payload, sizeof p);
         static_cast<core::SharedBytes*>(p.frame)->unref();
-      } else if (h.type == server::CommandType::kAdopt) {
+      } else if (h.type == server::CommandType::kAdopt || h.type == server::CommandType::kAdoptBridged) {
         int32_t fd;
         std::memcpy(&fd, payload, 4);
         ::close(fd);

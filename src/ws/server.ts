@@ -141,7 +141,8 @@ export class WebSocketServer extends EventEmitter {
    * `'wsClientError'` when listened to) and {@link shouldHandle} (400) run here; then the
    * connection moves into a native worker, and verifyClient, handleProtocols and `'headers'` run
    * from the native handshake. `cb(ws, req)` is called once the socket is open.
-   * @throws TypeError for a socket that cannot be handed over (a TLS socket of an https.Server).
+   * An https.Server's TLS socket is bridged (see the corews `handleUpgrade`).
+   * @throws TypeError for a socket that is neither a plain TCP nor a TLS socket.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WebSocket, req: IncomingMessage) => void): void {
     const key = req.headers['sec-websocket-key'];
@@ -229,7 +230,9 @@ export class WebSocketServer extends EventEmitter {
     const complete = (): UpgradeResult<Conn> => this.#complete(r, req, cb);
     const verify = this.#o.verifyClient;
     if (verify === undefined) return complete();
-    const info = { origin: headers.origin, secure: this.#core.secure, req };
+    // As ws: a TLS socket (an https.Server's, bridged) is secure too.
+    const secure = this.#core.secure || (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+    const info = { origin: headers.origin, secure, req };
     if (verify.length >= 2) {
       return new Promise((resolve, reject) => {
         (verify as (i: typeof info, done: (ok: boolean, code?: number, message?: string, h?: Record<string, string>) => void) => void)(
