@@ -34,6 +34,10 @@ int accept_stream(int listen_fd) {
   return fd >= 0 ? fd : -errno;
 }
 
+int open_stream_pair(int fds[2]) {
+  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : -errno;
+}
+
 void no_sigpipe(int) {}  // MSG_NOSIGNAL on every send instead
 
 int send_flags() { return MSG_NOSIGNAL; }
@@ -62,6 +66,20 @@ int open_stream_socket(int family) { return own(socket(family, SOCK_STREAM, 0));
 // descriptor: a window accept4 closes, and a harmless one here (the child
 // would hold a connection open, not leak data).
 int accept_stream(int listen_fd) { return own(accept(listen_fd, nullptr, nullptr)); }
+
+int open_stream_pair(int fds[2]) {
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return -errno;
+  for (int i = 0; i < 2; ++i) {
+    int r = make_nonblocking_cloexec(fds[i]);
+    if (r < 0) {
+      close(fds[0]);
+      close(fds[1]);
+      return r;
+    }
+    no_sigpipe(fds[i]);
+  }
+  return 0;
+}
 
 void no_sigpipe([[maybe_unused]] int fd) {
 #ifdef SO_NOSIGPIPE

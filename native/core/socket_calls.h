@@ -15,6 +15,9 @@ int open_stream_socket(int family);
 // The next connection on `listen_fd`, non-blocking and close-on-exec; -errno
 // when there is none (-EAGAIN) or on failure.
 int accept_stream(int listen_fd);
+// A connected pair of AF_UNIX stream sockets, both non-blocking and
+// close-on-exec; 0, or -errno on failure.
+int open_stream_pair(int fds[2]);
 // Sets O_NONBLOCK and FD_CLOEXEC on `fd`; -errno on failure.
 int make_nonblocking_cloexec(int fd);
 // A send to a peer that has gone must be an EPIPE, never a SIGPIPE that kills

@@ -104,10 +104,7 @@ int duplicate_socket(int fd) {
   return own;
 }
 
-int open_bridge(int fds[2]) {
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
-  return 0;
-}
+int open_bridge(int fds[2]) { return core::open_stream_pair(fds); }
 
 void close_socket(int fd) { close(fd); }
 

@@ -26,6 +26,8 @@ TcpTransport::TcpTransport(int fd) : Transport(fd) {
   core::no_sigpipe(fd_);  // adopted descriptors too, not only accepted ones
 }
 
+TcpTransport::TcpTransport(int fd, NotTcp) : Transport(fd) { core::no_sigpipe(fd_); }
+
 TcpTransport::~TcpTransport() { close_now(); }
 
 IoResult TcpTransport::read_some(uint8_t* buf, size_t len) {

@@ -24,7 +24,7 @@ class TcpTransport : public Transport {
  protected:
   // For stream sockets that are not TCP (bridge_transport.h): no TCP options.
   struct NotTcp {};
-  TcpTransport(int fd, NotTcp) : Transport(fd) {}
+  TcpTransport(int fd, NotTcp);
 };
 
 // "1.2.3.4" or "::1" for a connected socket's peer, "" when it has none;
