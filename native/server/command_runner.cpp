@@ -54,6 +54,10 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     if (c != nullptr && h.type == CommandType::kAdoptRequest && h.len > 4) on_request_bytes(c, payload + 4, h.len - 4);
     return;
   }
+  if (h.type == CommandType::kReportRefusals) {
+    report_refusals_ = h.code != 0;
+    return;
+  }
   if (h.type == CommandType::kPublish) {
     uncork();  // what was sent before this publish goes first
     PublishPayload p;
@@ -91,6 +95,12 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       break;
     case CommandType::kTerminate:
       destroy(c);
+      break;
+    case CommandType::kPauseReading:
+      set_user_paused(c, h.code != 0);
+      break;
+    case CommandType::kReportControl:
+      c->reports = uint8_t(h.code & (kReportPings | kReportPongs));
       break;
     case CommandType::kSubscribe:
     case CommandType::kUnsubscribe: {

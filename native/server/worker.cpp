@@ -58,6 +58,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
+      report_refusals_(config_->report_refusals),
       deflate_(config_->deflate),
       batch_(new_batch(id, 0)),
       read_buffer_(kReadBufferSize) {
@@ -298,7 +299,7 @@ void Worker::shutdown_gracefully(uint16_t code, std::string_view reason, int64_t
     switch (c->state) {
       case ConnState::kHandshake:
       case ConnState::kAwaitingJs:
-        refuse(c, 503, "server shutting down");
+        refuse(c, 503, "server shutting down", nullptr, false);
         break;
       case ConnState::kOpen:
       case ConnState::kPeerClosed:
