@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
 import { binding } from './loader';
-import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
+import { EventType, META_FIELDS, MessageFlag, Opcode, ReportControl, type NativeServer } from './native';
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
 import { prometheus, summarize, type ServerStats } from './stats';
 import { resolveTls, type TlsOptions } from './tls';
@@ -70,6 +70,14 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+/**
+ * @internal How a layer over the server (corews/ws) turns reports on: per socket and on demand
+ * (`reportsOnDemand`: the ping, pong and refused handlers do not turn them on for everyone).
+ */
+export interface ServerInternals {
+  reportsOnDemand?: boolean;
+}
+
 /** A connection whose handshake JS is deciding (upgrade hook) or answering (http hook). */
 interface Pending<UserData> {
   gen: number;
@@ -116,9 +124,10 @@ export class Server<UserData = unknown> {
   #extensions = '';
 
   /** @internal Use {@link createServer}. */
-  constructor(options?: ServerOptions<UserData>) {
+  constructor(options?: ServerOptions<UserData>, internals: ServerInternals = {}) {
     this.#options = resolveOptions(options);
     const o = this.#options;
+    const onDemand = internals.reportsOnDemand === true;
     this.#native = new binding.NativeServer({
       path: o.path,
       origins: o.origins,
@@ -130,6 +139,9 @@ export class Server<UserData = unknown> {
       closeTimeout: o.closeTimeout,
       upgradeHook: o.upgrade !== undefined,
       httpHook: o.http !== undefined,
+      // Pings, pongs and refusals cross to JS only for a handler that wants them.
+      reportControl: onDemand ? 0 : (o.ping ? ReportControl.Pings : 0) | (o.pong ? ReportControl.Pongs : 0),
+      reportRefusals: !onDemand && o.refused !== undefined,
       maxBackpressure: o.maxBackpressure,
       dropOnBackpressure: o.backpressurePolicy === 'drop',
       idleTimeout: o.idleTimeout,
@@ -151,6 +163,7 @@ export class Server<UserData = unknown> {
       dropOnBackpressure: o.backpressurePolicy === 'drop',
       overLimit: (closed) => (closed ? this.#jsCloses++ : this.#jsDrops++),
       commandQueued: () => this.#commandQueued(),
+      deliver: (ws, data, isBinary) => this.#deliver(ws as WebSocket<UserData>, data, isBinary),
       publish: (topic, data, options, sender) => this.#publish(topic, data, options, sender),
     };
   }
@@ -401,6 +414,23 @@ export class Server<UserData = unknown> {
     return true;
   }
 
+  /** @internal Refused handshakes reach the `refused` handler (true) or no longer (corews/ws's wsClientError). */
+  _reportRefusals(on: boolean): void {
+    this.#native.reportRefusals(on);
+    this.#commandQueued();
+  }
+
+  /** A message to the `message` handler, with its errors reported. */
+  #deliver(ws: WebSocket<UserData>, data: string | Buffer, isBinary: boolean): void {
+    const handler = this.#options.message;
+    if (!handler) return;
+    try {
+      handler(ws, data, isBinary);
+    } catch (err) {
+      this.#report(err, ws);
+    }
+  }
+
   #commandQueued(): void {
     // While a batch is dispatched the addon flushes right after it returns.
     if (this.#dispatching || this.#flushScheduled) return;
@@ -446,8 +476,8 @@ export class Server<UserData = unknown> {
         const first = v;
         if (type === EventType.Message) {
           if ((num & MessageFlag.Binary) === 0) v++;
-        } else {
-          v += meta[i + 5];
+        } else if (type !== EventType.Ping && type !== EventType.Pong) {
+          v += meta[i + 5]; // pings and pongs, like binary messages, are in the arena only
         }
         switch (type) {
           case EventType.Message: {
@@ -455,11 +485,34 @@ export class Server<UserData = unknown> {
             const binary = (num & MessageFlag.Binary) !== 0;
             const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
             if (ws !== undefined && ws._gen === gen && o.message) {
+              // Read before the worker took the pause: held until resume(), in order.
+              if (ws._held !== undefined || ws.isPaused) (ws._held ??= []).push([data, binary]);
+              else this.#deliver(ws, data, binary);
+            }
+            break;
+          }
+          case EventType.Ping:
+          case EventType.Pong: {
+            const ws = sockets[slot];
+            const handler = type === EventType.Ping ? o.ping : o.pong;
+            if (ws !== undefined && ws._gen === gen && handler) {
+              const data = arena ? Buffer.from(arena, meta[i + 4], meta[i + 5]) : Buffer.alloc(0);
               try {
-                o.message(ws, data, binary);
+                handler(ws, data);
               } catch (err) {
                 this.#report(err, ws);
               }
+            }
+            break;
+          }
+          case EventType.Refused: {
+            if (!o.refused) break;
+            const parts = readRequest(values, first + 1, meta[i + 5] - 1);
+            try {
+              o.refused({ status: num, reason: values[first], method: parts.method, url: parts.url, headers: parts.headers,
+                remoteAddress: parts.remoteAddress });
+            } catch (err) {
+              this.#report(err);
             }
             break;
           }
@@ -503,6 +556,10 @@ export class Server<UserData = unknown> {
             const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen) {
+              // Messages held by a pause came before the close: they go first.
+              const held = ws._held;
+              ws._held = undefined;
+              if (held !== undefined) for (const [data, binary] of held) this.#deliver(ws, data, binary);
               sockets[slot] = undefined;
               ws._state = 3;
               ws._releaseTopics();

@@ -69,6 +69,8 @@ export interface SocketLink {
   overLimit(closed: boolean): void;
   /** Called whenever a command was queued, so that it is flushed soon. */
   commandQueued(): void;
+  /** Runs the `message` handler (messages held by a pause, on resume). */
+  deliver(ws: WebSocket<unknown>, data: string | Buffer, isBinary: boolean): void;
   /** Publishes to a topic's subscribers, skipping `sender`; false when it has none. */
   publish(topic: string, data: Payload, options: SendOptions | undefined, sender: WebSocket<unknown> | undefined): boolean;
 }
@@ -117,6 +119,14 @@ export class WebSocket<UserData = unknown> {
   data: UserData;
 
   /** @internal */ _state: ReadyState = 1;
+  /**
+   * @internal Messages the worker had read before it took the pause, held until resume() (and
+   * while earlier held ones wait), so that nothing is lost or reordered.
+   */
+  _held: [string | Buffer, boolean][] | undefined;
+  #paused = false;
+  /** @internal The control frames reported for this socket (ReportControl bits). */
+  _reports = 0;
   /** @internal Bytes of frames `send` has queued so far. */ _accepted = 0;
   #topics: Set<string> | undefined; // created on first subscribe: idle sockets stay small
   /** @internal */ readonly _worker: number;
@@ -300,6 +310,60 @@ export class WebSocket<UserData = unknown> {
     if (this.#topics === undefined) return;
     for (const topic of this.#topics) this.#link.topics.remove(topic, this._worker);
     this.#topics = undefined;
+  }
+
+  /**
+   * Stops reading from this connection: its `message` handler is not called until {@link resume}.
+   * The worker leaves the client's bytes in the kernel, so TCP pushes back on the client (its
+   * sends stall). Messages the worker had already read when `pause()` was called are held and
+   * delivered, in order, on resume. A paused connection is not idle (`idleTimeout`) and is not
+   * pinged: its silence is the server's doing. Pings and pongs behind the paused bytes wait too.
+   * @returns false when the socket is not open (or already paused).
+   */
+  pause(): boolean {
+    if (this._state !== 1 || this.#paused) return false;
+    this.#paused = true;
+    this.#link.native.pause(this._worker, this._slot, this._gen, true);
+    this.#link.commandQueued();
+    return true;
+  }
+
+  /**
+   * Reads again after {@link pause}: held messages are delivered first (in a microtask), then
+   * what the client sent meanwhile. Inbound backpressure (JS behind) may still hold the
+   * connection; it lifts on its own.
+   * @returns false when the socket was not paused.
+   */
+  resume(): boolean {
+    if (!this.#paused) return false;
+    this.#paused = false;
+    if (this._state !== 3) {
+      this.#link.native.pause(this._worker, this._slot, this._gen, false);
+      this.#link.commandQueued();
+    }
+    if (this._held !== undefined) queueMicrotask(() => this.#deliverHeld());
+    return true;
+  }
+
+  /** Whether {@link pause} holds the connection. */
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  #deliverHeld(): void {
+    while (this._held !== undefined && !this.#paused) {
+      const next = this._held.shift();
+      if (this._held.length === 0) this._held = undefined;
+      if (next !== undefined) this.#link.deliver(this, next[0], next[1]);
+    }
+  }
+
+  /** @internal Which control frames of this socket reach JS (ReportControl bits; corews/ws's listeners). */
+  _reportControl(bits: number): void {
+    if (bits === this._reports || this._state === 3) return;
+    this._reports = bits;
+    this.#link.native.reportControl(this._worker, this._slot, this._gen, bits);
+    this.#link.commandQueued();
   }
 
   /**

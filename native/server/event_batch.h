@@ -24,8 +24,8 @@ enum class EventType : uint32_t {
   // kReportRefusals), so the default path never builds them:
   kPing = 10,     // a ping the peer sent, already answered: payload
   kPong = 11,     // a pong the peer sent: payload
-  kRefused = 12,  // a handshake the worker refused: num: status; strings: reason, method, url, remote address,
-                  // then header name/value pairs (method and url empty when the request did not parse)
+  kRefused = 12,  // a handshake the worker refused: num: status; strings: reason, then as kUpgrade with protocol
+                  // empty (method and url empty, no headers, when the request did not parse)
 };
 
 // Events whose arena bytes are one payload, not a list of strings.

@@ -160,12 +160,13 @@ void Worker::emit_refusal(Connection* c, int status, std::string_view reason, co
   batch_->append_string(req ? req->method : std::string_view());
   batch_->append_string(req ? req->target : std::string_view());
   batch_->append_string(remote);
+  batch_->append_string({});  // no protocol: from here on laid out as kUpgrade
   size_t headers = req ? req->header_count : 0;
   for (size_t i = 0; i < headers; ++i) {
     batch_->append_string(req->headers[i].name);
     batch_->append_string(req->headers[i].value);
   }
-  batch_->end_strings(EventType::kRefused, c->slot, c->gen, offset, uint32_t(4 + 2 * headers));
+  batch_->end_strings(EventType::kRefused, c->slot, c->gen, offset, uint32_t(5 + 2 * headers));
   batch_->events.back().num = uint32_t(status);
 }
 

@@ -206,12 +206,13 @@ TEST(worker_reports_refusals_only_when_asked) {
       if (ev.type == EventType::kRefused) e = &ev;
     }
     CHECK_EQ(e->num, 426u);
-    if (CHECK_EQ(e->strings.size(), 4u + 2 * 5)) {
+    if (CHECK_EQ(e->strings.size(), 5u + 2 * 5)) {
       CHECK(e->strings[0].find("Sec-WebSocket-Version") != std::string::npos);
       CHECK_EQ(e->strings[1], "GET");
       CHECK_EQ(e->strings[2], "/chat?x=1");
-      CHECK_EQ(e->strings[4], "Host");
-      CHECK_EQ(e->strings[13], "8");
+      CHECK_EQ(e->strings[4], "");  // no protocol
+      CHECK_EQ(e->strings[5], "Host");
+      CHECK_EQ(e->strings[14], "8");
     }
   }
   int garbage = h.adopt();  // no request to show: method and url empty
@@ -219,7 +220,7 @@ TEST(worker_reports_refusals_only_when_asked) {
   CHECK(h.run_until([&] { return h.client(garbage).eof; }));
   CHECK_EQ(h.count(EventType::kRefused), 2u);
   CHECK_EQ(h.events().back().num, 400u);
-  CHECK_EQ(h.events().back().strings.size(), 4u);
+  CHECK_EQ(h.events().back().strings.size(), 5u);
   CHECK_EQ(h.events().back().strings[1], "");
 
   int plain = h.adopt();  // plain HTTP is no failed handshake
