@@ -71,11 +71,14 @@ export interface CloseOptions {
 }
 
 /**
- * @internal How a layer over the server (corews/ws) turns reports on: per socket and on demand
- * (`reportsOnDemand`: the ping, pong and refused handlers do not turn them on for everyone).
+ * @internal For a layer over the server (corews/ws) that turns reports on and off itself, per
+ * socket and per server: what they start as, instead of what the handlers imply.
  */
 export interface ServerInternals {
-  reportsOnDemand?: boolean;
+  /** ReportControl bits every socket starts with (then `ws._reportControl`). */
+  reportControl?: number;
+  /** Refusals reported from the start (then `server._reportRefusals`). */
+  reportRefusals?: boolean;
 }
 
 /** A connection whose handshake JS is deciding (upgrade hook) or answering (http hook). */
@@ -122,12 +125,14 @@ export class Server<UserData = unknown> {
    * keeping one instead of one per socket saves an idle connection about 40 bytes of JS heap.
    */
   #extensions = '';
+  /** The control frames every connection reports from its open (ReportControl bits). */
+  readonly #reportControl: number;
 
   /** @internal Use {@link createServer}. */
   constructor(options?: ServerOptions<UserData>, internals: ServerInternals = {}) {
     this.#options = resolveOptions(options);
     const o = this.#options;
-    const onDemand = internals.reportsOnDemand === true;
+    this.#reportControl = internals.reportControl ?? ((o.ping ? ReportControl.Pings : 0) | (o.pong ? ReportControl.Pongs : 0));
     this.#native = new binding.NativeServer({
       path: o.path,
       origins: o.origins,
@@ -140,8 +145,8 @@ export class Server<UserData = unknown> {
       upgradeHook: o.upgrade !== undefined,
       httpHook: o.http !== undefined,
       // Pings, pongs and refusals cross to JS only for a handler that wants them.
-      reportControl: onDemand ? 0 : (o.ping ? ReportControl.Pings : 0) | (o.pong ? ReportControl.Pongs : 0),
-      reportRefusals: !onDemand && o.refused !== undefined,
+      reportControl: this.#reportControl,
+      reportRefusals: internals.reportRefusals ?? o.refused !== undefined,
       maxBackpressure: o.maxBackpressure,
       dropOnBackpressure: o.backpressurePolicy === 'drop',
       idleTimeout: o.idleTimeout,
@@ -529,6 +534,7 @@ export class Server<UserData = unknown> {
               this.#pending[worker].delete(slot);
             }
             const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, extensions, data as UserData);
+            ws._reports = this.#reportControl;
             sockets[slot] = ws;
             this.#openCount++;
             if (o.open) {
