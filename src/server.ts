@@ -551,6 +551,7 @@ export class Server<UserData = unknown> {
             const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen && ws._state === 1) ws._state = 2;
+            if (ws !== undefined && ws._gen === gen && type === EventType.ProtocolError) ws._failure = { code: num, reason };
             // Echo the peer's code (§5.5.1), or fail with ours; either way after
             // every reply the handlers above queued. A Close without a code is
             // answered without one; a bare FIN (1006, never sent) only flushes.

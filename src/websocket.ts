@@ -127,6 +127,8 @@ export class WebSocket<UserData = unknown> {
   #paused = false;
   /** @internal The control frames reported for this socket (ReportControl bits). */
   _reports = 0;
+  /** @internal Set when the peer broke the protocol: the code and reason the server closes with. */
+  _failure: { code: number; reason: string } | undefined;
   /** @internal Bytes of frames `send` has queued so far. */ _accepted = 0;
   #topics: Set<string> | undefined; // created on first subscribe: idle sockets stay small
   /** @internal */ readonly _worker: number;

@@ -117,7 +117,7 @@ export class WebSocketServer extends EventEmitter {
       upgrade: (req) => this.#upgrade(req),
       open: (core) => this.#opened(core.data, core as Parameters<typeof WebSocket._create>[0]),
       message: (core, data, isBinary) => core.data.ws?._message(data, isBinary),
-      close: (core, code, reason) => this.#closed(core.data, code, reason),
+      close: (core, code, reason) => this.#closed(core.data, code, reason, core._failure),
       ping: (core, data) => core.data.ws?._control('ping', data),
       pong: (core, data) => core.data.ws?._control('pong', data),
       refused: (refusal) => this.#refused(refusal),
@@ -387,11 +387,12 @@ export class WebSocketServer extends EventEmitter {
     }
   }
 
-  #closed(conn: Conn, code: number, reason: string): void {
+  #closed(conn: Conn, code: number, reason: string, failure: { code: number; reason: string } | undefined): void {
     const ws = conn.ws;
     if (ws === undefined) return;
     this.#open--;
     this.clients?.delete(ws);
+    if (failure !== undefined) ws._failed(failure.code, failure.reason);
     ws._closed(code, reason);
     this.#maybeFinish();
   }

@@ -46,7 +46,10 @@ export interface WebSocketEventMap {
   ping: [data: Buffer];
   /** A pong from the client, with its payload. */
   pong: [data: Buffer];
-  /** Never emitted (see README): protocol errors close the connection natively with their code. */
+  /**
+   * The client broke the protocol (or a corews limit): the server closes with `err.closeCode`
+   * (1002, 1007, 1008, 1009) and `'close'` follows. `err.code` as in ws for 1007 and 1009.
+   */
   error: [err: Error];
   /** Never emitted: a server-side socket is open when the program gets it. */
   open: [];
@@ -59,6 +62,9 @@ export type WebSocketListener<K extends keyof WebSocketEventMap> = (this: WebSoc
 export type OtherEvent<E, Known> = E extends Known ? never : E;
 
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/** ws's `err.code` for the close codes where one name covers every cause. */
+const WS_ERROR_CODES: Record<number, string> = { 1007: 'WS_ERR_INVALID_UTF8', 1009: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' };
 
 /** @internal What the constructor takes from the server; a user calling `new WebSocket` has none. */
 let creating: CoreSocket<unknown> | undefined;
@@ -367,7 +373,7 @@ export class WebSocket extends EventEmitter {
   set onmessage(handler: unknown) { setAttribute(this, 'message', handler); }
   get onclose(): unknown { return getAttribute(this, 'close'); }
   set onclose(handler: unknown) { setAttribute(this, 'close', handler); }
-  /** Never called (see README): protocol errors close the connection natively with their code. */
+  /** Protocol errors of the client, before the close (see the `'error'` event). */
   get onerror(): unknown { return getAttribute(this, 'error'); }
   set onerror(handler: unknown) { setAttribute(this, 'error', handler); }
 
@@ -396,6 +402,19 @@ export class WebSocket extends EventEmitter {
   /** @internal A ping or pong from the client (reported only while listened to). */
   _control(event: 'ping' | 'pong', data: Buffer): void {
     this.emit(event, data);
+  }
+
+  /**
+   * @internal The peer broke the protocol and the server closed with `code`: `'error'` before
+   * `'close'`, as in ws, but only when listened to (an unheard 'error' would crash the process).
+   */
+  _failed(code: number, reason: string): void {
+    if (this.listenerCount('error') === 0) return;
+    const err = new Error(reason) as Error & { code?: string; closeCode: number };
+    const wsCode = WS_ERROR_CODES[code];
+    if (wsCode !== undefined) err.code = wsCode;
+    err.closeCode = code;
+    this.emit('error', err);
   }
 
   /** @internal The connection is gone. */
