@@ -589,7 +589,7 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   if (env == nullptr || dispatch == nullptr) return;  // the env is going away
   auto* self = static_cast<NativeServer*>(context);
   uint32_t worker = batch->worker;
-  size_t bytes = batch->arena.size();
+  size_t bytes = batch->cost();  // as the worker counted it
   if (batch->messages > 0) {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

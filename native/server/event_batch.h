@@ -93,6 +93,9 @@ struct EventBatch {
   }
 
   bool empty() const { return events.empty(); }
+  // What the batch costs while JS has not dispatched it, for inbound backpressure: its bytes and
+  // its events, so that a flood of empty frames (pings, messages) is bounded too.
+  size_t cost() const { return arena.size() + events.size() * sizeof(Event); }
 };
 
 }  // namespace corews::server

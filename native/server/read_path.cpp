@@ -68,7 +68,7 @@ void Worker::on_readable(Connection* c) {
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
       c->parser.feed(events, data, r.bytes);
-      if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
+      if (batch_->cost() > kFlushArenaBytes) flush_batch();
       break;
     }
     default:

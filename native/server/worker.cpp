@@ -276,7 +276,7 @@ void Worker::expire_timers() {
 void Worker::flush_batch() {
   if (batch_->empty()) return;
   // Inbound backpressure: past the bound, stop reading until JS catches up.
-  int64_t bytes = int64_t(batch_->arena.size());
+  int64_t bytes = int64_t(batch_->cost());
   if (unconsumed_.fetch_add(bytes, std::memory_order_acq_rel) + bytes > int64_t(config_->max_unconsumed) &&
       !reading_paused_.exchange(true, std::memory_order_acq_rel)) {
     WorkerStats::add(stats_.read_pauses);

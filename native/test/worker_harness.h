@@ -14,7 +14,7 @@
 // The loop runs without a thread: step() is one run_once(0) followed by what
 // the addon and src/server.ts do with each delivered batch (record every
 // event, call on_event, echo a peer's Close, close on a protocol error, then
-// consumed(arena bytes) and hand the queued commands to the worker's inbox).
+// consumed(batch cost) and hand the queued commands to the worker's inbox).
 // Commands are encoded exactly as native/addon/native_server.cpp encodes them.
 #pragma once
 #include <dirent.h>
@@ -797,7 +797,7 @@ class WorkerHarness {
           close(h, code, reason);
         }
       }
-      size_t bytes = batch->arena.size();
+      size_t bytes = batch->cost();
       batch.reset();
       if (on_batch) on_batch(index);
       if (worker_ && !options_.js_behind) worker_->consumed(bytes);

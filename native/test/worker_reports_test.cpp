@@ -238,3 +238,26 @@ TEST(worker_reports_refusals_only_when_asked) {
   // A refused handshake was never a connection of JS: no closed event follows.
   CHECK_EQ(h.count(EventType::kClosed), 0u);
 }
+
+// Empty pings put no bytes in the arena; with pings reported, a flood of them
+// must still count toward inbound backpressure (each event costs its size), or
+// batches JS has not dispatched yet could pile up without bound.
+TEST(worker_reported_empty_pings_count_toward_inbound_backpressure) {
+  server::WorkerConfig config = test_config();
+  config.max_unconsumed = 4096;
+  config.report_control = server::kReportPings;
+  harness::HarnessOptions options;
+  options.js_behind = true;
+  WorkerHarness h(config, options);
+  int c = h.adopt();
+  Handle ws = h.open(c);
+  std::string flood;
+  for (int i = 0; i < 40000; ++i) flood += harness::client_frame(proto::kOpPing, "");
+  h.send_raw(c, flood);
+  h.steps(20);
+  CHECK(h.count(EventType::kPing, ws) > 0);
+  CHECK(h.count(EventType::kPing, ws) < 40000);
+  CHECK_EQ(h.worker().paused_connections(), 1u);
+  h.worker().consumed(size_t(1) << 30);  // JS caught up: the rest comes
+  CHECK(h.run_until([&] { return h.count(EventType::kPing, ws) == 40000; }, 400));
+}
