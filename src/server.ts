@@ -491,8 +491,7 @@ export class Server<UserData = unknown> {
             const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
             if (ws !== undefined && ws._gen === gen && o.message) {
               // Read before the worker took the pause: held until resume(), in order.
-              if (ws._held !== undefined || ws.isPaused) (ws._held ??= []).push([data, binary]);
-              else this.#deliver(ws, data, binary);
+              if (!ws._hold(data, binary)) this.#deliver(ws, data, binary);
             }
             break;
           }
@@ -534,7 +533,7 @@ export class Server<UserData = unknown> {
               this.#pending[worker].delete(slot);
             }
             const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, extensions, data as UserData);
-            ws._reports = this.#reportControl;
+            ws._ctl = this.#reportControl;
             sockets[slot] = ws;
             this.#openCount++;
             if (o.open) {
@@ -564,8 +563,7 @@ export class Server<UserData = unknown> {
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen) {
               // Messages held by a pause came before the close: they go first.
-              const held = ws._held;
-              ws._held = undefined;
+              const held = ws._takeHeld();
               if (held !== undefined) for (const [data, binary] of held) this.#deliver(ws, data, binary);
               sockets[slot] = undefined;
               ws._state = 3;

@@ -503,6 +503,11 @@ describe('corews/ws: what differs from ws', () => {
     expect(String((await c.next())[0])).toBe('c');
     await expect.poll(() => pings).toBe(2);
     expect(ws.listenerCount('ping')).toBe(0);
+    ws.removeAllListeners(); // the socket still notices listeners added after it
+    ws.on('ping', onPing);
+    await new Promise((r) => setTimeout(r, 50));
+    c.ws.ping('w');
+    await expect.poll(() => pings).toBe(3);
     c.ws.terminate();
     await new Promise<void>((r) => wss.close(() => r()));
     const err = await new Promise((r) => wss.close(r));

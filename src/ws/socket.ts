@@ -128,12 +128,20 @@ export class WebSocket extends EventEmitter {
 
   // Pings and pongs reach JS only for a socket with a 'ping' or 'pong' listener: the worker is
   // told as listeners come and go ('newListener' runs before the listener is added).
-  readonly #onNewListener = (event: string | symbol): void => this.#reportControl(event);
-  readonly #onRemoveListener = (): void => this.#reportControl(undefined);
+  // Shared by every socket (EventEmitter calls a listener with its emitter as `this`): no
+  // closure per socket, as each costs an idle connection's memory.
+  static readonly #onNewListener = function (this: WebSocket, event: string | symbol): void {
+    this.#reportControl(event);
+  };
+  static readonly #onRemoveListener = function (this: WebSocket): void {
+    this.#reportControl(undefined);
+  };
 
   #watchListeners(): void {
-    if (!this.listeners('newListener').includes(this.#onNewListener)) super.on('newListener', this.#onNewListener);
-    if (!this.listeners('removeListener').includes(this.#onRemoveListener)) super.on('removeListener', this.#onRemoveListener);
+    const onNew = WebSocket.#onNewListener;
+    const onRemove = WebSocket.#onRemoveListener;
+    if (!this.listeners('newListener').includes(onNew)) super.on('newListener', onNew);
+    if (!this.listeners('removeListener').includes(onRemove)) super.on('removeListener', onRemove);
   }
 
   #reportControl(adding: string | symbol | undefined): void {
