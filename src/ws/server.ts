@@ -77,9 +77,9 @@ export interface WebSocketServerEventMap {
   wsClientError: [err: Error, socket: Duplex, req: UpgradeIncomingMessage];
 }
 
-/** A listener of `event` on a {@link WebSocketServer}. */
+/** A listener of `event` on a {@link WebSocketServer}; checked as {@link WebSocketListener} is. */
 export type WebSocketServerListener<K extends keyof WebSocketServerEventMap> =
-  (this: WebSocketServer, ...args: WebSocketServerEventMap[K]) => void;
+  { bivarianceHack(this: WebSocketServer, ...args: WebSocketServerEventMap[K]): void }['bivarianceHack'];
 
 /**
  * ws's `WebSocketServer` on the corews native engine. See the README section "ws-compatible API"

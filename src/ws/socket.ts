@@ -55,8 +55,13 @@ export interface WebSocketEventMap {
   open: [];
 }
 
-/** A listener of `event` on a {@link WebSocket}. */
-export type WebSocketListener<K extends keyof WebSocketEventMap> = (this: WebSocket, ...args: WebSocketEventMap[K]) => void;
+/**
+ * A listener of `event` on a {@link WebSocket}. Its parameters are checked as a method's are
+ * (bivariantly), so that ws programs' `(data: Buffer) => …` for `'message'` compiles (a Buffer is
+ * one of the forms `data` takes) while a listener of an unrelated shape does not.
+ */
+export type WebSocketListener<K extends keyof WebSocketEventMap> =
+  { bivarianceHack(this: WebSocket, ...args: WebSocketEventMap[K]): void }['bivarianceHack'];
 
 /** An event name that is none of {@link WebSocketEventMap}'s (listeners of those are typed by it). */
 export type OtherEvent<E, Known> = E extends Known ? never : E;

@@ -1,6 +1,6 @@
 // A type test, compiled by `npm run typecheck` (tsconfig.json includes test/) and never run: the
 // typed on()/once()/off() overloads of corews/ws infer listener arguments from the event name,
-// and a listener of the wrong shape is a compile error (each `@ts-expect-error` line must fail
+// and a listener of an unrelated shape is a compile error (each `@ts-expect-error` line must fail
 // to compile, or tsc reports the directive as unused).
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type UpgradeIncomingMessage, type WsMessageData } from '../../src/ws/index';
@@ -28,8 +28,10 @@ export function typedListeners(wss: WebSocketServer): void {
 
     // @ts-expect-error close's code is a number, not a string
     ws.on('close', (code: string) => void code);
-    // @ts-expect-error a message may be an ArrayBuffer or Buffer[] (binaryType): not always a Buffer
-    ws.on('message', (data: Buffer) => void data);
+    // ws programs name the default form (binaryType 'nodebuffer'): that compiles.
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    // @ts-expect-error a message is never a number
+    ws.on('message', (data: number) => void data);
     // @ts-expect-error ping's payload is a Buffer
     ws.once('ping', (data: string) => void data);
   });
