@@ -9,6 +9,7 @@ export type { CloseCodeCounts, DeflateStats, ServerStats } from './stats';
 export type { Pem, TlsKeyObject, TlsOptions } from './tls';
 export { MAX_MESSAGE_BYTES, WebSocket, SendStatus, type Payload, type ReadyState, type SendOptions } from './websocket';
 export type {
+  HandshakeRefusal,
   Headers,
   HttpRequest,
   HttpResponse,

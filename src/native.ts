@@ -14,6 +14,18 @@ export const enum EventType {
   HttpRequest = 7,
   Stopped = 8,
   Drain = 9,
+  /** Only where asked for (reportControl): a ping the peer sent (already answered), its payload in the arena. */
+  Ping = 10,
+  /** Only where asked for (reportControl): a pong the peer sent. */
+  Pong = 11,
+  /** Only where asked for (reportRefusals): num: status; strings: reason, then as Upgrade (protocol empty). */
+  Refused = 12,
+}
+
+/** reportControl bits; match kReportPings, kReportPongs in native/server/commands.h. */
+export const enum ReportControl {
+  Pings = 1,
+  Pongs = 2,
 }
 
 /** Message flags; match MessageFlags in native/server/event_batch.h. */
@@ -49,6 +61,10 @@ export interface NativeOptions {
   closeTimeout: number;
   upgradeHook: boolean;
   httpHook: boolean;
+  /** {@link ReportControl} bits every connection starts with. */
+  reportControl: number;
+  /** Report refused handshakes from the start (reportRefusals() changes it). */
+  reportRefusals: boolean;
   maxBackpressure: number;
   dropOnBackpressure: boolean;
   /** Milliseconds; 0: off. */
@@ -155,6 +171,12 @@ export interface NativeServer {
     compress: CompressMode): number;
   close(worker: number, slot: number, gen: number, code: number, reason: string): void;
   terminate(worker: number, slot: number, gen: number): void;
+  /** The user's pause: reading stops (true) or resumes (false), apart from the backpressure pause. */
+  pause(worker: number, slot: number, gen: number, paused: boolean): void;
+  /** The control frames of this connection that reach JS ({@link ReportControl} bits). */
+  reportControl(worker: number, slot: number, gen: number, bits: number): void;
+  /** Refused handshakes reach JS (Refused events) on every worker, or no longer. */
+  reportRefusals(on: boolean): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
   respond(worker: number, slot: number, gen: number, status: number, headerLines: string, body: Uint8Array): void;
   subscribe(worker: number, slot: number, gen: number, topicId: number): void;

@@ -129,8 +129,37 @@ export interface ServerOptions<UserData = unknown> {
    * none), else the code the server closed with (e.g. 1002, 1007, 1009, 1001), else 1006.
    */
   close?: (ws: WebSocket<UserData>, code: number, reason: string) => void;
+  /**
+   * A ping from the client, already answered natively (with a pong of the same payload). Only with
+   * this handler do pings reach JS: without it they cost nothing on the JS thread.
+   */
+  ping?: (ws: WebSocket<UserData>, data: Buffer) => void;
+  /** A pong from the client (the answer to `ws.ping()` or to the heartbeat's ping). Only with this handler do pongs reach JS. */
+  pong?: (ws: WebSocket<UserData>, data: Buffer) => void;
+  /**
+   * A WebSocket handshake the server refused natively (bad version 426, bad key 400, a wrong
+   * `path` 404, `origins` 403, limits 503/429, a malformed or oversized request 400/431, a
+   * handshake timeout 408), after the refusal was sent. Plain HTTP requests answered 426 are not
+   * refusals. Only with this handler do refusals reach JS.
+   */
+  refused?: (refusal: HandshakeRefusal) => void;
   /** Errors thrown by handlers and hooks. Without it they are rethrown as uncaught exceptions. */
   error?: (err: unknown, ws?: WebSocket<UserData>) => void;
+}
+
+/** A handshake the server refused: what the `refused` handler gets. */
+export interface HandshakeRefusal {
+  /** The HTTP status sent (400, 403, 404, 405, 408, 426, 429, 431, 503). */
+  status: number;
+  /** Why, as the one-line body of the response said it. */
+  reason: string;
+  /** `""` when the request did not parse (a malformed or oversized head, a timeout). */
+  method: string;
+  /** The request target; `""` when the request did not parse. */
+  url: string;
+  /** Lower-case names; repeated fields joined with ", "; empty when the request did not parse. */
+  headers: Headers;
+  remoteAddress: string;
 }
 
 /** Options after defaults, as the server uses them. */
@@ -163,6 +192,9 @@ export interface ResolvedOptions<UserData> {
   open: ServerOptions<UserData>['open'];
   message: ServerOptions<UserData>['message'];
   close: ServerOptions<UserData>['close'];
+  ping: ServerOptions<UserData>['ping'];
+  pong: ServerOptions<UserData>['pong'];
+  refused: ServerOptions<UserData>['refused'];
   error: ServerOptions<UserData>['error'];
 }
 
@@ -170,6 +202,7 @@ const KNOWN = new Set([
   'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
   'maxBackpressure', 'backpressurePolicy', 'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp',
   'maxMessagesPerSecond', 'tls', 'perMessageDeflate', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
+  'ping', 'pong', 'refused',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -277,6 +310,9 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
     open: fn('open', o.open),
     message: fn('message', o.message),
     close: fn('close', o.close),
+    ping: fn('ping', o.ping),
+    pong: fn('pong', o.pong),
+    refused: fn('refused', o.refused),
     error: fn('error', o.error),
   };
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
 import { bridgeUpgrade, isTlsSocket } from './bridge';
 import { binding } from './loader';
-import { EventType, META_FIELDS, MessageFlag, Opcode, type NativeServer } from './native';
+import { EventType, META_FIELDS, MessageFlag, Opcode, ReportControl, type NativeServer } from './native';
 import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, type UpgradeResult } from './options';
 import { prometheus, summarize, type ServerStats } from './stats';
 import { resolveTls, type TlsOptions } from './tls';
@@ -71,6 +71,17 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+/**
+ * @internal For a layer over the server (corews/ws) that turns reports on and off itself, per
+ * socket and per server: what they start as, instead of what the handlers imply.
+ */
+export interface ServerInternals {
+  /** ReportControl bits every socket starts with (then `ws._reportControl`). */
+  reportControl?: number;
+  /** Refusals reported from the start (then `server._reportRefusals`). */
+  reportRefusals?: boolean;
+}
+
 /** A connection whose handshake JS is deciding (upgrade hook) or answering (http hook). */
 interface Pending<UserData> {
   gen: number;
@@ -115,11 +126,14 @@ export class Server<UserData = unknown> {
    * keeping one instead of one per socket saves an idle connection about 40 bytes of JS heap.
    */
   #extensions = '';
+  /** The control frames every connection reports from its open (ReportControl bits). */
+  readonly #reportControl: number;
 
   /** @internal Use {@link createServer}. */
-  constructor(options?: ServerOptions<UserData>) {
+  constructor(options?: ServerOptions<UserData>, internals: ServerInternals = {}) {
     this.#options = resolveOptions(options);
     const o = this.#options;
+    this.#reportControl = internals.reportControl ?? ((o.ping ? ReportControl.Pings : 0) | (o.pong ? ReportControl.Pongs : 0));
     this.#native = new binding.NativeServer({
       path: o.path,
       origins: o.origins,
@@ -131,6 +145,9 @@ export class Server<UserData = unknown> {
       closeTimeout: o.closeTimeout,
       upgradeHook: o.upgrade !== undefined,
       httpHook: o.http !== undefined,
+      // Pings, pongs and refusals cross to JS only for a handler that wants them.
+      reportControl: this.#reportControl,
+      reportRefusals: internals.reportRefusals ?? o.refused !== undefined,
       maxBackpressure: o.maxBackpressure,
       dropOnBackpressure: o.backpressurePolicy === 'drop',
       idleTimeout: o.idleTimeout,
@@ -152,6 +169,7 @@ export class Server<UserData = unknown> {
       dropOnBackpressure: o.backpressurePolicy === 'drop',
       overLimit: (closed) => (closed ? this.#jsCloses++ : this.#jsDrops++),
       commandQueued: () => this.#commandQueued(),
+      deliver: (ws, data, isBinary) => this.#deliver(ws as WebSocket<UserData>, data, isBinary),
       publish: (topic, data, options, sender) => this.#publish(topic, data, options, sender),
     };
   }
@@ -408,6 +426,23 @@ export class Server<UserData = unknown> {
     return true;
   }
 
+  /** @internal Refused handshakes reach the `refused` handler (true) or no longer (corews/ws's wsClientError). */
+  _reportRefusals(on: boolean): void {
+    this.#native.reportRefusals(on);
+    this.#commandQueued();
+  }
+
+  /** A message to the `message` handler, with its errors reported. */
+  #deliver(ws: WebSocket<UserData>, data: string | Buffer, isBinary: boolean): void {
+    const handler = this.#options.message;
+    if (!handler) return;
+    try {
+      handler(ws, data, isBinary);
+    } catch (err) {
+      this.#report(err, ws);
+    }
+  }
+
   #commandQueued(): void {
     // While a batch is dispatched the addon flushes right after it returns.
     if (this.#dispatching || this.#flushScheduled) return;
@@ -453,8 +488,8 @@ export class Server<UserData = unknown> {
         const first = v;
         if (type === EventType.Message) {
           if ((num & MessageFlag.Binary) === 0) v++;
-        } else {
-          v += meta[i + 5];
+        } else if (type !== EventType.Ping && type !== EventType.Pong) {
+          v += meta[i + 5]; // pings and pongs, like binary messages, are in the arena only
         }
         switch (type) {
           case EventType.Message: {
@@ -462,11 +497,33 @@ export class Server<UserData = unknown> {
             const binary = (num & MessageFlag.Binary) !== 0;
             const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
             if (ws !== undefined && ws._gen === gen && o.message) {
+              // Read before the worker took the pause: held until resume(), in order.
+              if (!ws._hold(data, binary)) this.#deliver(ws, data, binary);
+            }
+            break;
+          }
+          case EventType.Ping:
+          case EventType.Pong: {
+            const ws = sockets[slot];
+            const handler = type === EventType.Ping ? o.ping : o.pong;
+            if (ws !== undefined && ws._gen === gen && handler) {
+              const data = arena ? Buffer.from(arena, meta[i + 4], meta[i + 5]) : Buffer.alloc(0);
               try {
-                o.message(ws, data, binary);
+                handler(ws, data);
               } catch (err) {
                 this.#report(err, ws);
               }
+            }
+            break;
+          }
+          case EventType.Refused: {
+            if (!o.refused) break;
+            const parts = readRequest(values, first + 1, meta[i + 5] - 1);
+            try {
+              o.refused({ status: num, reason: values[first], method: parts.method, url: parts.url, headers: parts.headers,
+                remoteAddress: parts.remoteAddress });
+            } catch (err) {
+              this.#report(err);
             }
             break;
           }
@@ -483,6 +540,7 @@ export class Server<UserData = unknown> {
               this.#pending[worker].delete(slot);
             }
             const ws = new WebSocket<UserData>(this.#link, worker, slot, gen, url, protocol, remote, extensions, data as UserData);
+            ws._ctl = this.#reportControl;
             sockets[slot] = ws;
             this.#openCount++;
             if (o.open) {
@@ -499,6 +557,7 @@ export class Server<UserData = unknown> {
             const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen && ws._state === 1) ws._state = 2;
+            if (ws !== undefined && ws._gen === gen && type === EventType.ProtocolError) ws._failure = { code: num, reason };
             // Echo the peer's code (§5.5.1), or fail with ours; either way after
             // every reply the handlers above queued. A Close without a code is
             // answered without one; a bare FIN (1006, never sent) only flushes.
@@ -510,6 +569,9 @@ export class Server<UserData = unknown> {
             const reason = values[first] ?? '';
             const ws = sockets[slot];
             if (ws !== undefined && ws._gen === gen) {
+              // Messages held by a pause came before the close: they go first.
+              const held = ws._takeHeld();
+              if (held !== undefined) for (const [data, binary] of held) this.#deliver(ws, data, binary);
               sockets[slot] = undefined;
               ws._state = 3;
               ws._releaseTopics();

@@ -69,6 +69,8 @@ export interface SocketLink {
   overLimit(closed: boolean): void;
   /** Called whenever a command was queued, so that it is flushed soon. */
   commandQueued(): void;
+  /** Runs the `message` handler (messages held by a pause, on resume). */
+  deliver(ws: WebSocket<unknown>, data: string | Buffer, isBinary: boolean): void;
   /** Publishes to a topic's subscribers, skipping `sender`; false when it has none. */
   publish(topic: string, data: Payload, options: SendOptions | undefined, sender: WebSocket<unknown> | undefined): boolean;
 }
@@ -95,6 +97,21 @@ export function isPayload(data: unknown): data is Payload {
     (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer);
 }
 
+/** `WebSocket._ctl` bit beside the ReportControl bits: pause() holds the connection. */
+const PAUSED = 4;
+const REPORT_BITS = 3;
+
+/** The state of a socket that only a few sockets ever have. */
+interface SocketRare {
+  /**
+   * Messages the worker had read before it took the pause, held until resume() (and while
+   * earlier held ones wait), so that nothing is lost or reordered.
+   */
+  held?: [string | Buffer, boolean][];
+  /** The peer broke the protocol: the code and reason the server closes with. */
+  failure?: { code: number; reason: string };
+}
+
 /** A connection accepted by a corews {@link Server}. */
 export class WebSocket<UserData = unknown> {
   static readonly CONNECTING = 0;
@@ -117,6 +134,13 @@ export class WebSocket<UserData = unknown> {
   data: UserData;
 
   /** @internal */ _state: ReadyState = 1;
+  /**
+   * @internal The control frames reported for this socket (ReportControl bits) and PAUSED: one
+   * small integer, as every field costs each idle socket.
+   */
+  _ctl = 0;
+  /** @internal What few sockets ever need (held messages, a protocol failure), made on first use. */
+  #rare: SocketRare | undefined;
   /** @internal Bytes of frames `send` has queued so far. */ _accepted = 0;
   #topics: Set<string> | undefined; // created on first subscribe: idle sockets stay small
   /** @internal */ readonly _worker: number;
@@ -300,6 +324,86 @@ export class WebSocket<UserData = unknown> {
     if (this.#topics === undefined) return;
     for (const topic of this.#topics) this.#link.topics.remove(topic, this._worker);
     this.#topics = undefined;
+  }
+
+  /**
+   * Stops reading from this connection: its `message` handler is not called until {@link resume}.
+   * The worker leaves the client's bytes in the kernel, so TCP pushes back on the client (its
+   * sends stall). Messages the worker had already read when `pause()` was called are held and
+   * delivered, in order, on resume. A paused connection is not idle (`idleTimeout`) and is not
+   * pinged: its silence is the server's doing. Pings and pongs behind the paused bytes wait too.
+   * @returns false when the socket is not open (or already paused).
+   */
+  pause(): boolean {
+    if (this._state !== 1 || (this._ctl & PAUSED) !== 0) return false;
+    this._ctl |= PAUSED;
+    this.#link.native.pause(this._worker, this._slot, this._gen, true);
+    this.#link.commandQueued();
+    return true;
+  }
+
+  /**
+   * Reads again after {@link pause}: held messages are delivered first (in a microtask), then
+   * what the client sent meanwhile. Inbound backpressure (JS behind) may still hold the
+   * connection; it lifts on its own.
+   * @returns false when the socket was not paused.
+   */
+  resume(): boolean {
+    if ((this._ctl & PAUSED) === 0) return false;
+    this._ctl &= ~PAUSED;
+    if (this._state !== 3) {
+      this.#link.native.pause(this._worker, this._slot, this._gen, false);
+      this.#link.commandQueued();
+    }
+    if (this.#rare?.held !== undefined) queueMicrotask(() => this.#deliverHeld());
+    return true;
+  }
+
+  /** Whether {@link pause} holds the connection. */
+  get isPaused(): boolean {
+    return (this._ctl & PAUSED) !== 0;
+  }
+
+  /** @internal A message to deliver now (false), or to hold behind a pause or earlier held ones (true: held). */
+  _hold(data: string | Buffer, binary: boolean): boolean {
+    const held = this.#rare?.held;
+    if (held === undefined && (this._ctl & PAUSED) === 0) return false;
+    if (held !== undefined) held.push([data, binary]);
+    else (this.#rare ??= {}).held = [[data, binary]];
+    return true;
+  }
+
+  /** @internal The held messages, taken (the connection is gone: they go before its close). */
+  _takeHeld(): [string | Buffer, boolean][] | undefined {
+    const held = this.#rare?.held;
+    if (held !== undefined) this.#rare!.held = undefined;
+    return held;
+  }
+
+  /** @internal The peer broke the protocol: the code and reason the server closes with. */
+  get _failure(): { code: number; reason: string } | undefined {
+    return this.#rare?.failure;
+  }
+
+  set _failure(failure: { code: number; reason: string } | undefined) {
+    (this.#rare ??= {}).failure = failure;
+  }
+
+  #deliverHeld(): void {
+    const rare = this.#rare;
+    while (rare?.held !== undefined && (this._ctl & PAUSED) === 0) {
+      const next = rare.held.shift();
+      if (rare.held.length === 0) rare.held = undefined;
+      if (next !== undefined) this.#link.deliver(this, next[0], next[1]);
+    }
+  }
+
+  /** @internal Which control frames of this socket reach JS (ReportControl bits; corews/ws's listeners). */
+  _reportControl(bits: number): void {
+    if (bits === (this._ctl & REPORT_BITS) || this._state === 3) return;
+    this._ctl = (this._ctl & ~REPORT_BITS) | bits;
+    this.#link.native.reportControl(this._worker, this._slot, this._gen, bits);
+    this.#link.commandQueued();
   }
 
   /**

@@ -3,10 +3,12 @@
 // package and once on corews/ws, with real `ws` clients over loopback. Then what corews/ws adds
 // or refuses: option errors, verifyClient, handleProtocols, 'headers', binaryType, callbacks.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WS, { WebSocketServer as WsServer } from 'ws';
 import * as corewsWs from '../src/ws/index';
+import { destroyAllRaw, trackRaw } from './helpers/clients';
+import { closePayload, RawClient } from './helpers/raw-client';
 import { WebSocket as CoreWsSocket, WebSocketServer as CoreWsServer } from '../src/ws/index';
 
 interface Lib {
@@ -21,6 +23,7 @@ const LIBS: [string, Lib][] = [
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
+  destroyAllRaw();
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
@@ -243,9 +246,8 @@ for (const [name, { WebSocketServer, WebSocket }] of LIBS) {
     });
 
     it('detect and close broken connections (heartbeat with ping, pong and terminate)', async () => {
-      // The example's 30 s interval is shortened to 1.5 s; corews's heartbeat is shortened to match
-      // (ws ignores the corews option): see README, "ping and pong".
-      const wss = new WebSocketServer({ port: 0, closeTimeout: 200, corews: { pingInterval: 0.1, idleTimeout: 0.3 } } as import('ws').ServerOptions);
+      // The example's 30 s interval is shortened to 1.5 s. The pongs are the client's own frames.
+      const wss = new WebSocketServer({ port: 0 });
       let pongs = 0;
       type Alive = InstanceType<typeof WebSocket> & { isAlive?: boolean };
       function heartbeat(this: Alive): void {
@@ -280,6 +282,75 @@ for (const [name, { WebSocketServer, WebSocket }] of LIBS) {
       await deadClosed;
       expect(pongs).toBeGreaterThanOrEqual(1);
       expect(wss.clients.size).toBe(1);
+    });
+
+    it('pause() and resume(): nothing while paused, TCP pushes back on the client, then all of it in order', async () => {
+      const got: number[] = [];
+      let paused: boolean | undefined;
+      const wss = new WebSocketServer({ port: 0 });
+      wss.on('connection', function connection(ws) {
+        ws.pause();
+        paused = ws.isPaused;
+        ws.on('message', function message(data: Buffer) {
+          got.push(data.readUInt32BE(0));
+        });
+      });
+      cleanup.push(() => closeWss(wss));
+      const c = await client(`ws://127.0.0.1:${await listening(wss)}`);
+      await expect.poll(() => paused).toBe(true);
+      for (let i = 0; i < 128; i++) {
+        const m = Buffer.alloc(256 * 1024, i); // 32 MiB in all: more than loopback's buffers hold
+        m.writeUInt32BE(i, 0);
+        c.ws.send(m);
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      expect(got).toEqual([]);
+      expect(c.ws.bufferedAmount).toBeGreaterThan(8 * 1024 * 1024);
+      wss.clients.forEach((ws) => ws.resume());
+      await expect.poll(() => got.length, { timeout: 20_000 }).toBe(128);
+      expect(got).toEqual(Array.from({ length: 128 }, (_, i) => i));
+    });
+
+    it("'error' before 'close' when the client breaks the protocol (raw TCP: invalid UTF-8, a too big message)", async () => {
+      const events: unknown[] = [];
+      const wss = new WebSocketServer({ port: 0, maxPayload: 1000 });
+      wss.on('connection', function connection(ws) {
+        ws.on('error', (err: Error & { code?: string }) => events.push(['error', err.code]));
+        ws.on('close', (code) => events.push(['close', code]));
+      });
+      cleanup.push(() => closeWss(wss));
+      const port = await listening(wss);
+      const utf8 = trackRaw(await RawClient.open(port));
+      utf8.send({ opcode: 1, payload: Buffer.from([0x68, 0xff, 0x69]) });
+      expect((await utf8.readClose()).code).toBe(1007);
+      utf8.send({ opcode: 8, payload: closePayload(1007) }); // the client answers the Close, as clients do
+      // 'close' says 1006 on ws (it stops reading after the error, so it never sees the client's
+      // Close), the server's code on corews/ws: a difference README lists.
+      const closeCode = (code: number): number => (name === 'ws' ? 1006 : code);
+      await expect.poll(() => events).toEqual([['error', 'WS_ERR_INVALID_UTF8'], ['close', closeCode(1007)]]);
+      const big = trackRaw(await RawClient.open(port));
+      big.send({ opcode: 2, payload: Buffer.alloc(2000) });
+      expect((await big.readClose()).code).toBe(1009);
+      big.send({ opcode: 8, payload: closePayload(1009) });
+      await expect.poll(() => events.slice(2)).toEqual([['error', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'], ['close', closeCode(1009)]]);
+    });
+
+    it("'ping' and 'pong' events with their payloads", async () => {
+      const events: string[] = [];
+      const wss = new WebSocketServer({ port: 0 });
+      wss.on('connection', function connection(ws) {
+        ws.on('ping', (data) => events.push(`ping ${data}`));
+        ws.on('pong', (data) => events.push(`pong ${data}`));
+        ws.ping('from the server');
+      });
+      cleanup.push(() => closeWss(wss));
+      const c = await client(`ws://127.0.0.1:${await listening(wss)}`);
+      await expect.poll(() => events).toEqual(['pong from the server']);
+      const answered = new Promise((r) => c.ws.once('pong', (data) => r(String(data))));
+      c.ws.ping('from the client');
+      expect(await answered).toBe('from the client'); // answered as before
+      c.ws.pong('unsolicited');
+      await expect.poll(() => events).toEqual(['pong from the server', 'ping from the client', 'pong unsolicited']);
     });
 
     it('{ server, path }: upgrades to other paths get 400, HTTP routes keep working, close() leaves the http server', async () => {
@@ -398,14 +469,15 @@ describe('corews/ws: what differs from ws', () => {
     expect(corewsWs.Server).toBe(CoreWsServer);
   });
 
-  it('pause/resume throw; a ping event is never emitted; perMessageDeflate as in ws; close() twice', async () => {
+  it('ping/pong listeners turn the reports on and off; perMessageDeflate as in ws; close() twice', async () => {
     const wss = new CoreWsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0, zlibDeflateOptions: { level: 1 } } });
     const sockets: CoreWsSocket[] = [];
     let pings = 0;
-    wss.on('connection', (ws: CoreWsSocket) => {
+    const onPing = (): void => void pings++;
+    wss.on('connection', (ws) => {
       sockets.push(ws);
-      ws.on('ping', () => pings++);
-      ws.on('message', (data: Buffer) => ws.send(data));
+      ws.on('ping', onPing);
+      ws.on('message', (data) => ws.send(data as Buffer));
     });
     const port = await listening(wss as unknown as WsServer);
     const c = await client(`ws://127.0.0.1:${port}`, { perMessageDeflate: true });
@@ -415,11 +487,27 @@ describe('corews/ws: what differs from ws', () => {
     expect(String((await c.next())[0])).toBe('a'.repeat(1000));
     const ws = sockets[0];
     expect(ws.extensions).toMatch(/^permessage-deflate/);
-    expect(() => ws.pause()).toThrow(/not supported/);
-    expect(() => ws.resume()).toThrow(/not supported/);
     expect(ws.isPaused).toBe(false);
     expect(ws.url).toBe('/');
-    expect(pings).toBe(0);
+    expect(pings).toBe(1);
+    ws.off('ping', onPing);
+    c.ws.ping('y');
+    c.ws.send('b');
+    expect(String((await c.next())[0])).toBe('b');
+    expect(pings).toBe(1); // no listener: no report
+    ws.once('ping', onPing); // once: on for one ping, then off again
+    // Reports start once the worker has the command: a ping already on its way may come unreported.
+    await new Promise((r) => setTimeout(r, 50));
+    c.ws.ping('z');
+    c.ws.send('c');
+    expect(String((await c.next())[0])).toBe('c');
+    await expect.poll(() => pings).toBe(2);
+    expect(ws.listenerCount('ping')).toBe(0);
+    ws.removeAllListeners(); // the socket still notices listeners added after it
+    ws.on('ping', onPing);
+    await new Promise((r) => setTimeout(r, 50));
+    c.ws.ping('w');
+    await expect.poll(() => pings).toBe(3);
     c.ws.terminate();
     await new Promise<void>((r) => wss.close(() => r()));
     const err = await new Promise((r) => wss.close(r));
@@ -451,5 +539,46 @@ describe('corews/ws: what differs from ws', () => {
     });
     expect(await raw('short')).toBe('418');
     expect(errors).toEqual(['Missing or invalid Sec-WebSocket-Key header']);
+  });
+
+  it("native refusals on corews's own listener go to wsClientError (raw TCP), answered natively already", async () => {
+    const wss = new CoreWsServer({ port: 0, host: '127.0.0.1' });
+    cleanup.push(() => closeWss(wss));
+    const port = await listening(wss as unknown as WsServer);
+    const send = (request: string): Promise<string> => new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+      let answer = '';
+      socket.on('data', (d) => (answer += d.toString('latin1')));
+      socket.on('close', () => resolve(answer.split('\r\n')[0]));
+      socket.on('error', () => {});
+    });
+    const upgrade = (path: string, extra: string): string =>
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extra}\r\n`;
+    const badVersion = upgrade('/v?q=1', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n');
+    const badKey = upgrade('/k', 'Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n');
+    expect(await send(badVersion)).toBe('HTTP/1.1 426 Upgrade Required'); // no listener: as before
+    const seen: unknown[] = [];
+    const listener = (err: Error, socket: import('node:stream').Duplex, req: import('../src/ws/index').UpgradeIncomingMessage): void => {
+      const refused = socket as InstanceType<typeof corewsWs.RefusedSocket>;
+      seen.push([err.message, refused instanceof corewsWs.RefusedSocket, refused.status, refused.remoteAddress, req.method, req.url,
+        req.headers['sec-websocket-version']]);
+      socket.end('ignored: the refusal was sent natively');
+    };
+    wss.on('wsClientError', listener);
+    expect(await send(badVersion)).toBe('HTTP/1.1 426 Upgrade Required');
+    expect(await send(badKey)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await send('POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')).toBe('HTTP/1.1 405 Method Not Allowed');
+    expect(await send('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1.1 426/); // plain HTTP: no wsClientError
+    await expect.poll(() => seen.length).toBe(3);
+    expect(seen[0]).toEqual([expect.stringMatching(/Sec-WebSocket-Version/), true, 426, '127.0.0.1', 'GET', '/v?q=1', '8']);
+    expect(seen[1]).toEqual([expect.stringMatching(/Sec-WebSocket-Key/), true, 400, '127.0.0.1', 'GET', '/k', '13']);
+    expect(seen[2]).toEqual([expect.any(String), true, 405, '127.0.0.1', 'POST', '/', undefined]);
+    wss.off('wsClientError', listener);
+    expect(await send(badKey)).toBe('HTTP/1.1 400 Bad Request');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.length).toBe(3);
+    // An open connection still works alongside.
+    const c = await client(`ws://127.0.0.1:${port}`);
+    expect(c.ws.readyState).toBe(WS.OPEN);
   });
 });

@@ -62,8 +62,9 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
     *m++ = int32_t(e.num);
     *m++ = int32_t(e.offset);
     *m++ = int32_t(e.size);
-    if (e.type == EventType::kMessage) {
-      if (!(e.num & server::kMessageBinary)) {
+    if (server::is_payload_event(e.type)) {
+      // Pings and pongs are binary, read from the arena like binary messages.
+      if (e.type == EventType::kMessage && !(e.num & server::kMessageBinary)) {
         napi_set_element(env, values, vi++,
                          string_at(env, arena + e.offset, e.size, (e.num & server::kMessageAscii) != 0));
       }

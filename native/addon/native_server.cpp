@@ -58,6 +58,9 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Send>("send"),
                          InstanceMethod<&NativeServer::Close>("close"),
                          InstanceMethod<&NativeServer::Terminate>("terminate"),
+                         InstanceMethod<&NativeServer::Pause>("pause"),
+                         InstanceMethod<&NativeServer::ReportControl>("reportControl"),
+                         InstanceMethod<&NativeServer::ReportRefusals>("reportRefusals"),
                          InstanceMethod<&NativeServer::Accept>("accept"),
                          InstanceMethod<&NativeServer::Respond>("respond"),
                          InstanceMethod<&NativeServer::Subscribe>("subscribe"),
@@ -91,6 +94,9 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->close_timeout_ms = int64_t(o.Get("closeTimeout").As<Napi::Number>().DoubleValue());
   config_->upgrade_hook = o.Get("upgradeHook").ToBoolean();
   config_->http_hook = o.Get("httpHook").ToBoolean();
+  config_->report_control = uint8_t(o.Get("reportControl").As<Napi::Number>().Uint32Value() &
+                                    (server::kReportPings | server::kReportPongs));
+  config_->report_refusals = o.Get("reportRefusals").ToBoolean();
   config_->acceptor_handoff = o.Get("acceptorHandoff").ToBoolean();
   config_->max_backpressure = size_t(o.Get("maxBackpressure").As<Napi::Number>().DoubleValue());
   config_->drop_on_backpressure = o.Get("dropOnBackpressure").ToBoolean();
@@ -269,6 +275,32 @@ void NativeServer::Close(const Napi::CallbackInfo& info) {
 
 void NativeServer::Terminate(const Napi::CallbackInfo& info) {
   if (auto* box = outbox(info)) CommandWriter(*box).add(CommandType::kTerminate, u32(info, 1), u32(info, 2), 0, {});
+}
+
+// pause(worker, slot, gen, paused)
+void NativeServer::Pause(const Napi::CallbackInfo& info) {
+  if (auto* box = outbox(info)) {
+    CommandWriter(*box).add(CommandType::kPauseReading, u32(info, 1), u32(info, 2), info[3].ToBoolean() ? 1 : 0, {});
+  }
+}
+
+// reportControl(worker, slot, gen, bits): kReportPings | kReportPongs
+void NativeServer::ReportControl(const Napi::CallbackInfo& info) {
+  if (auto* box = outbox(info)) {
+    CommandWriter(*box).add(CommandType::kReportControl, u32(info, 1), u32(info, 2),
+                            uint16_t(u32(info, 3) & (server::kReportPings | server::kReportPongs)), {});
+  }
+}
+
+// reportRefusals(on): to every worker. Before listen() there are none: the
+// option reportRefusals is the setting they start with.
+void NativeServer::ReportRefusals(const Napi::CallbackInfo& info) {
+  bool on = info[0].ToBoolean();
+  if (workers_.empty()) {  // no worker reads the config yet
+    config_->report_refusals = on;
+    return;
+  }
+  for (auto& box : outboxes_) CommandWriter(box).add(CommandType::kReportRefusals, 0, 0, on ? 1 : 0, {});
 }
 
 // accept(worker, slot, gen, protocol, headerLines)
@@ -558,7 +590,7 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   if (env == nullptr || dispatch == nullptr) return;  // the env is going away
   auto* self = static_cast<NativeServer*>(context);
   uint32_t worker = batch->worker;
-  size_t bytes = batch->arena.size();
+  size_t bytes = batch->cost();  // as the worker counted it
   if (batch->messages > 0) {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

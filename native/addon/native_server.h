@@ -28,6 +28,9 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   Napi::Value Send(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void Terminate(const Napi::CallbackInfo& info);
+  void Pause(const Napi::CallbackInfo& info);
+  void ReportControl(const Napi::CallbackInfo& info);
+  void ReportRefusals(const Napi::CallbackInfo& info);
   void Accept(const Napi::CallbackInfo& info);
   void Respond(const Napi::CallbackInfo& info);
   void Subscribe(const Napi::CallbackInfo& info);

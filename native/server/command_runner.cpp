@@ -65,6 +65,10 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
     if (c != nullptr && h.type != CommandType::kAdopt && h.len > skip) on_request_bytes(c, payload + skip, h.len - skip);
     return;
   }
+  if (h.type == CommandType::kReportRefusals) {
+    report_refusals_ = h.code != 0;
+    return;
+  }
   if (h.type == CommandType::kPublish) {
     uncork();  // what was sent before this publish goes first
     PublishPayload p;
@@ -102,6 +106,12 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       break;
     case CommandType::kTerminate:
       destroy(c);
+      break;
+    case CommandType::kPauseReading:
+      set_user_paused(c, h.code != 0);
+      break;
+    case CommandType::kReportControl:
+      c->reports = uint8_t(h.code & (kReportPings | kReportPongs));
       break;
     case CommandType::kSubscribe:
     case CommandType::kUnsubscribe: {

@@ -32,7 +32,17 @@ enum class CommandType : uint8_t {
   // socket piped by Node, listener.h open_bridge): code: length of the
   // client's address; payload: i32 fd, the address, then the request's bytes.
   kAdoptBridged = 13,
+  // The user's pause (ws.pause()/resume()): code 1 stops reading from the
+  // connection, 0 reads again. Apart from the worker's own pause for inbound
+  // backpressure: the connection reads only when neither holds it.
+  kPauseReading = 14,
+  kReportControl = 15,   // code: kReportPings | kReportPongs, the control frames to report for this connection
+  kReportRefusals = 16,  // the worker, not a connection: code 1 reports refused handshakes (kRefused), 0 stops
 };
+
+// kReportControl bits (and WorkerConfig::report_control, every connection's from its open).
+constexpr uint8_t kReportPings = 1;
+constexpr uint8_t kReportPongs = 2;
 
 // A publish carries a pointer to the framed message, shared by every worker it
 // goes to; each holds one reference and drops it once written or queued.

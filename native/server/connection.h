@@ -51,6 +51,8 @@ struct Connection : core::DeadlineNode {
   bool shutdown_after_flush = false;
   bool destroy_after_flush = false;  // the peer sent FIN: write what is queued, then close
   bool read_paused = false;        // JS fell behind: leave bytes in the kernel
+  bool user_paused = false;        // ws.pause(): read nothing until ws.resume(), whatever read_paused says
+  uint8_t reports = 0;             // kReportPings | kReportPongs: control frames JS hears of
   bool output_full = false;        // our queue reached maxBackpressure: read nothing until it halves
   bool drain_armed = false;        // tell JS when the queue is back under the low mark
   bool above_low_mark = false;     // the queue is over the low mark now

@@ -20,7 +20,18 @@ enum class EventType : uint32_t {
   kHttpRequest = 7,    // as kUpgrade, protocol empty
   kStopped = 8,        // the worker has closed everything and is exiting
   kDrain = 9,          // the connection's queue fell under the low mark
+  // Reported only where JS asked for them (commands.h kReportControl,
+  // kReportRefusals), so the default path never builds them:
+  kPing = 10,     // a ping the peer sent, already answered: payload
+  kPong = 11,     // a pong the peer sent: payload
+  kRefused = 12,  // a handshake the worker refused: num: status; strings: reason, then as kUpgrade with protocol
+                  // empty (method and url empty, no headers, when the request did not parse)
 };
+
+// Events whose arena bytes are one payload, not a list of strings.
+constexpr bool is_payload_event(EventType t) {
+  return t == EventType::kMessage || t == EventType::kPing || t == EventType::kPong;
+}
 
 enum MessageFlags : uint32_t {
   kMessageBinary = 1,
@@ -52,6 +63,14 @@ struct EventBatch {
     events.push_back({EventType::kMessage, slot, gen, flags, offset, uint32_t(len)});
   }
 
+  // A control frame's payload (kPing, kPong): at most 125 bytes, handed to JS as binary.
+  void add_payload(EventType type, uint32_t slot, uint32_t gen, const uint8_t* data, size_t len) {
+    uint32_t offset = uint32_t(arena.size());
+    if (len) arena.insert(arena.end(), data, data + len);
+    has_binary = true;
+    events.push_back({type, slot, gen, 0, offset, uint32_t(len)});
+  }
+
   // Strings are stored as a 4-byte length followed by the bytes.
   void add(EventType type, uint32_t slot, uint32_t gen, uint32_t num,
            std::initializer_list<std::string_view> strings) {
@@ -74,6 +93,9 @@ struct EventBatch {
   }
 
   bool empty() const { return events.empty(); }
+  // What the batch costs while JS has not dispatched it, for inbound backpressure: its bytes and
+  // its events, so that a flood of empty frames (pings, messages) is bounded too.
+  size_t cost() const { return arena.size() + events.size() * sizeof(Event); }
 };
 
 }  // namespace corews::server

@@ -26,20 +26,21 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
   proto::HandshakeDecision d = proto::decide_upgrade(req, config_->policy);
   switch (d.kind) {
     case proto::HandshakeDecision::kReject:
-      return refuse(c, d.status, d.reason);
+      return refuse(c, d.status, d.reason, &req);
     case proto::HandshakeDecision::kNotUpgrade:
-      if (!config_->http_hook) return refuse(c, d.status, d.reason);
+      // Plain HTTP is no failed handshake: JS does not hear of the 426.
+      if (!config_->http_hook) return refuse(c, d.status, d.reason, &req, false);
       return await_js(c, EventType::kHttpRequest, req, {});
     case proto::HandshakeDecision::kAccept:
       break;
   }
-  if (shutting_down_) return refuse(c, 503, "server shutting down");
-  if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit");
+  if (shutting_down_) return refuse(c, 503, "server shutting down", &req, false);
+  if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit", &req);
   if (limits_->per_ip_enabled()) {
     std::string ip = c->transport->peer_address();
     if (!limits_->acquire_ip(ip)) {
       limits_->release();
-      return refuse(c, 429, "too many connections from this address");
+      return refuse(c, 429, "too many connections from this address", &req);
     }
     c->ip = std::move(ip);
     c->ip_counted = true;
@@ -111,6 +112,7 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   c->last_activity_ms = now_ms_;
   c->tokens = float(config_->max_messages_per_second > 1 ? config_->max_messages_per_second : 1);
   c->tokens_at_ms = now_ms_;
+  c->reports = config_->report_control;
   if (config_->ping_interval_ms > 0 || config_->idle_timeout_ms > 0) heartbeat_timers_.arm(&c->heartbeat, now_ms_);
   WorkerStats::add(stats_.handshakes_accepted);
   WorkerStats::add(stats_.connections_open);
@@ -135,7 +137,9 @@ void Worker::release_place(Connection* c) {
   c->ip_counted = false;
 }
 
-void Worker::refuse(Connection* c, int status, std::string_view reason) {
+void Worker::refuse(Connection* c, int status, std::string_view reason, const proto::HttpRequest* req, bool report) {
+  // A connection JS holds (a hook was deciding) is not a refusal to report: JS has it already.
+  if (report && report_refusals_ && !c->js_knows) emit_refusal(c, status, reason, req);
   stats_.rejected(status);
   release_place(c);  // a refused handshake holds no place under the limits
   std::string body(reason);
@@ -144,6 +148,26 @@ void Worker::refuse(Connection* c, int status, std::string_view reason) {
   std::string().swap(c->http);
   write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
   begin_drain(c);
+}
+
+// The request's parts are views into c->http, which refuse() frees after
+// this: they are copied into the batch here. Its size is bounded by the
+// request-head limit (431 beyond it), and only with refusals reported.
+void Worker::emit_refusal(Connection* c, int status, std::string_view reason, const proto::HttpRequest* req) {
+  std::string remote = c->transport->peer_address();
+  uint32_t offset = batch_->begin_strings();
+  batch_->append_string(reason);
+  batch_->append_string(req ? req->method : std::string_view());
+  batch_->append_string(req ? req->target : std::string_view());
+  batch_->append_string(remote);
+  batch_->append_string({});  // no protocol: from here on laid out as kUpgrade
+  size_t headers = req ? req->header_count : 0;
+  for (size_t i = 0; i < headers; ++i) {
+    batch_->append_string(req->headers[i].name);
+    batch_->append_string(req->headers[i].value);
+  }
+  batch_->end_strings(EventType::kRefused, c->slot, c->gen, offset, uint32_t(5 + 2 * headers));
+  batch_->events.back().num = uint32_t(status);
 }
 
 }  // namespace corews::server

@@ -9,7 +9,8 @@ namespace corews::server {
 // idle timeout. Reads only stamp the time; the list is touched here alone.
 void Worker::on_heartbeat(Connection* c) {
   if (c->state != ConnState::kOpen) return;  // closing has its own timeout
-  int64_t silent = now_ms_ - c->last_activity_ms;
+  // Paused by the user (ws.pause()), the peer's bytes wait unread: its silence is ours.
+  int64_t silent = c->user_paused ? 0 : now_ms_ - c->last_activity_ms;
   // A peer that reads nothing of what is queued for it is idle too, however
   // much it sends (a ping flood costs one pending pong, so its queue need not
   // fill): idle is no bytes in, or no bytes out while output waits.

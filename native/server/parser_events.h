@@ -37,10 +37,12 @@ struct Worker::ParserEvents {
     if (c->state != ConnState::kOpen) return;  // after our Close, no more frames from us
     if (!w.within_rate(c)) return;
     w.answer_ping(c, data, len);
+    if ((c->reports & kReportPings) && !gone()) w.batch_->add_payload(EventType::kPing, c->slot, c->gen, data, len);
   }
 
-  void on_pong(const uint8_t*, size_t) {
-    if (c->state == ConnState::kOpen) w.within_rate(c);
+  void on_pong(const uint8_t* data, size_t len) {
+    if (c->state != ConnState::kOpen || !w.within_rate(c)) return;
+    if (c->reports & kReportPongs) w.batch_->add_payload(EventType::kPong, c->slot, c->gen, data, len);
   }
 
   void on_close(uint16_t code, const uint8_t* reason, size_t len) {

@@ -68,7 +68,7 @@ void Worker::on_readable(Connection* c) {
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
       c->parser.feed(events, data, r.bytes);
-      if (batch_->arena.size() > kFlushArenaBytes) flush_batch();
+      if (batch_->cost() > kFlushArenaBytes) flush_batch();
       break;
     }
     default:
@@ -111,6 +111,19 @@ void Worker::unlist_paused(Connection* c) {
   last->paused_at = c->paused_at;
   paused_.pop_back();
   c->read_paused = false;
+}
+
+// The user's pause composes with the backpressure pause through
+// update_interest, which reads only when neither holds the connection: either
+// lifting leaves the other in force. The kernel's buffer fills meanwhile and
+// TCP pushes back on the peer. The silence while paused is the server's doing,
+// not the peer's: the heartbeat neither pings nor counts it idle (heartbeat.cpp),
+// and the idle clock starts again on resume.
+void Worker::set_user_paused(Connection* c, bool paused) {
+  if (c->user_paused == paused) return;
+  c->user_paused = paused;
+  if (!paused) c->last_activity_ms = now_ms_;
+  update_interest(c);
 }
 
 void Worker::resume_reading() {

@@ -59,6 +59,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
+      report_refusals_(config_->report_refusals),
       deflate_(config_->deflate),
       batch_(new_batch(id, 0)),
       read_buffer_(kReadBufferSize) {
@@ -278,7 +279,7 @@ void Worker::expire_timers() {
 void Worker::flush_batch() {
   if (batch_->empty()) return;
   // Inbound backpressure: past the bound, stop reading until JS catches up.
-  int64_t bytes = int64_t(batch_->arena.size());
+  int64_t bytes = int64_t(batch_->cost());
   if (unconsumed_.fetch_add(bytes, std::memory_order_acq_rel) + bytes > int64_t(config_->max_unconsumed) &&
       !reading_paused_.exchange(true, std::memory_order_acq_rel)) {
     WorkerStats::add(stats_.read_pauses);
@@ -301,7 +302,7 @@ void Worker::shutdown_gracefully(uint16_t code, std::string_view reason, int64_t
     switch (c->state) {
       case ConnState::kHandshake:
       case ConnState::kAwaitingJs:
-        refuse(c, 503, "server shutting down");
+        refuse(c, 503, "server shutting down", nullptr, false);
         break;
       case ConnState::kOpen:
       case ConnState::kPeerClosed:

@@ -54,6 +54,11 @@ struct WorkerConfig {
   std::shared_ptr<TlsContexts> tls;
   // permessage-deflate; max_memory is each worker's share of the server's budget.
   DeflateSettings deflate;
+  // Reports JS asked for from the start: control frames (kReportPings,
+  // kReportPongs) of every connection, and refused handshakes. Commands change
+  // them later (kReportControl per connection, kReportRefusals per worker).
+  uint8_t report_control = 0;
+  bool report_refusals = false;
 };
 
 // Where a worker sends its event batches (the addon: a threadsafe function).
@@ -123,6 +128,7 @@ class Worker {
   void pause_reading(Connection* c);
   void unlist_paused(Connection* c);
   void resume_reading();
+  void set_user_paused(Connection* c, bool paused);  // kPauseReading
   // Input a transport holds that no poller reports (TLS: decrypted, unread):
   // such connections are read again before the loop next waits.
   void note_held_input(Connection* c);
@@ -137,7 +143,11 @@ class Worker {
   // handshake_flow.cpp: the HTTP request, the hooks, 101 or a refusal.
   void on_request_bytes(Connection* c, const uint8_t* data, size_t len);
   void accept_upgrade(Connection* c, std::string_view protocol, std::string_view extra_headers);
-  void refuse(Connection* c, int status, std::string_view reason);
+  // `req`: the request when it parsed; `report`: false where JS is not to hear
+  // of it (plain HTTP answered 426, a shutdown) even with refusals reported.
+  void refuse(Connection* c, int status, std::string_view reason, const proto::HttpRequest* req = nullptr,
+              bool report = true);
+  void emit_refusal(Connection* c, int status, std::string_view reason, const proto::HttpRequest* req);
   void release_place(Connection* c);  // its place under maxConnections / maxConnectionsPerIp
   void await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
   void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
@@ -195,6 +205,7 @@ class Worker {
   size_t live_ = 0;     // connections in slots
   // Graceful shutdown: no new connections, and a deadline for the old ones.
   bool shutting_down_ = false;
+  bool report_refusals_ = false;  // kRefused events: WorkerConfig::report_refusals, then kReportRefusals
   int64_t shutdown_deadline_ = 0;
   // Inbound backpressure: bytes handed to JS and not yet dispatched.
   std::atomic<int64_t> unconsumed_{0};

@@ -172,7 +172,7 @@ void Worker::update_interest(Connection* c) {
     case ConnState::kFailed:
       break;  // while JS answers a Close or an error, the peer's further bytes stay in the kernel
     default:
-      if (!c->read_paused && !c->output_full && !c->destroy_after_flush) want = core::kPollIn;
+      if (!c->read_paused && !c->user_paused && !c->output_full && !c->destroy_after_flush) want = core::kPollIn;
   }
   if (c->out_pending()) want |= core::kPollOut;
   want |= c->transport->own_interest();  // a TLS transport's own needs (plain TCP: none)

@@ -14,7 +14,7 @@
 // The loop runs without a thread: step() is one run_once(0) followed by what
 // the addon and src/server.ts do with each delivered batch (record every
 // event, call on_event, echo a peer's Close, close on a protocol error, then
-// consumed(arena bytes) and hand the queued commands to the worker's inbox).
+// consumed(batch cost) and hand the queued commands to the worker's inbox).
 // Commands are encoded exactly as native/addon/native_server.cpp encodes them.
 #pragma once
 #include <dirent.h>
@@ -80,8 +80,8 @@ struct RecordedEvent {
   uint32_t slot;
   uint32_t gen;
   uint32_t num;
-  std::vector<std::string> strings;  // every event but kMessage
-  std::string payload;               // kMessage
+  std::vector<std::string> strings;  // every event but those with a payload
+  std::string payload;               // kMessage, kPing, kPong
   size_t batch;                      // index of the batch it came in
   Handle handle() const { return {slot, gen}; }
 };
@@ -97,6 +97,9 @@ inline const char* event_name(EventType t) {
     case EventType::kHttpRequest: return "http-request";
     case EventType::kStopped: return "stopped";
     case EventType::kDrain: return "drain";
+    case EventType::kPing: return "ping";
+    case EventType::kPong: return "pong";
+    case EventType::kRefused: return "refused";
   }
   return "?";
 }
@@ -107,7 +110,7 @@ inline bool decode_batch(const server::EventBatch& b, size_t index, std::vector<
   const std::vector<uint8_t>& a = b.arena;
   for (const server::Event& e : b.events) {
     RecordedEvent r{e.type, e.slot, e.gen, e.num, {}, {}, index};
-    if (e.type == EventType::kMessage) {
+    if (server::is_payload_event(e.type)) {
       if (size_t(e.offset) + e.size > a.size()) return false;
       r.payload.assign(reinterpret_cast<const char*>(a.data()) + e.offset, e.size);
     } else {
@@ -556,6 +559,16 @@ class WorkerHarness {
     server::CommandWriter(outbox_).add(server::CommandType::kClose, h.slot, h.gen, code, {reason});
   }
   void terminate(Handle h) { server::CommandWriter(outbox_).add(server::CommandType::kTerminate, h.slot, h.gen, 0, {}); }
+  // ws.pause() / ws.resume()
+  void pause(Handle h, bool paused) {
+    server::CommandWriter(outbox_).add(server::CommandType::kPauseReading, h.slot, h.gen, paused ? 1 : 0, {});
+  }
+  void report_control(Handle h, uint8_t bits) {
+    server::CommandWriter(outbox_).add(server::CommandType::kReportControl, h.slot, h.gen, bits, {});
+  }
+  void report_refusals(bool on) {
+    server::CommandWriter(outbox_).add(server::CommandType::kReportRefusals, 0, 0, on ? 1 : 0, {});
+  }
   void subscribe(Handle h, uint32_t topic) {
     server::CommandWriter(outbox_).add(server::CommandType::kSubscribe, h.slot, h.gen, 0,
                                        {{reinterpret_cast<const char*>(&topic), 4}});
@@ -802,7 +815,7 @@ class WorkerHarness {
           close(h, code, reason);
         }
       }
-      size_t bytes = batch->arena.size();
+      size_t bytes = batch->cost();
       batch.reset();
       if (on_batch) on_batch(index);
       if (worker_ && !options_.js_behind) worker_->consumed(bytes);

@@ -89,8 +89,6 @@ export interface ResolvedWsOptions {
   verifyClient: VerifyClient | undefined;
   handleProtocols: HandleProtocols | undefined;
   clientTracking: boolean;
-  /** ms after a ping() at which a live connection must have been heard from (see README). */
-  pongDelay: number;
   core: ServerOptions;
 }
 
@@ -103,9 +101,6 @@ const UNSUPPORTED: Record<string, string> = {
 const CORE_KNOWN = new Set(['threads', 'origins', 'handshakeTimeout', 'maxBackpressure', 'backpressurePolicy',
   'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp', 'maxMessagesPerSecond', 'tls']);
 
-/** Heartbeat defaults of corews/ws (seconds): see README, "ping and pong". */
-export const WS_PING_INTERVAL = 5;
-export const WS_IDLE_TIMEOUT = 10;
 const CLOSE_TIMEOUT = 5000;
 
 function deflate(value: unknown): boolean | PerMessageDeflateOptions | undefined {
@@ -180,26 +175,15 @@ export function resolveWsOptions(options: WebSocketServerOptions | undefined): R
   for (const key of Object.keys(corews)) {
     if (!CORE_KNOWN.has(key)) throw new TypeError(`option 'corews.${key}' is not taken here (known: ${[...CORE_KNOWN].join(', ')})`);
   }
-  const pingInterval = corews.pingInterval ?? WS_PING_INTERVAL;
-  const idleTimeout = corews.idleTimeout ?? WS_IDLE_TIMEOUT;
-  const closeTimeout = o.closeTimeout ?? CLOSE_TIMEOUT;
+  // corews's heartbeat (pingInterval, idleTimeout) keeps its defaults: it pings only a peer silent
+  // that long, so a ws program's own heartbeat keeps the peer from ever being silent.
   const core: ServerOptions = {
     ...corews,
-    pingInterval,
-    idleTimeout,
-    closeTimeout,
+    closeTimeout: o.closeTimeout ?? CLOSE_TIMEOUT,
     maxPayload: o.maxPayload ?? 100 * 1024 * 1024,
     ...(o.backlog !== undefined ? { backlog: o.backlog } : {}),
     ...(o.perMessageDeflate !== undefined ? { perMessageDeflate: deflate(o.perMessageDeflate) } : {}),
   };
-  // An emulated pong needs a connection that would have been closed if the peer had been silent:
-  // the idle close comes at most one heartbeat period late, and JS hears of it after the closing
-  // handshake's timeout. Without an idle timeout no pong can be vouched for.
-  let pongDelay = -1;
-  if (typeof idleTimeout === 'number' && idleTimeout > 0 && typeof pingInterval === 'number' && typeof closeTimeout === 'number') {
-    const period = pingInterval > 0 ? Math.min(pingInterval, idleTimeout) : idleTimeout;
-    pongDelay = Math.ceil((idleTimeout + period) * 1000 + closeTimeout + 500);
-  }
   return {
     mode: hasPort ? 'port' : hasServer ? 'server' : 'noServer',
     port: hasPort ? (o.port as number) : 0,
@@ -209,7 +193,6 @@ export function resolveWsOptions(options: WebSocketServerOptions | undefined): R
     verifyClient: fn<VerifyClient>('verifyClient', o.verifyClient),
     handleProtocols: fn<HandleProtocols>('handleProtocols', o.handleProtocols),
     clientTracking: bool('clientTracking', o.clientTracking, true),
-    pongDelay,
     core,
   };
 }

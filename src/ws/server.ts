@@ -6,11 +6,13 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Server as NetServer, Socket as NetSocket } from 'node:net';
-import { createServer, type AddressInfo, type Server } from '../server';
-import type { UpgradeRequest, UpgradeResult } from '../options';
+import { ReportControl } from '../native';
+import { Server as CoreServer, type AddressInfo } from '../server';
+import type { HandshakeRefusal, UpgradeRequest, UpgradeResult } from '../options';
 import { resolveWsOptions, type ResolvedWsOptions, type WebSocketServerOptions } from './options';
+import { RefusedSocket } from './refused-socket';
 import { emulateRequest, type UpgradeIncomingMessage } from './request';
-import { WebSocket } from './socket';
+import { WebSocket, type OtherEvent } from './socket';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Carries a handleUpgrade() call's identity through the native handshake to the upgrade hook. */
@@ -59,6 +61,26 @@ function freeName(headers: Record<string, string>, name: string): string | undef
   return undefined;
 }
 
+/** The events of a {@link WebSocketServer} and their listeners' arguments. */
+export interface WebSocketServerEventMap {
+  /** A connection is open (`req`: Node's request, or the emulated one on corews's own listener). */
+  connection: [socket: WebSocket, req: UpgradeIncomingMessage];
+  /** The 101's lines, before it is sent: lines appended are sent too (see README). */
+  headers: [headers: string[], req: UpgradeIncomingMessage];
+  listening: [];
+  close: [];
+  error: [err: Error];
+  /**
+   * A refused handshake: ws's request checks in handleUpgrade (`socket` is Node's, still to be
+   * answered), or a native refusal (`socket` a {@link RefusedSocket}: already answered and closed).
+   */
+  wsClientError: [err: Error, socket: Duplex, req: UpgradeIncomingMessage];
+}
+
+/** A listener of `event` on a {@link WebSocketServer}; checked as {@link WebSocketListener} is. */
+export type WebSocketServerListener<K extends keyof WebSocketServerEventMap> =
+  { bivarianceHack(this: WebSocketServer, ...args: WebSocketServerEventMap[K]): void }['bivarianceHack'];
+
 /**
  * ws's `WebSocketServer` on the corews native engine. See the README section "ws-compatible API"
  * for what is emulated and what differs.
@@ -70,7 +92,7 @@ export class WebSocketServer extends EventEmitter {
    */
   readonly clients: Set<WebSocket>;
   readonly #o: ResolvedWsOptions;
-  readonly #core: Server<Conn>;
+  readonly #core: CoreServer<Conn>;
   readonly #handed = new Map<string, Handed>();
   #open = 0;
   #state = State.Running;
@@ -86,13 +108,21 @@ export class WebSocketServer extends EventEmitter {
     const o = resolveWsOptions(options);
     this.#o = o;
     this.clients = (o.clientTracking ? new Set<WebSocket>() : undefined) as Set<WebSocket>;
-    this.#core = createServer<Conn>({
+    // Pings, pongs and refusals are reported on demand: for a socket with a 'ping' or 'pong'
+    // listener, and while this server has a 'wsClientError' listener. A socket starts with both:
+    // the client may ping right after the 101, before a listener added on 'connection' could
+    // tell the worker; once 'connection' has run, a socket without such listeners stops them.
+    this.#core = new CoreServer<Conn>({
       ...o.core,
       upgrade: (req) => this.#upgrade(req),
       open: (core) => this.#opened(core.data, core as Parameters<typeof WebSocket._create>[0]),
       message: (core, data, isBinary) => core.data.ws?._message(data, isBinary),
-      close: (core, code, reason) => this.#closed(core.data, code, reason),
-    });
+      close: (core, code, reason) => this.#closed(core.data, code, reason, core._failure),
+      ping: (core, data) => core.data.ws?._control('ping', data),
+      pong: (core, data) => core.data.ws?._control('pong', data),
+      refused: (refusal) => this.#refused(refusal),
+    }, { reportControl: ReportControl.Pings | ReportControl.Pongs, reportRefusals: false });
+    this.#watchListeners();
     if (o.mode === 'port') {
       if (callback) this.once('listening', callback);
       this.#core.listen(o.port, o.host).then(
@@ -115,6 +145,62 @@ export class WebSocketServer extends EventEmitter {
         server.removeListener('upgrade', upgrade);
       };
     }
+  }
+
+  // 'newListener' runs before the listener is added, 'removeListener' after it is gone.
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (event === 'wsClientError' && this.listenerCount('wsClientError') === 0) this.#core._reportRefusals(true);
+  };
+  readonly #onRemoveListener = (event: string | symbol): void => {
+    if (event === 'wsClientError' && this.listenerCount('wsClientError') === 0) this.#core._reportRefusals(false);
+  };
+
+  #watchListeners(): void {
+    if (!this.listeners('newListener').includes(this.#onNewListener)) super.on('newListener', this.#onNewListener);
+    if (!this.listeners('removeListener').includes(this.#onRemoveListener)) super.on('removeListener', this.#onRemoveListener);
+  }
+
+  /** As EventEmitter's; the server keeps watching whether `'wsClientError'` has listeners. */
+  override removeAllListeners(event?: string | symbol): this {
+    super.removeAllListeners(event);
+    this.#watchListeners();  // its own two, if they went too
+    if (this.listenerCount('wsClientError') === 0) this.#core._reportRefusals(false);
+    return this;
+  }
+
+  /** Adds a listener; `wss.on('connection', (ws, req) => …)` is typed by {@link WebSocketServerEventMap}. */
+  override on<K extends keyof WebSocketServerEventMap>(event: K, listener: WebSocketServerListener<K>): this;
+  override on<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketServerEventMap>, listener: (...args: never[]) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** As {@link on}, for one call. */
+  override once<K extends keyof WebSocketServerEventMap>(event: K, listener: WebSocketServerListener<K>): this;
+  override once<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketServerEventMap>, listener: (...args: never[]) => void): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Removes a listener added with {@link on} or {@link once}. */
+  override off<K extends keyof WebSocketServerEventMap>(event: K, listener: WebSocketServerListener<K>): this;
+  override off<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketServerEventMap>, listener: (...args: never[]) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The same as {@link on}. */
+  override addListener<K extends keyof WebSocketServerEventMap>(event: K, listener: WebSocketServerListener<K>): this;
+  override addListener<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketServerEventMap>, listener: (...args: never[]) => void): this;
+  override addListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.addListener(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The same as {@link off}. */
+  override removeListener<K extends keyof WebSocketServerEventMap>(event: K, listener: WebSocketServerListener<K>): this;
+  override removeListener<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketServerEventMap>, listener: (...args: never[]) => void): this;
+  override removeListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.removeListener(event, listener as (...args: unknown[]) => void);
   }
 
   /**
@@ -275,19 +361,41 @@ export class WebSocketServer extends EventEmitter {
     return { accept: true, protocol, headers: extra, data: { req, cb, ws: undefined } };
   }
 
+  /**
+   * A handshake the worker refused (and answered): `'wsClientError'` with a stand-in socket, and
+   * Node's request when it came through handleUpgrade.
+   */
+  #refused(r: HandshakeRefusal): void {
+    const { [ID_HEADER]: id, ...headers } = r.headers;
+    const handed = id !== undefined ? this.#handed.get(id) : undefined;
+    if (handed !== undefined) {
+      clearTimeout(handed.timer);
+      this.#handed.delete(id!);
+    }
+    if (this.listenerCount('wsClientError') === 0) return;
+    const request: UpgradeRequest = { method: r.method, url: r.url, headers, remoteAddress: r.remoteAddress, protocols: [], protocol: '' };
+    const req = handed?.req ?? emulateRequest(request, headers, this.#core.secure);
+    this.emit('wsClientError', new Error(r.reason), new RefusedSocket(r.remoteAddress, r.status), req);
+  }
+
   #opened(conn: Conn, core: Parameters<typeof WebSocket._create>[0]): void {
-    const ws = WebSocket._create(core, this.#o.pongDelay);
+    const ws = WebSocket._create(core);
     conn.ws = ws;
     this.#open++;
     this.clients?.add(ws);
-    conn.cb(ws, conn.req);
+    try {
+      conn.cb(ws, conn.req);
+    } finally {
+      ws._syncReports();
+    }
   }
 
-  #closed(conn: Conn, code: number, reason: string): void {
+  #closed(conn: Conn, code: number, reason: string, failure: { code: number; reason: string } | undefined): void {
     const ws = conn.ws;
     if (ws === undefined) return;
     this.#open--;
     this.clients?.delete(ws);
+    if (failure !== undefined) ws._failed(failure.code, failure.reason);
     ws._closed(code, reason);
     this.#maybeFinish();
   }

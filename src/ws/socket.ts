@@ -1,6 +1,7 @@
 // A ws-style socket over a corews WebSocket handle: an EventEmitter with ws's events and
 // methods, fed by the server's native events.
 import { EventEmitter } from 'node:events';
+import { ReportControl } from '../native';
 import { SendStatus, type Payload, type WebSocket as CoreSocket } from '../websocket';
 import { describe } from '../options';
 import {
@@ -32,10 +33,46 @@ export interface WsSendOptions {
 /** The callback of send, ping and pong: no argument once the data is handed to the worker, else the error. */
 export type WsCallback = (err?: Error) => void;
 
+/** A binary message as `'message'` listeners get it, by `binaryType` (text always comes as a Buffer). */
+export type WsMessageData = Buffer | ArrayBuffer | Buffer[] | Blob;
+
+/** The events of a {@link WebSocket} and their listeners' arguments. */
+export interface WebSocketEventMap {
+  /** A whole message: text as a Buffer (isBinary false), binary by `binaryType`. */
+  message: [data: WsMessageData, isBinary: boolean];
+  /** The connection is gone: the close code and reason (a Buffer). */
+  close: [code: number, reason: Buffer];
+  /** A ping from the client, with its payload (already answered natively). */
+  ping: [data: Buffer];
+  /** A pong from the client, with its payload. */
+  pong: [data: Buffer];
+  /**
+   * The client broke the protocol (or a corews limit): the server closes with `err.closeCode`
+   * (1002, 1007, 1008, 1009) and `'close'` follows. `err.code` as in ws for 1007 and 1009.
+   */
+  error: [err: Error];
+  /** Never emitted: a server-side socket is open when the program gets it. */
+  open: [];
+}
+
+/**
+ * A listener of `event` on a {@link WebSocket}. Its parameters are checked as a method's are
+ * (bivariantly), so that ws programs' `(data: Buffer) => …` for `'message'` compiles (a Buffer is
+ * one of the forms `data` takes) while a listener of an unrelated shape does not.
+ */
+export type WebSocketListener<K extends keyof WebSocketEventMap> =
+  { bivarianceHack(this: WebSocket, ...args: WebSocketEventMap[K]): void }['bivarianceHack'];
+
+/** An event name that is none of {@link WebSocketEventMap}'s (listeners of those are typed by it). */
+export type OtherEvent<E, Known> = E extends Known ? never : E;
+
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 
+/** ws's `err.code` for the close codes where one name covers every cause. */
+const WS_ERROR_CODES: Record<number, string> = { 1007: 'WS_ERR_INVALID_UTF8', 1009: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' };
+
 /** @internal What the constructor takes from the server; a user calling `new WebSocket` has none. */
-let creating: { core: CoreSocket<unknown>; pongDelay: number } | undefined;
+let creating: CoreSocket<unknown> | undefined;
 
 function toBuffer(data: WsData): Buffer {
   if (typeof data === 'number') return Buffer.from(String(data));
@@ -68,9 +105,7 @@ export class WebSocket extends EventEmitter {
   readonly CLOSED = 3;
 
   readonly #core: CoreSocket<unknown>;
-  readonly #pongDelay: number;
   #binaryType: BinaryType = 'nodebuffer';
-  #pings: Set<NodeJS.Timeout> | undefined;
   #fragments: Buffer[] | undefined;
   #fragmentsBinary = false;
 
@@ -86,14 +121,86 @@ export class WebSocket extends EventEmitter {
       void address, protocols, options;
       throw new Error('corews/ws is server-only: new WebSocket(url) cannot open a client connection; use the ws package (or another client) for that');
     }
-    this.#core = init.core;
-    this.#pongDelay = init.pongDelay;
+    this.#core = init;
+    this.#watchListeners();
   }
 
   /** @internal */
-  static _create(core: CoreSocket<unknown>, pongDelay: number): WebSocket {
-    creating = { core, pongDelay };
+  static _create(core: CoreSocket<unknown>): WebSocket {
+    creating = core;
     return new WebSocket();
+  }
+
+  // Pings and pongs reach JS only for a socket with a 'ping' or 'pong' listener: the worker is
+  // told as listeners come and go ('newListener' runs before the listener is added).
+  // Shared by every socket (EventEmitter calls a listener with its emitter as `this`): no
+  // closure per socket, as each costs an idle connection's memory.
+  static readonly #onNewListener = function (this: WebSocket, event: string | symbol): void {
+    this.#reportControl(event);
+  };
+  static readonly #onRemoveListener = function (this: WebSocket): void {
+    this.#reportControl(undefined);
+  };
+
+  #watchListeners(): void {
+    const onNew = WebSocket.#onNewListener;
+    const onRemove = WebSocket.#onRemoveListener;
+    if (!this.listeners('newListener').includes(onNew)) super.on('newListener', onNew);
+    if (!this.listeners('removeListener').includes(onRemove)) super.on('removeListener', onRemove);
+  }
+
+  #reportControl(adding: string | symbol | undefined): void {
+    const pings = adding === 'ping' || this.listenerCount('ping') > 0;
+    const pongs = adding === 'pong' || this.listenerCount('pong') > 0;
+    this.#core._reportControl((pings ? ReportControl.Pings : 0) | (pongs ? ReportControl.Pongs : 0));
+  }
+
+  /** @internal The worker reports the control frames this socket has listeners for (after 'connection'). */
+  _syncReports(): void {
+    this.#reportControl(undefined);
+  }
+
+  /** As EventEmitter's; the socket keeps watching which of its events have listeners. */
+  override removeAllListeners(event?: string | symbol): this {
+    super.removeAllListeners(event);
+    this.#watchListeners();  // its own two, if they went too
+    this.#reportControl(undefined);
+    return this;
+  }
+
+  /** Adds a listener; `ws.on('message', (data, isBinary) => …)` is typed by {@link WebSocketEventMap}. */
+  override on<K extends keyof WebSocketEventMap>(event: K, listener: WebSocketListener<K>): this;
+  override on<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketEventMap>, listener: (...args: never[]) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** As {@link on}, for one call. */
+  override once<K extends keyof WebSocketEventMap>(event: K, listener: WebSocketListener<K>): this;
+  override once<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketEventMap>, listener: (...args: never[]) => void): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Removes a listener added with {@link on} or {@link once}. */
+  override off<K extends keyof WebSocketEventMap>(event: K, listener: WebSocketListener<K>): this;
+  override off<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketEventMap>, listener: (...args: never[]) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The same as {@link on}. */
+  override addListener<K extends keyof WebSocketEventMap>(event: K, listener: WebSocketListener<K>): this;
+  override addListener<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketEventMap>, listener: (...args: never[]) => void): this;
+  override addListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.addListener(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The same as {@link off}. */
+  override removeListener<K extends keyof WebSocketEventMap>(event: K, listener: WebSocketListener<K>): this;
+  override removeListener<E extends string | symbol>(event: OtherEvent<E, keyof WebSocketEventMap>, listener: (...args: never[]) => void): this;
+  override removeListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.removeListener(event, listener as (...args: unknown[]) => void);
   }
 
   /** 1 (OPEN), 2 (CLOSING) after close() or the peer's Close, 3 (CLOSED) once gone; never 0 on a server. */
@@ -126,9 +233,9 @@ export class WebSocket extends EventEmitter {
     return this.#core.remoteAddress;
   }
 
-  /** Always false: reading cannot be paused from JS (see {@link pause}). */
+  /** Whether {@link pause} holds the socket. */
   get isPaused(): boolean {
-    return false;
+    return this.#core.isPaused;
   }
 
   /** How binary messages are given to `'message'` listeners: 'nodebuffer' (default), 'arraybuffer', 'fragments', 'blob'. */
@@ -196,9 +303,8 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
-   * Sends a ping (at most 125 bytes, else RangeError). The client's pong does not reach JS; a
-   * `'pong'` event is emitted, `pongDelay` ms later (README: "ping and pong"), only if the
-   * connection is still open then, which proves the peer was heard from after this ping.
+   * Sends a ping (at most 125 bytes, else RangeError). The client's pong comes as a `'pong'`
+   * event, when the socket has a `'pong'` listener.
    */
   ping(data?: WsData | WsCallback, mask?: boolean | WsCallback, cb?: WsCallback): void {
     if (typeof data === 'function') {
@@ -215,13 +321,6 @@ export class WebSocket extends EventEmitter {
     }
     this.#core.ping(bytes);
     if (cb) process.nextTick(cb);
-    if (this.#pongDelay < 0) return;
-    const timer = setTimeout(() => {
-      this.#pings?.delete(timer);
-      if (this.readyState === 1) this.emit('pong', bytes);
-    }, this.#pongDelay);
-    timer.unref();
-    (this.#pings ??= new Set()).add(timer);
   }
 
   /** Sends an unsolicited pong (at most 125 bytes, else RangeError). Pings are answered natively. */
@@ -257,16 +356,17 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
-   * @throws Error always: a connection cannot be paused from JS in corews. The worker stops
-   * reading by itself when JS falls behind (see README).
+   * Stops reading from the client: no `'message'` until {@link resume}; the client's further
+   * bytes stay in the kernel and TCP pushes back on it. Messages already read are held and come,
+   * in order, after resume. A paused socket is not idle for corews's heartbeat. No-op unless open.
    */
   pause(): void {
-    throw new Error('corews/ws: ws.pause() is not supported: reading cannot be paused from JS (the native worker stops reading by itself when JS falls behind)');
+    this.#core.pause();
   }
 
-  /** @throws Error always, as {@link pause}. */
+  /** Reads again after {@link pause}. */
   resume(): void {
-    throw new Error('corews/ws: ws.resume() is not supported: reading cannot be paused from JS (the native worker stops reading by itself when JS falls behind)');
+    this.#core.resume();
   }
 
   /** As in the DOM (and ws): listeners get event objects; `once` is honoured. */
@@ -286,7 +386,7 @@ export class WebSocket extends EventEmitter {
   set onmessage(handler: unknown) { setAttribute(this, 'message', handler); }
   get onclose(): unknown { return getAttribute(this, 'close'); }
   set onclose(handler: unknown) { setAttribute(this, 'close', handler); }
-  /** Never called (see README): protocol errors close the connection natively with their code. */
+  /** Protocol errors of the client, before the close (see the `'error'` event). */
   get onerror(): unknown { return getAttribute(this, 'error'); }
   set onerror(handler: unknown) { setAttribute(this, 'error', handler); }
 
@@ -312,10 +412,26 @@ export class WebSocket extends EventEmitter {
     }
   }
 
+  /** @internal A ping or pong from the client (reported only while listened to). */
+  _control(event: 'ping' | 'pong', data: Buffer): void {
+    this.emit(event, data);
+  }
+
+  /**
+   * @internal The peer broke the protocol and the server closed with `code`: `'error'` before
+   * `'close'`, as in ws, but only when listened to (an unheard 'error' would crash the process).
+   */
+  _failed(code: number, reason: string): void {
+    if (this.listenerCount('error') === 0) return;
+    const err = new Error(reason) as Error & { code?: string; closeCode: number };
+    const wsCode = WS_ERROR_CODES[code];
+    if (wsCode !== undefined) err.code = wsCode;
+    err.closeCode = code;
+    this.emit('error', err);
+  }
+
   /** @internal The connection is gone. */
   _closed(code: number, reason: string): void {
-    if (this.#pings) for (const timer of this.#pings) clearTimeout(timer);
-    this.#pings = undefined;
     this.emit('close', code, Buffer.from(reason));
   }
 }
