@@ -11,6 +11,7 @@ export { MAX_MESSAGE_BYTES, WebSocket, SendStatus, type Payload, type ReadyState
 export type {
   Headers,
   HttpRequest,
+  HttpBodyStream,
   HttpResponse,
   ServerOptions,
   UpgradeAccept,
