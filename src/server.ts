@@ -628,7 +628,11 @@ export class Server<UserData = unknown> {
       this.#respond(worker, slot, gen, status, lines, body, stream !== undefined);
       if (stream === undefined) return;
       if (parts.method === 'HEAD') {
-        void stream[Symbol.asyncIterator]().return?.();  // not read: let it release what it holds
+        // Not read: let it release what it holds. A stream's iterator not yet started would
+        // not (its return() never reaches the code that destroys it), so a stream is destroyed.
+        const destroyable = stream as { destroy?: unknown };
+        if (typeof destroyable.destroy === 'function') (destroyable.destroy as () => void)();
+        else Promise.resolve(stream[Symbol.asyncIterator]().return?.()).catch((err: unknown) => this.#report(err));
         return;
       }
       const link = { native: this.#native, counters: this.#counters, commandQueued: () => this.#commandQueued() };
