@@ -371,6 +371,28 @@ describe('streamed responses', () => {
     expect(received).toBeGreaterThan(pieces * piece.length);
   });
 
+  it('a client that reads none of a stream for idleTimeout is dropped, and the iterator ends', async () => {
+    let finished = false;
+    const { port, server } = await serve({
+      threads: 1,
+      idleTimeout: 1,
+      http: () => ({
+        body: (async function* () {
+          try {
+            for (;;) yield Buffer.alloc(256 * 1024);
+          } finally {
+            finished = true;
+          }
+        })(),
+      }),
+    });
+    const c = await raw(port);
+    c.socket.pause();
+    c.write('GET / HTTP/1.1\r\n\r\n');
+    await waitFor(() => finished, 5000, 'the stalled stream ended');
+    expect(server.stats().idleCloses).toBe(1);
+  });
+
   it('a client that goes mid-stream ends the iterator (its finally runs)', async () => {
     let finished = false;
     const { port } = await serve({

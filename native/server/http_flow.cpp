@@ -106,6 +106,8 @@ void Worker::answer_http(Connection* c, int status, std::string_view headers, st
   if (c->state == ConnState::kDead) return;
   if (stream && send_body) {
     c->state = ConnState::kHttpStreaming;
+    // idleTimeout, as for a WebSocket that reads nothing of its queue (heartbeat.cpp).
+    if (config_->idle_timeout_ms > 0) heartbeat_timers_.arm(&c->heartbeat, now_ms_);
     update_interest(c);
     return;
   }
@@ -151,6 +153,7 @@ void Worker::finish_exchange(Connection* c) {
   size_t end = c->exchange->request_end;
   c->exchange.reset();
   c->drain_armed = false;
+  core::DeadlineList::cancel(&c->heartbeat);
   if (!keep) {
     std::string().swap(c->http);
     begin_drain(c);
