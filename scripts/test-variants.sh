@@ -7,7 +7,7 @@
 #   npm run test:variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts test/tls.test.ts test/cli-bench.test.ts test/deflate.test.ts test/attach.test.ts)
+SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/http-hook.test.ts test/lifecycle.test.ts test/topics.test.ts test/tls.test.ts test/cli-bench.test.ts test/deflate.test.ts test/attach.test.ts)
 
 libuv=$(bash scripts/build-variant.sh libuv COREWS_POLLER=libuv)
 echo "== libuv poller backend"
