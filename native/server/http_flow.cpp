@@ -36,7 +36,7 @@ void Worker::begin_exchange(Connection* c, const proto::HttpRequest& req, size_t
   x->keep_alive = proto::wants_keep_alive(req);
   x->head_only = req.method == "HEAD";
   c->exchange = std::move(x);
-  // A client waiting for leave to send its body (curl does for large ones) gets it now.
+  // A client that waits for permission to send its body (curl does, for large ones) gets it now.
   if (framing.kind != proto::BodyFraming::kNone && req.version_minor >= 1 && req.has_token("expect", "100-continue")) {
     write_bytes(c, reinterpret_cast<const uint8_t*>(kContinue.data()), kContinue.size());
     if (c->state == ConnState::kDead) return;
