@@ -20,10 +20,18 @@ export interface RequestParts {
   protocol: string;
   headers: Headers;
   offered: string[];
+  /** An HTTP request's body (empty for upgrades). */
+  body: Buffer;
 }
 
-/** Reads `count` strings from `values` at `start`: method, url, remote, protocol, then name/value pairs. */
-export function readRequest(values: readonly string[], start: number, count: number): RequestParts {
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Reads `count` strings from `values` at `start`: method, url, remote, protocol, then name/value
+ * pairs; and the body, `bodyLength` bytes of the arena at `bodyOffset`.
+ */
+export function readRequest(values: readonly string[], start: number, count: number, arena: ArrayBuffer | undefined,
+  bodyOffset: number, bodyLength: number): RequestParts {
   const headers: Headers = Object.create(null) as Headers;
   for (let i = start + 4; i < start + count; i += 2) {
     const name = values[i].toLowerCase();
@@ -41,6 +49,7 @@ export function readRequest(values: readonly string[], start: number, count: num
     protocol: values[start + 3],
     headers,
     offered,
+    body: bodyLength > 0 && arena !== undefined ? Buffer.from(arena, bodyOffset, bodyLength) : EMPTY,
   };
 }
 
@@ -80,9 +89,15 @@ export function checkStatus(status: unknown, fallback: number): number {
   return status;
 }
 
+/** True for a streamed body: an async iterable that is not a string or bytes. */
+export function isBodyStream(body: unknown): body is AsyncIterable<string | Uint8Array> {
+  return body !== null && typeof body === 'object' && !(body instanceof Uint8Array) &&
+    typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
 export function bodyBytes(body: unknown): Uint8Array {
   if (body === undefined) return new Uint8Array(0);
   if (typeof body === 'string') return Buffer.from(body);
   if (body instanceof Uint8Array) return body;
-  throw new TypeError('body must be a string or Uint8Array');
+  throw new TypeError('body must be a string, a Uint8Array or an async iterable of them');
 }

@@ -12,6 +12,7 @@ export type {
   HandshakeRefusal,
   Headers,
   HttpRequest,
+  HttpBodyStream,
   HttpResponse,
   ServerOptions,
   UpgradeAccept,

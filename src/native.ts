@@ -58,6 +58,9 @@ export interface NativeOptions {
   /** Longest text message in bytes (at most maxPayload). */
   maxTextPayload: number;
   handshakeTimeout: number;
+  maxHttpBody: number;
+  /** Milliseconds; 0: no keep-alive. */
+  httpKeepAliveTimeout: number;
   closeTimeout: number;
   upgradeHook: boolean;
   httpHook: boolean;
@@ -178,7 +181,10 @@ export interface NativeServer {
   /** Refused handshakes reach JS (Refused events) on every worker, or no longer. */
   reportRefusals(on: boolean): void;
   accept(worker: number, slot: number, gen: number, protocol: string, headerLines: string): void;
-  respond(worker: number, slot: number, gen: number, status: number, headerLines: string, body: Uint8Array): void;
+  /** `stream`: the head only (chunked); the body follows in {@link httpChunk} calls. */
+  respond(worker: number, slot: number, gen: number, status: number, headerLines: string, body: Uint8Array, stream: boolean): void;
+  /** A piece of a streamed response body; `end` with the last one (which may be empty). */
+  httpChunk(worker: number, slot: number, gen: number, data: Uint8Array, wantsDrain: boolean, end: boolean): void;
   subscribe(worker: number, slot: number, gen: number, topicId: number): void;
   unsubscribe(worker: number, slot: number, gen: number, topicId: number): void;
   publish(perWorker: Int32Array, topicId: number, data: string | Uint8Array, opcode: Opcode,

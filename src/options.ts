@@ -52,15 +52,38 @@ export interface HttpRequest {
   readonly url: string;
   readonly headers: Headers;
   readonly remoteAddress: string;
+  /**
+   * The request body (Content-Length or chunked, decoded), complete before the hook runs; empty
+   * when there is none. At most `maxHttpBody` bytes: larger requests get 413 without the hook.
+   */
+  readonly body: Buffer;
 }
 
-/** The `http` hook's answer. The connection closes after it (one request per connection). */
+/**
+ * A streamed response body: any async iterable of strings (UTF-8) and byte chunks, such as a Node
+ * `Readable` (`fs.createReadStream`, `Readable.from(...)`), an async generator or a web
+ * `ReadableStream`. It is sent with `Transfer-Encoding: chunked`, one chunk per piece; the next
+ * piece is pulled only once the connection's queue is under 16 KiB, so a slow client holds the
+ * stream, not memory.
+ */
+export type HttpBodyStream = AsyncIterable<string | Uint8Array>;
+
+/**
+ * The `http` hook's answer. The connection is kept for the client's next request unless the
+ * client asked otherwise (`Connection: close`, HTTP/1.0 without keep-alive), the server is
+ * closing, or `httpKeepAliveTimeout` is 0.
+ */
 export interface HttpResponse {
-  /** 200–599; default 200. */
+  /** 200–599; default 200. 204 and 304 responses carry no body. */
   readonly status?: number;
+  /** The server sets Connection, Content-Length and Transfer-Encoding itself. */
   readonly headers?: Headers;
-  /** A string body gets `content-type: text/plain; charset=utf-8` unless a content-type is given. */
-  readonly body?: string | Uint8Array;
+  /**
+   * A string or bytes (sent with Content-Length), or a {@link HttpBodyStream} (sent chunked). A
+   * string body gets `content-type: text/plain; charset=utf-8` unless a content-type is given.
+   * HEAD requests get the headers only (a stream is then not read, and its iterator is ended).
+   */
+  readonly body?: string | Uint8Array | HttpBodyStream;
 }
 
 /** Options of {@link createServer}. Every field is optional. */
@@ -78,8 +101,15 @@ export interface ServerOptions<UserData = unknown> {
   protocols?: readonly string[];
   /** Largest message in bytes, after reassembly; larger ones close with 1009. Default 16 MiB, at most 1 GiB. */
   maxPayload?: number;
-  /** Milliseconds a client has to complete its handshake, else 408. Default 10 000. */
+  /** Milliseconds a client has to complete its handshake (or an HTTP request, body included), else 408. Default 10 000. */
   handshakeTimeout?: number;
+  /** Largest request body the `http` hook is given, in bytes; larger ones get 413. Default 64 KiB, at most 1 GiB. */
+  maxHttpBody?: number;
+  /**
+   * Milliseconds an HTTP connection (the `http` hook's) is kept open for the client's next
+   * request; then it is closed. 0: close after every response. Default 5 000 (as Node's http).
+   */
+  httpKeepAliveTimeout?: number;
   /** Milliseconds to wait for the peer's Close (or FIN) after ours before dropping the connection. Default 5 000. */
   closeTimeout?: number;
   /** listen(2) backlog per worker. Default 511. */
@@ -170,6 +200,9 @@ export interface ResolvedOptions<UserData> {
   protocols: string[];
   maxPayload: number;
   handshakeTimeout: number;
+  maxHttpBody: number;
+  /** Milliseconds; 0: no keep-alive. */
+  httpKeepAliveTimeout: number;
   closeTimeout: number;
   backlog: number;
   maxBackpressure: number;
@@ -199,7 +232,8 @@ export interface ResolvedOptions<UserData> {
 }
 
 const KNOWN = new Set([
-  'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'closeTimeout', 'backlog',
+  'threads', 'path', 'origins', 'protocols', 'maxPayload', 'handshakeTimeout', 'maxHttpBody', 'httpKeepAliveTimeout',
+  'closeTimeout', 'backlog',
   'maxBackpressure', 'backpressurePolicy', 'idleTimeout', 'pingInterval', 'maxConnections', 'maxConnectionsPerIp',
   'maxMessagesPerSecond', 'tls', 'perMessageDeflate', 'upgrade', 'http', 'open', 'drain', 'message', 'close', 'error',
   'ping', 'pong', 'refused',
@@ -293,6 +327,8 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
     protocols: strings('protocols', o.protocols, (s) => TOKEN.test(s), 'an HTTP token'),
     maxPayload: integer('maxPayload', o.maxPayload, 16 * 1024 * 1024, 1, MAX_PAYLOAD_LIMIT),
     handshakeTimeout: integer('handshakeTimeout', o.handshakeTimeout, 10_000, 1, 2_147_483_647),
+    maxHttpBody: integer('maxHttpBody', o.maxHttpBody, 64 * 1024, 0, 2 ** 30),
+    httpKeepAliveTimeout: integer('httpKeepAliveTimeout', o.httpKeepAliveTimeout, 5_000, 0, 2_147_483_647),
     closeTimeout: integer('closeTimeout', o.closeTimeout, 5_000, 1, 2_147_483_647),
     backlog: integer('backlog', o.backlog, 511, 1, 65_535),
     maxBackpressure: integer('maxBackpressure', o.maxBackpressure, 16 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),

@@ -4,7 +4,8 @@ import { constants } from 'node:buffer';
 import dns from 'node:dns/promises';
 import * as net from 'node:net';
 import os from 'node:os';
-import { bodyBytes, checkStatus, headerLines, readRequest, type RequestParts } from './http';
+import { bodyBytes, checkStatus, headerLines, isBodyStream, readRequest, type RequestParts } from './http';
+import { HttpConnections, streamBody } from './http_stream';
 import { bridgeUpgrade, isTlsSocket } from './bridge';
 import { binding } from './loader';
 import { EventType, META_FIELDS, MessageFlag, Opcode, ReportControl, type NativeServer } from './native';
@@ -110,6 +111,8 @@ export class Server<UserData = unknown> {
   #sockets: (WebSocket<UserData> | undefined)[][] = [];
   /** Handshakes waiting on a hook, by worker, then slot. */
   #pending: Map<number, Pending<UserData>>[] = [];
+  /** Connections that served an HTTP request (keep-alive, streamed bodies), by worker. */
+  #http: HttpConnections[] = [];
   #openCount = 0;
   #stoppedWorkers = 0;
   /** Round-robin over the workers for handed-over connections. */
@@ -142,6 +145,8 @@ export class Server<UserData = unknown> {
       // A text message must fit in one JS string: longer ones close with 1009 at their header.
       maxTextPayload: Math.min(o.maxPayload, MAX_STRING_BYTES),
       handshakeTimeout: o.handshakeTimeout,
+      maxHttpBody: o.maxHttpBody,
+      httpKeepAliveTimeout: o.httpKeepAliveTimeout,
       closeTimeout: o.closeTimeout,
       upgradeHook: o.upgrade !== undefined,
       httpHook: o.http !== undefined,
@@ -217,6 +222,7 @@ export class Server<UserData = unknown> {
     this.#counters.length = 0;
     for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));
     this.#pending = Array.from({ length: threads }, () => new Map());
+    this.#http = Array.from({ length: threads }, () => new HttpConnections());
     return bound;
   }
 
@@ -518,7 +524,7 @@ export class Server<UserData = unknown> {
           }
           case EventType.Refused: {
             if (!o.refused) break;
-            const parts = readRequest(values, first + 1, meta[i + 5] - 1);
+            const parts = readRequest(values, first + 1, meta[i + 5] - 1, undefined, 0, 0);
             try {
               o.refused({ status: num, reason: values[first], method: parts.method, url: parts.url, headers: parts.headers,
                 remoteAddress: parts.remoteAddress });
@@ -533,6 +539,7 @@ export class Server<UserData = unknown> {
             const remote = values[first + 2];
             const agreed = values[first + 3];
             const extensions = agreed === this.#extensions ? this.#extensions : (this.#extensions = agreed);
+            this.#http[worker].forget(slot, gen);  // it served HTTP first: a WebSocket now
             const pending = this.#pending[worker].get(slot);
             let data: UserData | undefined;
             if (pending !== undefined && pending.gen === gen) {
@@ -586,12 +593,13 @@ export class Server<UserData = unknown> {
             } else {
               const pending = this.#pending[worker].get(slot);
               if (pending !== undefined && pending.gen === gen) this.#pending[worker].delete(slot);
+              this.#http[worker].closed(slot, gen);
             }
             break;
           }
           case EventType.Upgrade:
           case EventType.HttpRequest: {
-            const req = readRequest(values, first, meta[i + 5]);
+            const req = readRequest(values, first, meta[i + 5], arena, meta[i + 4], type === EventType.HttpRequest ? num : 0);
             this.#pending[worker].set(slot, { gen, data: undefined });
             if (type === EventType.Upgrade) this.#runUpgrade(worker, slot, gen, req);
             else this.#runHttp(worker, slot, gen, req);
@@ -599,7 +607,8 @@ export class Server<UserData = unknown> {
           }
           case EventType.Drain: {
             const ws = sockets[slot];
-            if (ws !== undefined && ws._gen === gen && o.drain) {
+            if (ws === undefined || ws._gen !== gen) this.#http[worker].drained(slot, gen);
+            else if (o.drain) {
               try {
                 o.drain(ws);
               } catch (err) {
@@ -623,6 +632,8 @@ export class Server<UserData = unknown> {
     this.#state = State.Closed;
     this.#sockets = [];
     this.#pending = [];
+    for (const conns of this.#http) conns.closeAll();
+    this.#http = [];
     this.#resolveClosed?.();
   }
 
@@ -631,9 +642,9 @@ export class Server<UserData = unknown> {
     return this.#pending[worker]?.get(slot)?.gen === gen;
   }
 
-  #respond(worker: number, slot: number, gen: number, status: number, headers: string, body: Uint8Array): void {
+  #respond(worker: number, slot: number, gen: number, status: number, headers: string, body: Uint8Array, stream = false): void {
     this.#pending[worker].delete(slot);
-    this.#native.respond(worker, slot, gen, status, headers, body);
+    this.#native.respond(worker, slot, gen, status, headers, body, stream);
     this.#commandQueued();
   }
 
@@ -672,13 +683,29 @@ export class Server<UserData = unknown> {
 
   #runHttp(worker: number, slot: number, gen: number, parts: RequestParts): void {
     const hook = this.#options.http!;
-    const req = { method: parts.method, url: parts.url, headers: parts.headers, remoteAddress: parts.remoteAddress };
+    const req = { method: parts.method, url: parts.url, headers: parts.headers, remoteAddress: parts.remoteAddress, body: parts.body };
     this.#runHook(worker, slot, gen, () => hook(req), (res) => {
       if (!this.#isPending(worker, slot, gen)) return;
       if (res === null || typeof res !== 'object') throw new TypeError('the http hook must return { status?, headers?, body? }');
-      const body = bodyBytes(res.body);
+      const status = checkStatus(res.status, 200);
+      const stream = isBodyStream(res.body) ? res.body : undefined;
+      const body = stream === undefined ? bodyBytes(res.body) : new Uint8Array(0);
+      if ((status === 204 || status === 304) && (stream !== undefined || body.length > 0)) {
+        throw new TypeError(`a ${status} response has no body`);
+      }
       const lines = headerLines(res.headers, body.length > 0, typeof res.body === 'string');
-      this.#respond(worker, slot, gen, checkStatus(res.status, 200), lines, body);
+      this.#respond(worker, slot, gen, status, lines, body, stream !== undefined);
+      if (stream === undefined) return;
+      if (parts.method === 'HEAD') {
+        // Not read: let it release what it holds. A stream's iterator not yet started would
+        // not (its return() never reaches the code that destroys it), so a stream is destroyed.
+        const destroyable = stream as { destroy?: unknown };
+        if (typeof destroyable.destroy === 'function') (destroyable.destroy as () => void)();
+        else Promise.resolve(stream[Symbol.asyncIterator]().return?.()).catch((err: unknown) => this.#report(err));
+        return;
+      }
+      const link = { native: this.#native, counters: this.#counters, commandQueued: () => this.#commandQueued() };
+      void streamBody(link, this.#http[worker].track(slot, gen), worker, slot, gen, stream, (err) => this.#report(err));
     });
   }
 

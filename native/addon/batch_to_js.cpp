@@ -71,6 +71,7 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
       continue;
     }
     const uint8_t* p = arena + e.offset;
+    if (e.type == EventType::kHttpRequest) p += e.num;  // the body: JS reads it from the arena
     for (uint32_t i = 0; i < e.size; ++i) {
       uint32_t len;
       std::memcpy(&len, p, 4);

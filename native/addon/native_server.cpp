@@ -63,6 +63,7 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::ReportRefusals>("reportRefusals"),
                          InstanceMethod<&NativeServer::Accept>("accept"),
                          InstanceMethod<&NativeServer::Respond>("respond"),
+                         InstanceMethod<&NativeServer::HttpChunk>("httpChunk"),
                          InstanceMethod<&NativeServer::Subscribe>("subscribe"),
                          InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
                          InstanceMethod<&NativeServer::Publish>("publish"),
@@ -97,6 +98,8 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   config_->report_control = uint8_t(o.Get("reportControl").As<Napi::Number>().Uint32Value() &
                                     (server::kReportPings | server::kReportPongs));
   config_->report_refusals = o.Get("reportRefusals").ToBoolean();
+  config_->max_http_body = size_t(o.Get("maxHttpBody").As<Napi::Number>().DoubleValue());
+  config_->http_keep_alive_timeout_ms = int64_t(o.Get("httpKeepAliveTimeout").As<Napi::Number>().DoubleValue());
   config_->acceptor_handoff = o.Get("acceptorHandoff").ToBoolean();
   config_->max_backpressure = size_t(o.Get("maxBackpressure").As<Napi::Number>().DoubleValue());
   config_->drop_on_backpressure = o.Get("dropOnBackpressure").ToBoolean();
@@ -314,7 +317,7 @@ void NativeServer::Accept(const Napi::CallbackInfo& info) {
   CommandWriter(*box).add(CommandType::kAccept, u32(info, 1), u32(info, 2), 0, {plen_bytes, protocol, headers});
 }
 
-// respond(worker, slot, gen, status, headerLines, body: Uint8Array)
+// respond(worker, slot, gen, status, headerLines, body: Uint8Array, stream: boolean)
 void NativeServer::Respond(const Napi::CallbackInfo& info) {
   auto* box = outbox(info);
   if (box == nullptr) return;
@@ -324,8 +327,21 @@ void NativeServer::Respond(const Napi::CallbackInfo& info) {
   bytes_of(info.Env(), info[5], body, body_len);
   uint32_t hlen = uint32_t(headers.size());
   std::string_view hlen_bytes(reinterpret_cast<const char*>(&hlen), 4);
+  uint8_t flags = info[6].ToBoolean() ? server::kRespondStream : 0;
   CommandWriter(*box).add(CommandType::kRespond, u32(info, 1), u32(info, 2), uint16_t(u32(info, 3)),
-                          {hlen_bytes, headers, {reinterpret_cast<const char*>(body), body_len}});
+                          {hlen_bytes, headers, {reinterpret_cast<const char*>(body), body_len}}, flags);
+}
+
+// httpChunk(worker, slot, gen, data: Uint8Array, wantsDrain: boolean, end: boolean)
+void NativeServer::HttpChunk(const Napi::CallbackInfo& info) {
+  auto* box = outbox(info);
+  if (box == nullptr) return;
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  bytes_of(info.Env(), info[3], data, len);
+  uint8_t flags = uint8_t((info[4].ToBoolean() ? server::kSendWantsDrain : 0) | (info[5].ToBoolean() ? server::kChunkEnd : 0));
+  CommandWriter(*box).add(CommandType::kHttpChunk, u32(info, 1), u32(info, 2), 0,
+                          {{reinterpret_cast<const char*>(data), len}}, flags);
 }
 
 // subscribe(worker, slot, gen, topicId) / unsubscribe(…)

@@ -33,6 +33,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void ReportRefusals(const Napi::CallbackInfo& info);
   void Accept(const Napi::CallbackInfo& info);
   void Respond(const Napi::CallbackInfo& info);
+  void HttpChunk(const Napi::CallbackInfo& info);
   void Subscribe(const Napi::CallbackInfo& info);
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);

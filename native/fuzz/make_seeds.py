@@ -9,6 +9,7 @@ copies them to native/build/fuzz-corpus and never writes here.
 
 Input formats (see the harnesses):
   fuzz_http_request  raw bytes of a request head (and, for check_server_response, a few responses)
+  fuzz_http_body     a request head and what follows it (bytes 0 and 1 also set the body bound and the splits)
   fuzz_frame_parser  [flags, max_payload param, seed lo, seed hi] + stream
                      flags: bit 0 server role, bits 1-3 max_payload mode, bits 4-5 split mode,
                      bit 6 empty feeds, bit 7 permessage-deflate (the seed's top bits: inflater
@@ -172,6 +173,30 @@ def http_seeds():
 FIN = 0x80
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 _key_counter = [0]
+
+
+def http_body_seeds():
+    """Heads with each framing, valid and smuggling-shaped, and chunked bodies after them."""
+    def post(fields, body=b"", version="HTTP/1.1"):
+        head = f"POST /u {version}\r\n" + "".join(f"{f}\r\n" for f in fields) + "\r\n"
+        return head.encode() + body
+    chunked = b"5\r\nhello\r\n1;a=b;q=\"x y\"\r\n \r\n0\r\nT: v\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+    return [
+        ("none", post(["Host: x"])),
+        ("length", post(["Content-Length: 5"], b"hello")),
+        ("length-repeated", post(["Content-Length: 5", "Content-Length: 5, 5"], b"hello")),
+        ("length-differs", post(["Content-Length: 5", "Content-Length: 6"], b"hello!")),
+        ("length-signed", post(["Content-Length: +5"], b"hello")),
+        ("chunked", post(["Transfer-Encoding: chunked"], chunked)),
+        ("chunked-upper-list", post(["Transfer-Encoding: , CHUNKED"], chunked)),
+        ("chunked-and-length", post(["Content-Length: 3", "Transfer-Encoding: chunked"], chunked)),
+        ("chunked-twice", post(["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"], chunked)),
+        ("gzip-chunked", post(["Transfer-Encoding: gzip, chunked"], chunked)),
+        ("chunked-http10", post(["Transfer-Encoding: chunked"], chunked, "HTTP/1.0")),
+        ("chunked-bare-lf", post(["Transfer-Encoding: chunked"], b"5\nhello\r\n0\r\n\r\n")),
+        ("chunked-big-size", post(["Transfer-Encoding: chunked"], b"ffffffffffffffffff\r\n")),
+        ("body-only", chunked),
+    ]
 
 
 def frame(b0, payload=b"", masked=True, form=None, length=None):
@@ -670,6 +695,7 @@ def server_deflate_seeds():
 def main():
     total_files = total_bytes = 0
     for harness, seeds in (("fuzz_http_request", http_seeds()),
+                           ("fuzz_http_body", http_body_seeds()),
                            ("fuzz_frame_parser", frame_parser_seeds() + frame_parser_deflate_seeds()),
                            ("fuzz_deflate", deflate_seeds()),
                            ("fuzz_deflate_negotiation", negotiation_seeds()),

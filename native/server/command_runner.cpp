@@ -132,6 +132,10 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       if (c->state != ConnState::kAwaitingJs) break;
       uint32_t hlen;
       std::memcpy(&hlen, payload, 4);
+      if (!c->upgrade_request && c->exchange) {
+        answer_http(c, h.code, body.substr(4, hlen), body.substr(4 + hlen), (h.reserved & kRespondStream) != 0);
+        break;
+      }
       std::string response = proto::build_response(h.code, body.substr(4, hlen), body.substr(4 + hlen), false);
       if (c->upgrade_request) stats_.rejected(h.code);  // the upgrade hook refused
       release_place(c);
@@ -140,6 +144,9 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
       begin_drain(c);
       break;
     }
+    case CommandType::kHttpChunk:
+      write_http_chunk(c, payload, h.len, h.reserved);
+      break;
     default:
       break;
   }

@@ -19,7 +19,7 @@ enum class CommandType : uint8_t {
   kClose = 2,      // code: close code (0: no code), payload: reason
   kTerminate = 3,  // drop the TCP connection now
   kAccept = 4,     // payload: u32 protocol length, protocol, extra header lines
-  kRespond = 5,    // code: HTTP status, payload: u32 header-lines length, header lines, body
+  kRespond = 5,    // code: HTTP status, payload: u32 header-lines length, header lines, body; flags: kRespondStream
   kSubscribe = 7,    // payload: u32 topic id
   kUnsubscribe = 8,  // payload: u32 topic id
   kPublish = 9,      // slot/gen: the sender to skip (or ~0), payload: PublishPayload
@@ -38,6 +38,7 @@ enum class CommandType : uint8_t {
   kPauseReading = 14,
   kReportControl = 15,   // code: kReportPings | kReportPongs, the control frames to report for this connection
   kReportRefusals = 16,  // the worker, not a connection: code 1 reports refused handshakes (kRefused), 0 stops
+  kHttpChunk = 17,  // payload: a piece of a streamed response body; flags: kSendWantsDrain, kChunkEnd
 };
 
 // kReportControl bits (and WorkerConfig::report_control, every connection's from its open).
@@ -58,6 +59,10 @@ constexpr uint8_t kSendWantsDrain = 1;  // JS reported BACKPRESSURE for this sen
 // Neither: compress when the payload reaches the threshold.
 constexpr uint8_t kSendCompress = 2;    // compress whatever the size
 constexpr uint8_t kSendNoCompress = 4;  // never compress
+// kRespond flags: the body follows in kHttpChunk commands (sent chunked).
+constexpr uint8_t kRespondStream = 1;
+// kHttpChunk flags (beside kSendWantsDrain): the body's last piece.
+constexpr uint8_t kChunkEnd = 8;
 
 struct CommandHeader {
   CommandType type;
@@ -102,10 +107,10 @@ class CommandWriter {
   }
 
   void add(CommandType type, uint32_t slot, uint32_t gen, uint16_t code,
-           std::initializer_list<std::string_view> parts) {
+           std::initializer_list<std::string_view> parts, uint8_t flags = 0) {
     size_t len = 0;
     for (auto p : parts) len += p.size();
-    uint8_t* out = begin(type, slot, gen, code, len);
+    uint8_t* out = begin(type, slot, gen, code, len, flags);
     for (auto p : parts) {
       if (!p.empty()) std::memcpy(out, p.data(), p.size());
       out += p.size();

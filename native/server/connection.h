@@ -11,6 +11,7 @@
 #include "../proto/close_code.h"
 #include "../proto/frame_parser.h"
 #include "deflate_session.h"
+#include "http_exchange.h"
 #include "out_queue.h"
 #include "topics.h"
 #include "transport.h"
@@ -20,6 +21,7 @@ namespace corews::server {
 enum class ConnState : uint8_t {
   kHandshake,   // reading the HTTP request
   kAwaitingJs,  // the upgrade or http hook is deciding
+  kHttpStreaming,  // the http hook's response head is out; its body follows in chunks from JS
   kOpen,
   kClosing,     // we sent Close and wait for the peer's
   kPeerClosed,  // the peer sent Close; JS echoes it after handling what came before
@@ -35,8 +37,8 @@ struct HeartbeatNode : core::DeadlineNode {
   Connection* owner = nullptr;
 };
 
-// A Connection is its own deadline node for the lifecycle timeout (handshake
-// or closing: never both at once); the heartbeat has its own node.
+// A Connection is its own deadline node for the lifecycle timeout (handshake,
+// keep-alive or closing: never two at once); the heartbeat has its own node.
 struct Connection : core::DeadlineNode {
   Connection(std::unique_ptr<Transport> transport_, uint32_t slot_, uint32_t gen_,
              const proto::FrameParserOptions& parser_options)
@@ -61,6 +63,7 @@ struct Connection : core::DeadlineNode {
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
   bool publish_pending = false;    // publishes queued, to be written after the command batch
+  bool http_idle = false;          // kept alive between HTTP requests, on the keep-alive timer
   uint8_t pong_len = 0;            // bytes of the pending pong frame
   float tokens = 0;                // rate limit bucket
   uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
@@ -73,6 +76,7 @@ struct Connection : core::DeadlineNode {
   uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
   proto::FrameParser parser;
   std::string http;                // request bytes, only until the handshake is decided
+  std::unique_ptr<HttpExchange> exchange;  // an http hook request in progress, else null
   std::string close_reason;
   OutQueue out;                    // bytes the kernel would not take yet
   // The answer to the latest ping while output is queued: §5.5.3 lets an

@@ -17,7 +17,7 @@ enum class EventType : uint32_t {
   kProtocolError = 4,  // the peer broke the protocol; num: close code, strings: reason
   kClosed = 5,         // the connection is gone; num: code, strings: reason
   kUpgrade = 6,        // strings: method, url, remote address, protocol, then header name/value pairs
-  kHttpRequest = 7,    // as kUpgrade, protocol empty
+  kHttpRequest = 7,    // num: body bytes, at offset, before the strings (as kUpgrade, protocol empty)
   kStopped = 8,        // the worker has closed everything and is exiting
   kDrain = 9,          // the connection's queue fell under the low mark
   // Reported only where JS asked for them (commands.h kReportControl,
@@ -88,8 +88,14 @@ struct EventBatch {
     std::memcpy(arena.data() + at, &n, 4);
     if (n) std::memcpy(arena.data() + at + 4, s.data(), n);
   }
-  void end_strings(EventType type, uint32_t slot, uint32_t gen, uint32_t offset, uint32_t count) {
-    events.push_back({type, slot, gen, 0, offset, count});
+  void end_strings(EventType type, uint32_t slot, uint32_t gen, uint32_t offset, uint32_t count, uint32_t num = 0) {
+    events.push_back({type, slot, gen, num, offset, count});
+  }
+  // Raw bytes ahead of an event's strings (an HTTP request's body): JS takes them from the arena.
+  void append_bytes(std::string_view bytes) {
+    if (bytes.empty()) return;
+    arena.insert(arena.end(), bytes.begin(), bytes.end());
+    has_binary = true;
   }
 
   bool empty() const { return events.empty(); }

@@ -5,12 +5,19 @@
 
 #include <string>
 
+#include "../proto/http_body.h"
 #include "parser_events.h"
 
 namespace corews::server {
 
 void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
+  if (c->http_idle) end_keep_alive_wait(c);
   c->http.append(reinterpret_cast<const char*>(data), len);
+  if (c->exchange) return read_http_body(c);  // the head is in: these bytes are its body
+  decide_request(c);
+}
+
+void Worker::decide_request(Connection* c) {
   proto::HttpRequest req;
   size_t head_len = 0;
   switch (proto::parse_request_head(c->http.data(), c->http.size(), req, head_len)) {
@@ -30,10 +37,12 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
     case proto::HandshakeDecision::kNotUpgrade:
       // Plain HTTP is no failed handshake: JS does not hear of the 426.
       if (!config_->http_hook) return refuse(c, d.status, d.reason, &req, false);
-      return await_js(c, EventType::kHttpRequest, req, {});
+      return begin_exchange(c, req, head_len);
     case proto::HandshakeDecision::kAccept:
       break;
   }
+  // Bytes after an upgrade's head are frames: a body would be read as them.
+  if (proto::body_framing(req).kind != proto::BodyFraming::kNone) return refuse(c, 400, "an upgrade request has no body", &req);
   if (shutting_down_) return refuse(c, 503, "server shutting down", &req, false);
   if (!limits_->acquire()) return refuse(c, 503, "server is at its connection limit", &req);
   if (limits_->per_ip_enabled()) {
@@ -54,19 +63,21 @@ void Worker::on_request_bytes(Connection* c, const uint8_t* data, size_t len) {
 // clients, not slow hooks, so it stops here. Whatever the client sends before
 // the answer stays in the kernel (TCP pushes back) and is read after it; only
 // the client's FIN is watched, to tell JS the client has gone.
-void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol) {
+void Worker::await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol,
+                      std::string_view body) {
   core::DeadlineList::cancel(c);
   c->upgrade_request = type == EventType::kUpgrade;
   c->state = ConnState::kAwaitingJs;
   update_interest(c);
-  emit_request(c, type, req, protocol);
+  emit_request(c, type, req, protocol, body);
 }
 
 void Worker::emit_request(Connection* c, EventType type, const proto::HttpRequest& req,
-                          std::string_view protocol) {
+                          std::string_view protocol, std::string_view body) {
   c->js_knows = true;
   std::string remote = c->transport->peer_address();
   uint32_t offset = batch_->begin_strings();
+  batch_->append_bytes(body);
   batch_->append_string(req.method);
   batch_->append_string(req.target);
   batch_->append_string(remote);
@@ -75,7 +86,7 @@ void Worker::emit_request(Connection* c, EventType type, const proto::HttpReques
     batch_->append_string(req.headers[i].name);
     batch_->append_string(req.headers[i].value);
   }
-  batch_->end_strings(type, c->slot, c->gen, offset, uint32_t(4 + 2 * req.header_count));
+  batch_->end_strings(type, c->slot, c->gen, offset, uint32_t(4 + 2 * req.header_count), uint32_t(body.size()));
 }
 
 // Answers 101 and opens the connection. The request is still in c->http;
@@ -102,6 +113,9 @@ void Worker::accept_upgrade(Connection* c, std::string_view protocol, std::strin
   }
   std::string response =
       proto::build_switching_protocols(req.get("sec-websocket-key"), protocol, extra_headers);
+  // A connection that served HTTP first counted its streamed bodies as
+  // taken sends; the WebSocket's bufferedAmount starts from nothing.
+  c->sends_taken = 0;
   write_bytes(c, reinterpret_cast<const uint8_t*>(response.data()), response.size());
   if (c->state == ConnState::kDead) return;
 

@@ -8,6 +8,18 @@ namespace corews::server {
 // Silence since the last bytes: ping after the ping interval, close after the
 // idle timeout. Reads only stamp the time; the list is touched here alone.
 void Worker::on_heartbeat(Connection* c) {
+  if (c->state == ConnState::kHttpStreaming) {
+    // A streamed response whose client takes none of it for idleTimeout
+    // would hold the connection and the stream for ever: it ends.
+    int64_t stalled = c->out_pending() ? now_ms_ - c->write_progress_ms : 0;
+    if (stalled >= config_->idle_timeout_ms) {
+      WorkerStats::add(stats_.idle_closes);
+      destroy(c);
+      return;
+    }
+    heartbeat_timers_.arm(&c->heartbeat, now_ms_);
+    return;
+  }
   if (c->state != ConnState::kOpen) return;  // closing has its own timeout
   // Paused by the user (ws.pause()), the peer's bytes wait unread: its silence is ours.
   int64_t silent = c->user_paused ? 0 : now_ms_ - c->last_activity_ms;

@@ -11,8 +11,9 @@ namespace corews::server {
 
 void Worker::on_io(Connection* c, uint32_t flags) {
   if (c->state == ConnState::kDead) return;
-  if (c->state == ConnState::kAwaitingJs && (flags & (core::kPollRdHup | core::kPollHup))) {
-    destroy(c);  // the client gave up while a hook was deciding
+  bool with_js = c->state == ConnState::kAwaitingJs || c->state == ConnState::kHttpStreaming;
+  if (with_js && (flags & (core::kPollRdHup | core::kPollHup))) {
+    destroy(c);  // the client gave up while a hook was deciding, or a response was streaming
     return;
   }
   if (flags & core::kPollOut) on_writable(c);

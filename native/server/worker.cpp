@@ -56,6 +56,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       sink_(sink),
       handshake_timers_(config_->handshake_timeout_ms),
       closing_timers_(config_->close_timeout_ms),
+      keep_alive_timers_(config_->http_keep_alive_timeout_ms),
       heartbeat_timers_(heartbeat_period(*config_)),
       limits_(std::move(limits)),
       counters_(counters),
@@ -120,7 +121,7 @@ bool Worker::run_once(int timeout_ms) {
   if (stopped_) return false;
   int64_t now = core::now_ms();
   int64_t next = -1;
-  for (int64_t d : {handshake_timers_.next_deadline(), closing_timers_.next_deadline(),
+  for (int64_t d : {handshake_timers_.next_deadline(), closing_timers_.next_deadline(), keep_alive_timers_.next_deadline(),
                     heartbeat_timers_.next_deadline(), accept_paused_until_ ? accept_paused_until_ : -1,
                     shutting_down_ ? shutdown_deadline_ : -1}) {
     if (d >= 0 && (next < 0 || d < next)) next = d;
@@ -267,6 +268,12 @@ void Worker::expire_timers() {
     Connection* c = static_cast<Connection*>(n);
     destroy(c);
   }
+  // An idle keep-alive connection just ends (a FIN, no response: no request is outstanding).
+  while (core::DeadlineNode* n = keep_alive_timers_.pop_expired(now)) {
+    Connection* c = static_cast<Connection*>(n);
+    c->http_idle = false;
+    begin_drain(c);
+  }
   while (core::DeadlineNode* n = heartbeat_timers_.pop_expired(now)) {
     on_heartbeat(static_cast<HeartbeatNode*>(n)->owner);
   }
@@ -301,6 +308,14 @@ void Worker::shutdown_gracefully(uint16_t code, std::string_view reason, int64_t
     if (c == nullptr || c->state == ConnState::kDead) continue;
     switch (c->state) {
       case ConnState::kHandshake:
+        // Between keep-alive requests nothing is owed: close without a response.
+        if (c->http_idle) {
+          c->http_idle = false;
+          begin_drain(c);
+        } else {
+          refuse(c, 503, "server shutting down");
+        }
+        break;
       case ConnState::kAwaitingJs:
         refuse(c, 503, "server shutting down", nullptr, false);
         break;

@@ -40,6 +40,10 @@ struct WorkerConfig {
   bool upgrade_hook = false;  // ask JS before accepting an upgrade
   bool http_hook = false;     // hand plain HTTP requests to JS instead of answering 426
   int64_t handshake_timeout_ms = 10000;
+  // The http hook's requests: the largest body (beyond it: 413), and how long
+  // a connection is kept for its next request (0: one request per connection).
+  size_t max_http_body = 64 * 1024;
+  int64_t http_keep_alive_timeout_ms = 5000;
   int64_t close_timeout_ms = 5000;  // for the peer's Close or FIN after ours
   size_t max_backpressure = 16 * 1024 * 1024;  // queued output bytes per connection
   bool drop_on_backpressure = false;           // else close with 1008
@@ -149,8 +153,19 @@ class Worker {
               bool report = true);
   void emit_refusal(Connection* c, int status, std::string_view reason, const proto::HttpRequest* req);
   void release_place(Connection* c);  // its place under maxConnections / maxConnectionsPerIp
-  void await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
-  void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol);
+  void await_js(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol,
+                std::string_view body = {});
+  void emit_request(Connection* c, EventType type, const proto::HttpRequest& req, std::string_view protocol,
+                    std::string_view body = {});
+  void decide_request(Connection* c);  // the buffered bytes start a request: parse its head and route it
+
+  // http_flow.cpp: the http hook's requests (body, response, keep-alive, the next request).
+  void begin_exchange(Connection* c, const proto::HttpRequest& req, size_t head_len);
+  void read_http_body(Connection* c);
+  void answer_http(Connection* c, int status, std::string_view headers, std::string_view body, bool stream);
+  void write_http_chunk(Connection* c, const uint8_t* data, size_t len, uint8_t flags);
+  void finish_exchange(Connection* c);
+  void end_keep_alive_wait(Connection* c);  // the next request's first bytes came
 
   // command_runner.cpp: what JS asked, in order.
   void process_commands();
@@ -198,6 +213,7 @@ class Worker {
   core::Inbox inbox_;
   core::DeadlineList handshake_timers_;
   core::DeadlineList closing_timers_;
+  core::DeadlineList keep_alive_timers_;  // HTTP connections between requests
   core::DeadlineList heartbeat_timers_;  // every ping interval (or idle timeout) of silence
   std::shared_ptr<SharedLimits> limits_;
   SlotCounters* counters_;

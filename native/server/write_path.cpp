@@ -107,7 +107,9 @@ void Worker::note_queue(Connection* c) {
     c->above_low_mark = false;
     if (c->drain_armed) {
       c->drain_armed = false;
-      if (c->state == ConnState::kOpen) batch_->add(EventType::kDrain, c->slot, c->gen, 0, {});
+      if (c->state == ConnState::kOpen || c->state == ConnState::kHttpStreaming) {
+        batch_->add(EventType::kDrain, c->slot, c->gen, 0, {});
+      }
     }
   }
 }
@@ -166,6 +168,7 @@ void Worker::update_interest(Connection* c) {
   uint8_t want = 0;
   switch (c->state) {
     case ConnState::kAwaitingJs:
+    case ConnState::kHttpStreaming:  // a pipelined request waits in the kernel until this one is answered
       want = core::kPollRdHup;
       break;
     case ConnState::kPeerClosed:

@@ -558,6 +558,10 @@ describe('opening handshake with an http hook', () => {
     const res = await c.readHttp();
     expect(res.status).toBe(200);
     expect(res.body).toBe('plain http ok\n');
+    // HTTP/1.1: kept for the next request (test/http-hook.test.ts has the rest of keep-alive).
+    expect(res.headers.connection).toBe('keep-alive');
+    c.write('GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    expect((await c.readHttp()).body).toBe('plain http ok\n');
     await c.waitEnd();
     await expectEcho(s.port);
   });
@@ -669,7 +673,8 @@ describe('handshake timeout with slow hooks', () => {
 
   it('§4.2.1 a complete plain request is not timed out (408) while the http hook answers → 200', async () => {
     const c = await connect(s.port);
-    c.write('GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    // Connection: close, so that the end follows the response (else it is kept alive).
+    c.write('GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     const res = await c.readHttp(3000);
     expect(res.status).toBe(200);
     expect(res.body).toBe('slow but fine\n');
