@@ -90,6 +90,8 @@ export class Server<UserData = unknown> {
   readonly #link: SocketLink;
   readonly #topics: TopicRegistry;
   readonly #counters: Float64Array[] = [];
+  /** Native workers: `threads`, or the one loop of inline mode (threads: 0). */
+  readonly #workers: number;
   #jsDrops = 0;
   #jsCloses = 0;
   #state = State.Idle;
@@ -119,6 +121,7 @@ export class Server<UserData = unknown> {
   constructor(options?: ServerOptions<UserData>) {
     this.#options = resolveOptions(options);
     const o = this.#options;
+    this.#workers = Math.max(1, o.threads);
     this.#native = new binding.NativeServer({
       path: o.path,
       origins: o.origins,
@@ -142,7 +145,7 @@ export class Server<UserData = unknown> {
       ...(o.perMessageDeflate !== undefined ? { perMessageDeflate: o.perMessageDeflate } : {}),
     });
     const native = this.#native;
-    this.#topics = new TopicRegistry(o.threads);
+    this.#topics = new TopicRegistry(this.#workers);
     this.#link = {
       native,
       topics: this.#topics,
@@ -155,7 +158,7 @@ export class Server<UserData = unknown> {
     };
   }
 
-  /** Number of worker threads this server runs. */
+  /** Number of worker threads this server runs; 0 in inline mode (its one loop runs on the JS thread). */
   get threads(): number {
     return this.#options.threads;
   }
@@ -191,8 +194,8 @@ export class Server<UserData = unknown> {
 
   /** Starts the workers, with listening sockets or (noListener) for handed-over connections only. */
   #start(address: string, port: number, noListener: boolean): number {
-    const threads = this.#options.threads;
-    const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
+    const threads = this.#workers;
+    const bound = this.#native.listen(address, port, this.#options.threads, this.#options.backlog, (worker, meta, values, arena) =>
       this.#dispatch(worker, meta, values, arena), noListener);
     this.#sockets = Array.from({ length: threads }, () => []);
     this.#counters.length = 0;
@@ -243,7 +246,7 @@ export class Server<UserData = unknown> {
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     const parts: Uint8Array[] = [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head];
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) parts.push(chunk);
-    const worker = this.#nextAdopter++ % this.#options.threads;
+    const worker = this.#nextAdopter++ % this.#workers;
     const handed = this.#native.adopt(worker, fd, Buffer.concat(parts));
     // The worker holds a descriptor of its own now: destroying Node's socket unregisters it
     // from Node's loop and closes Node's descriptor, not the connection.
