@@ -55,7 +55,7 @@ export async function runRoundTrip(ctx, servers, runLoad) {
     }
   }
   for (const cell of Object.values(out.cells)) {
-    const ok = cell.runs.filter((r) => !r.failed && r.latencyUs?.count > 0);
+    const ok = cell.runs.filter((r) => !r.failed && Number.isFinite(r.latencyUs?.p50));
     if (ok.length) cell.result = ok.reduce((best, r) => (r.latencyUs.p50 < best.latencyUs.p50 ? r : best));
   }
   return out;
