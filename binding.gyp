@@ -48,6 +48,8 @@
         "native/addon/batch_to_js.cpp",
         "native/addon/bridge_binding.cpp",
         "native/addon/hot_paths_binding.cpp",
+        "native/addon/inline_loop.cpp",
+        "native/addon/inline_server.cpp",
         "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",
         "native/addon/native_server.cpp",

@@ -11,9 +11,12 @@
 // per message is utime+stime from
 // /proc/<pid>/stat over the whole load-generator run, divided by what the
 // server itself counted over that run (messages, deliveries or handshakes).
+// corews runs every row twice: threaded (1 worker thread) and inline
+// (corews-inline, threads: 0). The unloaded round trip (bench/latency.mjs)
+// puts both beside Bun and the C echo server of bench/c.
 //
 //   node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--only id,id]
-//                      [--servers corews,ws,bun] [--no-micro] [--no-limits]
+//                      [--servers corews,corews-inline,ws,bun] [--no-micro] [--no-limits]
 // Prints one table and the design budgets, writes bench/results/latest.json.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -23,6 +26,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { benchArgv, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
 import { BRIDGE_SCENARIOS, bridgeLines, runBridgeComparison } from './bridge.mjs';
+import { ROUND_TRIP, roundTripLines, runRoundTrip } from './latency.mjs';
 import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
 
 // ---------------------------------------------------------------- settings
@@ -31,14 +35,14 @@ const USAGE = `usage: node bench/run.mjs [options]
   --rounds N          runs per scenario and server, interleaved; the best is reported (default 2)
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
-  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge)
-  --servers a,b       servers to run (default corews,ws,bun)
+  --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge, roundtrip)
+  --servers a,b       servers to run (default corews,corews-inline,ws,bun)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
 `;
 
 function parseArgs(argv) {
-  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'ws', 'bun'], micro: true, limits: true };
+  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'corews-inline', 'ws', 'bun'], micro: true, limits: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -113,6 +117,8 @@ const loadAtStart = loadAverage();
 const bun = findBun();
 const SERVERS = [
   { name: 'corews', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'corews.mjs')], env: { CRWS_THREADS: '1' } },
+  // Inline mode: the same server with threads: 0; it runs every scenario corews runs (`of`).
+  { name: 'corews-inline', of: 'corews', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'corews.mjs')], env: { CRWS_THREADS: '0' } },
   { name: 'ws', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'ws.mjs')], env: {} },
   { name: 'bun', argv: bun.path ? [bun.path, path.join(SERVER_DIR, 'bun.js')] : null, env: {}, missing: bun.why },
 ].filter((s) => opts.servers.includes(s.name));
@@ -474,7 +480,7 @@ const primary = (sc) => sc.rows[0][1];
 const results = {};
 // Memory scenarios (sc.once) run once; sc.servers limits a scenario to some servers.
 const runsOf = (sc) => (sc.mode === 'idle' || sc.once ? 1 : opts.rounds);
-const serves = (sc, server) => !sc.servers || sc.servers.includes(server.name);
+const serves = (sc, server) => !sc.servers || sc.servers.includes(server.of ?? server.name);
 const total = SCENARIOS.reduce((n, sc) => n + runsOf(sc) * SERVERS.filter((s) => s.argv && serves(sc, s)).length, 0);
 // What bench/deflate.mjs's runners use of this script.
 const ctx = { HOST, opts, startServer, startClient, benchArgv, rssBytes, waitFor, sleep, noteAddon };
@@ -615,6 +621,14 @@ if (BRIDGE.length > 0) {
   bridge = await runBridgeComparison(BRIDGE, SERVERS, opts.rounds, { runLoad, log, fmtValue });
 }
 
+// ---------------------------------------------------------------- the unloaded round trip
+
+let roundTrip = null;
+if (SERVERS.some((s) => s.name === 'corews') && (opts.only === null || opts.only.some((o) => ROUND_TRIP.id.startsWith(o)))) {
+  log('round trip: corews threaded and inline, Bun, the C echo server; one connection, one message in flight …');
+  roundTrip = await runRoundTrip({ ...ctx, log }, SERVERS, runLoad);
+}
+
 // ---------------------------------------------------------------- the table
 
 deriveDeflate(results, SERVERS);
@@ -634,9 +648,12 @@ function ratio(a, b, direction) {
   return { text: `${q >= 10 ? q.toFixed(1) : q.toFixed(2)}×${better ? ' ✓' : ''}`, value: q };
 }
 
-const peers = SERVERS.map((s) => s.name).filter((n) => n !== 'corews');
-const hasCorews = SERVERS.some((s) => s.name === 'corews');
-const header = ['scenario', 'metric', ...SERVERS.map((s) => s.name), ...(hasCorews ? peers.map((p) => `corews/${p}`) : [])];
+// Ratios of each corews mode (threaded, inline) to each peer.
+const modes = SERVERS.filter((s) => (s.of ?? s.name) === 'corews').map((s) => s.name);
+const peers = SERVERS.map((s) => s.name).filter((n) => !modes.includes(n));
+const pairs = modes.flatMap((m) => peers.map((p) => [m, p]));
+const pairName = ([m, p]) => `${m === 'corews' ? 'corews' : 'inline'}/${p}`;
+const header = ['scenario', 'metric', ...SERVERS.map((s) => s.name), ...pairs.map(pairName)];
 const table = [];
 const tableJson = [];
 for (const sc of SCENARIOS) {
@@ -645,9 +662,9 @@ for (const sc of SCENARIOS) {
     // ! marks a cell whose run had connection errors, or whose other rounds failed.
     const errs = SERVERS.map((s) => (results[sc.id][s.name].result?.errors ?? 0) + results[sc.id][s.name].runs.filter((r) => r.failed).length);
     const cells = SERVERS.map((s, j) => `${fmtValue(row[0], vals[s.name])}${errs[j] ? ' !' : ''}`);
-    const ratios = hasCorews ? peers.map((p) => (row[3]?.ratio === false ? { text: '', value: null } : ratio(vals.corews, vals[p], row[2]))) : [];
+    const ratios = pairs.map(([m, p]) => (row[3]?.ratio === false ? { text: '', value: null } : ratio(vals[m], vals[p], row[2])));
     table.push([i === 0 ? sc.label : '', `${row[0]} ${row[2] === 'higher' ? '↑' : '↓'}`, ...cells, ...ratios.map((r) => r.text)]);
-    tableJson.push({ scenario: sc.id, label: sc.label, metric: row[0], better: row[2], values: vals, ratios: Object.fromEntries(peers.map((p, k) => [`corews/${p}`, ratios[k]?.value ?? null])) });
+    tableJson.push({ scenario: sc.id, label: sc.label, metric: row[0], better: row[2], values: vals, ratios: Object.fromEntries(pairs.map((pair, k) => [pairName(pair), ratios[k]?.value ?? null])) });
   });
 }
 
@@ -696,7 +713,7 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   } else budget('topic fan-out ahead of uWS/Bun', 'not measured', bun.path ? 'the fan-out scenario did not run' : `Bun not available: ${bun.why}`);
 
   // server.stats().jsHopLatencyUs: frame complete on a worker → batch dispatched on the JS thread.
-  const hop = (id) => results[id]?.corews?.result?.server?.stats?.jsHopLatencyUs;
+  const hop = (id, name = 'corews') => results[id]?.[name]?.result?.server?.stats?.jsHopLatencyUs;
   const hl = hop('latency-50');
   const us = (x) => fmtValue('µs', x);
   if (hl && hl.count > 0) {
@@ -706,6 +723,17 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
       `p99 ${us(hl.p99)} µs (p50 ${us(hl.p50)}, max ${us(hl.max)}) in the latency scenario (50 connections, one message in flight each)${worst ? `; under echo load up to p99 ${us(worst[1].p99)} µs (${worst[0].label})` : ''}`);
   } else {
     budget('JS hop latency p99 < 100 µs', 'not measured yet', 'not measured yet (needs server.stats())');
+  }
+  const il = hop('latency-50', 'corews-inline');
+  if (il && il.count > 0) {
+    budget('JS hop latency p99 < 100 µs, inline mode', il.p99 < 100 ? 'met' : 'not met',
+      `p99 ${us(il.p99)} µs (p50 ${us(il.p50)}, max ${us(il.max)}) in the latency scenario: frame complete → handler on the same thread`);
+  }
+  const rtInline = roundTrip?.cells['corews-inline']?.result?.latencyUs;
+  const rtBun = roundTrip?.cells.bun?.result?.latencyUs;
+  if (rtInline && rtBun) {
+    budget('unloaded round trip, inline mode at or under uWebSockets.js', 'not measured',
+      `uWebSockets.js not measured (not on the npm registry); against Bun (uWebSockets inside) instead: inline p50 ${us(rtInline.p50)} / p99 ${us(rtInline.p99)} µs vs Bun ${us(rtBun.p50)} / ${us(rtBun.p99)} µs — ${rtInline.p50 <= rtBun.p50 && rtInline.p99 <= rtBun.p99 ? 'met' : 'not met'} against Bun`);
   }
   deflateBudgets(results, budget, fmtInt); // bench/deflate.mjs: issue 11's goals
 }
@@ -737,7 +765,7 @@ const fanoutHow = results['fanout-1000-d16']?.corews?.result?.server?.fanout ?? 
 const lines = [];
 lines.push('');
 lines.push(`corews benchmark — ${new Date().toISOString().slice(0, 10)} — ${machine()}${bun.path ? `, Bun ${bun.version}` : ''}`);
-lines.push(`${opts.duration} s windows after ${opts.warmup} s warm-up, best of ${opts.rounds} interleaved round(s), binary frames unless "text"; corews ${SERVERS.find((s) => s.name === 'corews')?.env.CRWS_THREADS ?? '-'} worker thread${fanoutHow ? `, fanout=${fanoutHow}` : ''}`);
+lines.push(`${opts.duration} s windows after ${opts.warmup} s warm-up, best of ${opts.rounds} interleaved round(s), binary frames unless "text"; corews ${SERVERS.find((s) => s.name === 'corews')?.env.CRWS_THREADS ?? '-'} worker thread, corews-inline threads: 0${fanoutHow ? `, fanout=${fanoutHow}` : ''}`);
 noteAddon();
 if (addonsSeen.size > 1) lines.push(`warning: the corews addon was rebuilt during the run (${addonsSeen.size} builds: ${[...addonsSeen.keys()].join(', ')}); each run's build is in latest.json`);
 if (loadAtStart[0] > 0.8) lines.push(`warning: load average ${loadAtStart[0]} when the run started: other work shared the cores, ratios are less reliable`);
@@ -745,8 +773,9 @@ lines.push('');
 if (SCENARIOS.length > 0) lines.push(render(table)); // empty when --only picked the attach or bridge rows alone
 if (attach) lines.push('', ...attachLines(attach));
 if (bridge) lines.push('', ...bridgeLines(bridge, { fmtValue }));
+if (roundTrip) lines.push('', ...roundTripLines(roundTrip, opts.rounds, (x) => fmtValue('µs', x)));
 lines.push('');
-lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer, ✓ where corews is better; ! see the notes.');
+lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer (inline: corews-inline ÷ peer), ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
 lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
 if (PKI) lines.push(`wss: TLS 1.3 on each server's own TLS (corews and ws: Node's OpenSSL ${process.versions.openssl}; Bun: its own), certificates issued at run time by a test CA (P-256 unless the row says RSA); URLs wss://${TLS_HOST}/…${TLS_HOST === 'localhost' ? ' (SNI sent)' : ' (no SNI)'}; echo clients check the certificate (--ca), handshake clients do not (--insecure); every handshake is a full one (no resumption).`);
@@ -782,7 +811,7 @@ const file = writeResult('latest.json', {
   commit: { atStart: commitAtStart, atEnd: gitState() },
   addons: [...addonsSeen.values()],
   loadAverage: { atStart: loadAtStart, atEnd: loadAverage() },
-  settings: { ...opts, pinned: PIN, serverCpus: SERVER_CPUS, clientCpus: CLIENT_CPUS, clockTicks: CLK_TCK, corewsThreads: 1, tls: PKI ? { host: TLS_HOST, openssl: process.versions.openssl } : null },
+  settings: { ...opts, pinned: PIN, serverCpus: SERVER_CPUS, clientCpus: CLIENT_CPUS, clockTicks: CLK_TCK, corewsThreads: 1, corewsInlineThreads: 0, tls: PKI ? { host: TLS_HOST, openssl: process.versions.openssl } : null },
   minutes: Number(((Date.now() - started) / 60000).toFixed(2)),
   scenarios: Object.fromEntries(SCENARIOS.map((sc) => [sc.id, { label: sc.label, mode: sc.mode, tls: sc.tls ?? null, args: sc.args, servers: results[sc.id] }])),
   table: tableJson,
@@ -790,6 +819,7 @@ const file = writeResult('latest.json', {
   limits,
   attach,
   bridge: bridge && { rounds: bridge.rounds, scenarios: bridge.scenarios },
+  roundTrip,
   budgets,
   micro,
 });

@@ -6,7 +6,7 @@
 #   npm run test:sanitizers
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts test/tls.test.ts test/deflate.test.ts test/attach.test.ts test/https-bridge.test.ts test/cli-bench.test.ts test/pause-reports.test.ts test/http-hook.test.ts)
+SUITES=(test/conformance test/interop.test.ts test/api.test.ts test/hooks.test.ts test/lifecycle.test.ts test/topics.test.ts test/tls.test.ts test/deflate.test.ts test/attach.test.ts test/https-bridge.test.ts test/cli-bench.test.ts test/pause-reports.test.ts test/http-hook.test.ts test/inline.test.ts)
 
 addon=$(bash scripts/build-variant.sh asan COREWS_SANITIZE=1)
 

@@ -159,7 +159,10 @@ export interface NativeTlsStats {
 export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
 
 export interface NativeServer {
-  /** noListener: workers only for adopt(); returns 0. */
+  /**
+   * noListener: workers only for adopt(); returns 0. threads 0: inline mode, one worker run on the
+   * JS thread (native/addon/inline_loop.h).
+   */
   listen(host: string, port: number, threads: number, backlog: number, dispatch: DispatchFn, noListener: boolean): number;
   /** Duplicates `fd` and hands it, with the bytes Node read, to worker `worker`; false when it could not. */
   adopt(worker: number, fd: number, request: Uint8Array): boolean;

@@ -90,7 +90,9 @@ export interface HttpResponse {
 export interface ServerOptions<UserData = unknown> {
   /**
    * Worker threads, each with its own event loop and SO_REUSEPORT socket. Default:
-   * `os.availableParallelism()` (`os.cpus().length` on Node before 18.14).
+   * `os.availableParallelism()` (`os.cpus().length` on Node before 18.14). 0 is inline mode: one
+   * event loop on the JS thread itself, driven by Node's loop, with no hop between threads (the
+   * lowest latency, for one core; a handler that runs long holds up all I/O meanwhile).
    */
   threads?: number;
   /** Only upgrades to this path (without query) are accepted; others get 404. Default: any path. */
@@ -321,7 +323,7 @@ export function resolveOptions<UserData>(options: ServerOptions<UserData> | unde
   }
   if (typeof path === 'string' && path.includes('?')) throw new TypeError(`option 'path' must not contain a query, got ${JSON.stringify(path)}`);
   return {
-    threads: integer('threads', o.threads, defaultThreads(), 1, 256),
+    threads: integer('threads', o.threads, defaultThreads(), 0, 256),
     path: path ?? '',
     origins: strings('origins', o.origins, (s) => s.length > 0 && !/[\r\n]/.test(s), 'a non-empty origin'),
     protocols: strings('protocols', o.protocols, (s) => TOKEN.test(s), 'an HTTP token'),

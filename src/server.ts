@@ -103,6 +103,8 @@ export class Server<UserData = unknown> {
   readonly #link: SocketLink;
   readonly #topics: TopicRegistry;
   readonly #counters: Float64Array[] = [];
+  /** Native workers: `threads`, or the one loop of inline mode (threads: 0). */
+  readonly #workers: number;
   #jsDrops = 0;
   #jsCloses = 0;
   #state = State.Idle;
@@ -137,6 +139,7 @@ export class Server<UserData = unknown> {
     this.#options = resolveOptions(options);
     const o = this.#options;
     this.#reportControl = internals.reportControl ?? ((o.ping ? ReportControl.Pings : 0) | (o.pong ? ReportControl.Pongs : 0));
+    this.#workers = Math.max(1, o.threads);
     this.#native = new binding.NativeServer({
       path: o.path,
       origins: o.origins,
@@ -165,7 +168,7 @@ export class Server<UserData = unknown> {
       ...(o.perMessageDeflate !== undefined ? { perMessageDeflate: o.perMessageDeflate } : {}),
     });
     const native = this.#native;
-    this.#topics = new TopicRegistry(o.threads);
+    this.#topics = new TopicRegistry(this.#workers);
     this.#link = {
       native,
       topics: this.#topics,
@@ -179,7 +182,7 @@ export class Server<UserData = unknown> {
     };
   }
 
-  /** Number of worker threads this server runs. */
+  /** Number of worker threads this server runs; 0 in inline mode (its one loop runs on the JS thread). */
   get threads(): number {
     return this.#options.threads;
   }
@@ -215,8 +218,8 @@ export class Server<UserData = unknown> {
 
   /** Starts the workers, with listening sockets or (noListener) for handed-over connections only. */
   #start(address: string, port: number, noListener: boolean): number {
-    const threads = this.#options.threads;
-    const bound = this.#native.listen(address, port, threads, this.#options.backlog, (worker, meta, values, arena) =>
+    const threads = this.#workers;
+    const bound = this.#native.listen(address, port, this.#options.threads, this.#options.backlog, (worker, meta, values, arena) =>
       this.#dispatch(worker, meta, values, arena), noListener);
     this.#sockets = Array.from({ length: threads }, () => []);
     this.#counters.length = 0;
@@ -273,7 +276,7 @@ export class Server<UserData = unknown> {
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     const parts: Uint8Array[] = [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head];
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) parts.push(chunk);
-    const worker = this.#nextAdopter++ % this.#options.threads;
+    const worker = this.#nextAdopter++ % this.#workers;
     if (bridged) return bridgeUpgrade(this.#native, worker, socket, Buffer.concat(parts), this.#options.closeTimeout);
     const handed = this.#native.adopt(worker, fd!, Buffer.concat(parts));
     // The worker holds a descriptor of its own now: destroying Node's socket unregisters it

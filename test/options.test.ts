@@ -20,7 +20,7 @@ describe('invalid options', () => {
   const cases: [string, unknown, typeof TypeError | typeof RangeError, RegExp][] = [
     ['unknown key', { thread: 2 }, TypeError, /unknown option 'thread'/],
     ['unknown key (camel case typo)', { maxpayload: 10 }, TypeError, /'maxpayload'/],
-    ['threads 0', { threads: 0 }, RangeError, /'threads'/],
+    ['threads -1', { threads: -1 }, RangeError, /'threads'/],
     ['threads 1.5', { threads: 1.5 }, TypeError, /'threads'/],
     ["threads 'x'", { threads: 'x' }, TypeError, /'threads'/],
     ['threads NaN', { threads: NaN }, TypeError, /'threads'/],
@@ -64,6 +64,7 @@ describe('invalid options', () => {
 
   it('accepts the limits of each range', () => {
     for (const options of [
+      { threads: 0 },
       { threads: 1 },
       { threads: 256 },
       { maxPayload: 1 },

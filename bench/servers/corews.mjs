@@ -2,7 +2,7 @@
 // also fans out: whatever a `?role=publisher` connection sends goes to every
 // `?role=subscriber` connection.
 //   node bench/servers/corews.mjs      prints `listening <port>` on stdout
-// Env: CRWS_THREADS worker threads (default 1), PORT (default 0: any free
+// Env: CRWS_THREADS worker threads (default 1; 0: inline mode), PORT (default 0: any free
 // port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
 // subscribers even when native topics are available, BENCH_TLS_KEY and
 // BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option), CRWS_ATTACH=1

@@ -42,7 +42,7 @@ napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena) {
 
 // Every N-API call can fail once the env is being torn down (a worker_thread
 // terminating under traffic); then the batch is dropped, as JS is gone.
-void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& batch) {
+void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& batch, napi_async_context async) {
   const std::vector<Event>& events = batch.events;
   const uint8_t* arena = batch.arena.data();
 
@@ -94,7 +94,9 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
   if (napi_get_global(env, &global) != napi_ok) return;
   // The JS layer catches handler errors itself; anything escaping is a bug in
   // it and is reported as an uncaught exception, not swallowed.
-  if (napi_call_function(env, global, dispatch, 4, args, &result) == napi_pending_exception) {
+  napi_status st = async != nullptr ? napi_make_callback(env, async, global, dispatch, 4, args, &result)
+                                     : napi_call_function(env, global, dispatch, 4, args, &result);
+  if (st == napi_pending_exception) {
     napi_value error;
     if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
@@ -102,10 +104,11 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
 
 }  // namespace
 
-void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch) {
+void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch,
+                    napi_async_context async) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  dispatch_in_scope(env, dispatch, *batch);
+  dispatch_in_scope(env, dispatch, *batch, async);
   napi_close_handle_scope(env, scope);
 }
 

@@ -12,6 +12,10 @@
 
 namespace corews::addon {
 
-void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch);
+// `async`: called as a callback from the event loop (napi_make_callback:
+// microtasks run and async hooks see it when it returns), for inline mode,
+// whose calls come from a libuv callback rather than a threadsafe function.
+void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch,
+                    napi_async_context async = nullptr);
 
 }  // namespace corews::addon

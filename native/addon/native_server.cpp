@@ -148,10 +148,12 @@ NativeServer::~NativeServer() {
 // the process alive and holds `dispatch` (and so the JS server) strongly.
 Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!workers_.empty() || tsfn_) NAPI_THROW(Napi::Error::New(env, "already listening"), env.Undefined());
+  if (!workers_.empty() || tsfn_ || inline_) NAPI_THROW(Napi::Error::New(env, "already listening"), env.Undefined());
   std::string host = utf8(info[0]);
   int port = int(u32(info, 1));
-  int threads = int(u32(info, 2));
+  // threads: 0 is inline mode: one worker, run on this thread (inline_server.cpp).
+  bool inline_mode = u32(info, 2) == 0;
+  int threads = inline_mode ? 1 : int(u32(info, 2));
   int backlog = int(u32(info, 3));
   bool no_listener = info[5].ToBoolean();
   // With acceptor hand-off one listening socket serves all workers.
@@ -195,6 +197,12 @@ Napi::Value NativeServer::Listen(const Napi::CallbackInfo& info) {
       js.Set("errno", Napi::Number::New(env, -err));
       NAPI_THROW(js, env.Undefined());
     }
+  }
+  if (inline_mode) {
+    outboxes_.clear();
+    outboxes_.resize(1);
+    start_inline(env, info[4]);  // throws (workers cleared) when the loop cannot watch the worker
+    return Napi::Number::New(env, r.port);
   }
   napi_value name = Napi::String::New(env, "corews");
   napi_status st = napi_create_threadsafe_function(env, info[4], nullptr, name, 0, 1, this,
@@ -438,6 +446,7 @@ Napi::Value NativeServer::Adopt(const Napi::CallbackInfo& info) {
 // turn ends; past kHandOverBytes the buffer goes to the worker at once.
 void NativeServer::hand_over_if_large(server::CommandBuffer& box) {
   if (box.size() < kHandOverBytes) return;
+  if (inline_) return flush();
   size_t i = size_t(&box - outboxes_.data());
   if (workers_[i]->inbox().push(box)) workers_[i]->wake();
 }
@@ -445,6 +454,14 @@ void NativeServer::hand_over_if_large(server::CommandBuffer& box) {
 // One wakeup per worker per flush, and none when the worker still has an
 // earlier batch to read.
 void NativeServer::flush() {
+  if (inline_) {
+    // No thread to wake: the worker runs the commands here and now.
+    if (outboxes_[0].empty()) return;
+    workers_[0]->inbox().push(outboxes_[0]);
+    workers_[0]->run_commands();
+    inline_->commands_ran();
+    return;
+  }
   for (size_t i = 0; i < workers_.size(); ++i) {
     if (outboxes_[i].empty()) continue;
     if (workers_[i]->inbox().push(outboxes_[i])) workers_[i]->wake();
@@ -562,6 +579,7 @@ Napi::Object NativeServer::deflate_stats_object(Napi::Env env) const {
 
 // After every worker reported kStopped: join the threads and let go.
 void NativeServer::Join(const Napi::CallbackInfo& info) {
+  if (inline_) stop_inline(info.Env());
   for (auto& w : workers_) w->join();
   workers_.clear();
   outboxes_.clear();
@@ -586,6 +604,10 @@ void NativeServer::OnTsfnFinalized(napi_env, void* self, void*) {
 }
 
 void NativeServer::shutdown_workers() {
+  if (inline_) {  // the env is going: nothing of it may be used
+    inline_->close();
+    inline_ = nullptr;
+  }
   for (auto& w : workers_) w->request_stop();
   for (auto& w : workers_) w->join();
   workers_.clear();
@@ -598,7 +620,17 @@ void NativeServer::OnEnvCleanup(void* self) {
 }
 
 void NativeServer::deliver(std::unique_ptr<server::EventBatch> batch) {
+  if (inline_) return inline_->deliver(std::move(batch));
   if (napi_call_threadsafe_function(tsfn_, batch.get(), napi_tsfn_nonblocking) == napi_ok) batch.release();
+}
+
+void NativeServer::record_hop(const server::EventBatch& batch) {
+  if (batch.messages == 0) return;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  // Every message of the batch waited at most as long as its first.
+  hop_ns_.record(uint64_t(now - batch.first_message_ns), batch.messages);
 }
 
 void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void* data) {
@@ -607,13 +639,7 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   auto* self = static_cast<NativeServer*>(context);
   uint32_t worker = batch->worker;
   size_t bytes = batch->cost();  // as the worker counted it
-  if (batch->messages > 0) {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t now = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-    // Every message of the batch waited at most as long as its first.
-    self->hop_ns_.record(uint64_t(now - batch->first_message_ns), batch->messages);
-  }
+  self->record_hop(*batch);
   dispatch_batch(env, dispatch, std::move(batch));
   // Inbound backpressure: the worker may read again once JS has caught up.
   if (worker < self->workers_.size()) self->workers_[worker]->consumed(bytes);

@@ -9,10 +9,11 @@
 
 #include "../core/histogram.h"
 #include "../server/worker.h"
+#include "inline_loop.h"
 
 namespace corews::addon {
 
-class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::EventSink {
+class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::EventSink, public InlineHost {
  public:
   static Napi::Function Define(Napi::Env env);
 
@@ -22,6 +23,8 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
 
   // Worker threads: hands a batch to the JS thread.
   void deliver(std::unique_ptr<server::EventBatch> batch) override;
+  // Inline mode (inline_server.cpp): one batch to JS on the JS thread.
+  void dispatch_inline(std::unique_ptr<server::EventBatch> batch) override;
 
  private:
   Napi::Value Listen(const Napi::CallbackInfo& info);
@@ -56,6 +59,12 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   static constexpr size_t kHandOverBytes = 512 << 10;
   void shutdown_workers();  // stop without JS and join
 
+  // inline_server.cpp: threads: 0, the worker driven by Node's loop (InlineLoop).
+  void start_inline(Napi::Env env, napi_value dispatch);
+  void stop_inline(napi_env env);  // from join(): the worker has stopped
+  static void OnInlineEnvCleanup(napi_async_cleanup_hook_handle handle, void* self);
+
+  void record_hop(const server::EventBatch& batch);
   static void CallJs(napi_env env, napi_value dispatch, void* context, void* data);
   static void OnEnvCleanup(void* self);
   static void OnTsfnFinalized(napi_env env, void* self, void* hint);
@@ -70,6 +79,12 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   napi_env env_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;
   bool cleanup_hook_ = false;
+  // Inline mode: the loop, the dispatch function and the async context its
+  // callbacks run in, and the hook that closes the loop's handles at env teardown.
+  InlineLoop* inline_ = nullptr;
+  napi_ref inline_dispatch_ = nullptr;
+  napi_async_context inline_async_ = nullptr;
+  napi_async_cleanup_hook_handle inline_cleanup_ = nullptr;
 };
 
 }  // namespace corews::addon

@@ -38,6 +38,17 @@ class Poller {
   // Waits up to timeout_ms (-1: forever); fills `out`, returns the count (0 on
   // timeout or EINTR).
   int wait(PollEvent* out, int max, int timeout_ms);
+  // A descriptor that polls readable while wait(…, 0) has events, for a loop
+  // that waits in another poller (inline mode: libuv's own loop). With the
+  // libuv backend it is its loop's backend fd, which knows of a watch changed
+  // since the last wait() only once wait() ran again (flush_changes): -1
+  // where libuv has no such descriptor (Windows).
+  int fd() const;
+  // Before another loop waits on fd(): hands the kernel the watches changed
+  // since the last wait(). epoll applies each change at once (a no-op); libuv
+  // queues them until its loop runs, so this runs it without waiting and
+  // drops what it reports (level-triggered: reported again by the next wait).
+  void flush_changes();
 
   struct Backend;  // defined by the backend's .cpp
 

@@ -43,6 +43,10 @@ bool Poller::ok() const { return backend_->epfd >= 0; }
 
 int Poller::error() const { return backend_->error; }
 
+int Poller::fd() const { return backend_->epfd; }
+
+void Poller::flush_changes() {}
+
 int Poller::add(int fd, uint32_t interest, void* tag) { return ctl(backend_->epfd, EPOLL_CTL_ADD, fd, interest, tag); }
 
 int Poller::modify(int fd, uint32_t interest, void* tag) { return ctl(backend_->epfd, EPOLL_CTL_MOD, fd, interest, tag); }

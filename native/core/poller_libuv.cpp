@@ -99,6 +99,14 @@ bool Poller::ok() const { return backend_->ok; }
 
 int Poller::error() const { return backend_->error; }
 
+int Poller::fd() const { return backend_->ok ? uv_backend_fd(&backend_->loop) : -1; }
+
+void Poller::flush_changes() {
+  if (!backend_->ok) return;
+  backend_->out = nullptr;  // on_poll drops what this run reports
+  uv_run(&backend_->loop, UV_RUN_NOWAIT);
+}
+
 int Poller::add(int fd, uint32_t interest, void* tag) {
   auto* w = new Watch{};
   w->tag = tag;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <system_error>
 
 #include "../core/clock.h"
@@ -117,20 +118,23 @@ void Worker::request_stop() {
   wakeup_.signal();
 }
 
-bool Worker::run_once(int timeout_ms) {
-  if (stopped_) return false;
-  int64_t now = core::now_ms();
+int Worker::next_timeout_ms() const {
+  if (!held_input_.empty()) return 0;  // held input is read before waiting
   int64_t next = -1;
   for (int64_t d : {handshake_timers_.next_deadline(), closing_timers_.next_deadline(), keep_alive_timers_.next_deadline(),
                     heartbeat_timers_.next_deadline(), accept_paused_until_ ? accept_paused_until_ : -1,
                     shutting_down_ ? shutdown_deadline_ : -1}) {
     if (d >= 0 && (next < 0 || d < next)) next = d;
   }
-  if (next >= 0) {
-    int until = int(next > now ? next - now : 0);
-    if (timeout_ms < 0 || until < timeout_ms) timeout_ms = until;
-  }
-  if (!held_input_.empty()) timeout_ms = 0;  // held input is read before waiting
+  if (next < 0) return -1;
+  int64_t now = core::now_ms();
+  return int(std::min<int64_t>(next > now ? next - now : 0, INT32_MAX));
+}
+
+bool Worker::run_once(int timeout_ms) {
+  if (stopped_) return false;
+  int until = next_timeout_ms();
+  if (until >= 0 && (timeout_ms < 0 || until < timeout_ms)) timeout_ms = until;
 
   core::PollEvent events[kMaxEventsPerWait];
   int n = poller_.wait(events, kMaxEventsPerWait, timeout_ms);
@@ -150,6 +154,19 @@ bool Worker::run_once(int timeout_ms) {
   if (!stopped_) read_held_input();
   if (stop_requested_.load(std::memory_order_acquire) && !stopped_) stop_all();
   if (!stopped_) expire_timers();
+  end_iteration();
+  return !stopped_;
+}
+
+bool Worker::run_commands() {
+  if (stopped_) return false;
+  now_ms_ = core::now_ms();
+  process_commands();
+  end_iteration();
+  return !stopped_;
+}
+
+void Worker::end_iteration() {
   // A graceful shutdown ends when the last connection has gone, or at its deadline.
   if (shutting_down_ && !stopped_ && (live_ == 0 || now_ms_ >= shutdown_deadline_)) stop_all();
   flush_batch();
@@ -159,7 +176,6 @@ bool Worker::run_once(int timeout_ms) {
   }
   graveyard_.clear();
   if (deflate_.enabled()) deflate_.publish_gauges();
-  return !stopped_;
 }
 
 // ---------------------------------------------------------------- accepting

@@ -107,6 +107,18 @@ class Worker {
   // handle what happened, hand the batch over. False once stopped.
   bool run_once(int timeout_ms);
 
+  // Inline mode (threads: 0, the loop on the JS thread; native/addon/inline_loop.h).
+  // The descriptor that is readable when run_once(0) has work: the poller's.
+  int poll_fd() const { return poller_.fd(); }
+  // Before JS's loop next waits on poll_fd() (see Poller::flush_changes).
+  void flush_poll_changes() { poller_.flush_changes(); }
+  // Milliseconds until run_once has a deadline to meet (a timer, a paused
+  // accept, a shutdown's end): 0 now, -1 none. run_once waits at most this.
+  int next_timeout_ms() const;
+  // The commands in the inbox, run now, and their batch handed over: what
+  // run_once does when the wakeup fires, without a wakeup. False once stopped.
+  bool run_commands();
+
  private:
   // The frame parser's handler for one connection (parser_events.h).
   struct ParserEvents;
@@ -122,6 +134,7 @@ class Worker {
   // worker.cpp: timers, the batch for JS, and the end.
   void expire_timers();
   void flush_batch();
+  void end_iteration();  // the end of run_once and run_commands: stops due, the batch, the graveyard
   void shutdown_gracefully(uint16_t code, std::string_view reason, int64_t timeout_ms);
   void close_listener();
   void stop_all();

@@ -8,12 +8,21 @@ export interface Started<UserData = unknown> {
   url: string;
 }
 
-/** A server listening on a free loopback port (1 thread unless told otherwise). */
+/**
+ * The variant run of inline mode (scripts/test-variants.sh): COREWS_TEST_INLINE=1 turns the one
+ * worker thread of {@link startServer} into inline mode (threads: 0); servers asking for several
+ * threads keep them.
+ */
+export const INLINE_VARIANT = process.env.COREWS_TEST_INLINE === '1';
+
+/** A server listening on a free loopback port (1 thread unless told otherwise; see {@link INLINE_VARIANT}). */
 export async function startServer<UserData = unknown>(
   options: ServerOptions<UserData> = {},
   host = '127.0.0.1',
 ): Promise<Started<UserData>> {
-  const server = createServer<UserData>({ threads: 1, ...options });
+  const one = INLINE_VARIANT ? 0 : 1;
+  const threads = options.threads === undefined || options.threads === 1 ? one : options.threads;
+  const server = createServer<UserData>({ ...options, threads });
   await server.listen(0, host);
   const port = server.address()!.port;
   const h = host.includes(':') ? `[${host}]` : host;
