@@ -188,6 +188,22 @@ describe('ping, pong and refused handlers', () => {
     expect(refusals[3]).toMatchObject({ method: '', url: '', headers: {} });
   });
 
+  it('with an http hook, its requests refused for their body (413, 400) are no handshake refusals', async () => {
+    const refusals: HandshakeRefusal[] = [];
+    const { port } = await serve({ maxHttpBody: 16, http: () => ({ body: 'ok' }), refused: (r) => void refusals.push(r) });
+    const send = async (request: string): Promise<number> => {
+      const raw = trackRaw(await RawClient.connect(port));
+      raw.write(request);
+      return (await raw.readHttp()).status;
+    };
+    expect(await send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n')).toBe(413);
+    expect(await send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n')).toBe(400);
+    expect(await send(upgradeRequest('/', { 'Sec-WebSocket-Version': '8' }))).toBe(426); // a handshake: reported
+    await waitFor(() => refusals.length === 1);
+    await sleep(100);
+    expect(refusals.map((r) => r.status)).toEqual([426]);
+  });
+
   it('throws a TypeError naming a handler that is not a function', () => {
     for (const name of ['ping', 'pong', 'refused']) {
       expect(() => createServer({ [name]: 42 } as never)).toThrow(TypeError);

@@ -17,15 +17,17 @@ constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 }  // namespace
 
+// Refusals here answer plain HTTP requests the http hook would have had: no
+// failed WebSocket handshake, so they are not reported as refusals (kRefused).
 void Worker::begin_exchange(Connection* c, const proto::HttpRequest& req, size_t head_len) {
   proto::BodyFraming framing = proto::body_framing(req);
   switch (framing.kind) {
     case proto::BodyFraming::kBad:
-      return refuse(c, 400, "ambiguous or malformed request body framing");
+      return refuse(c, 400, "ambiguous or malformed request body framing", nullptr, false);
     case proto::BodyFraming::kUnsupported:
-      return refuse(c, 501, "only the chunked transfer coding is supported");
+      return refuse(c, 501, "only the chunked transfer coding is supported", nullptr, false);
     case proto::BodyFraming::kLength:
-      if (framing.length > config_->max_http_body) return refuse(c, 413, "request body too large");
+      if (framing.length > config_->max_http_body) return refuse(c, 413, "request body too large", nullptr, false);
       break;
     default:
       break;
@@ -65,9 +67,9 @@ void Worker::read_http_body(Connection* c) {
         case proto::ChunkedDecoder::Status::kIncomplete:
           return;
         case proto::ChunkedDecoder::Status::kBad:
-          return refuse(c, 400, "malformed chunked request body");
+          return refuse(c, 400, "malformed chunked request body", nullptr, false);
         case proto::ChunkedDecoder::Status::kTooLarge:
-          return refuse(c, 413, "request body too large");
+          return refuse(c, 413, "request body too large", nullptr, false);
         case proto::ChunkedDecoder::Status::kComplete:
           break;
       }
