@@ -369,6 +369,28 @@ class WorkerHarness {
   // this returns (-1 on failure). sndbuf/rcvbuf > 0 set SO_SNDBUF/SO_RCVBUF on
   // both ends.
   int adopt(int sndbuf = 0, int rcvbuf = 0) {
+    int32_t server_end;
+    int client = connect_pair(sndbuf, rcvbuf, server_end);
+    if (client < 0) return -1;
+    server::CommandWriter(outbox_).add(server::CommandType::kAdopt, 0, 0, 0,
+                                       {{reinterpret_cast<const char*>(&server_end), 4}});
+    return client;
+  }
+
+  // As adopt(), but handed over as server.handleUpgrade's bridge does
+  // (kAdoptBridged): the worker is told the client's address is `address`.
+  int adopt_bridged(std::string_view address) {
+    int32_t server_end;
+    int client = connect_pair(0, 0, server_end);
+    if (client < 0) return -1;
+    server::CommandWriter(outbox_).add(server::CommandType::kAdoptBridged, 0, 0, uint16_t(address.size()),
+                                       {{reinterpret_cast<const char*>(&server_end), 4}, address});
+    return client;
+  }
+
+  // A connected socketpair registered as a client (its end returned, -1 when
+  // none could be made); `server_end` is the end to hand to the worker.
+  int connect_pair(int sndbuf, int rcvbuf, int32_t& server_end) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
     for (int fd : sv) {
@@ -381,28 +403,8 @@ class WorkerHarness {
     struct stat st {};
     fstat(sv[1], &st);
     c.server_ino = st.st_ino;
-    int32_t value = sv[1];
-    server::CommandWriter(outbox_).add(server::CommandType::kAdopt, 0, 0, 0,
-                                       {{reinterpret_cast<const char*>(&value), 4}});
     clients_[sv[0]] = std::move(c);
-    return sv[0];
-  }
-
-  // As adopt(), but handed over as server.handleUpgrade's bridge does
-  // (kAdoptBridged): the worker is told the client's address is `address`.
-  int adopt_bridged(std::string_view address) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
-    Client c;
-    c.fd = sv[0];
-    c.server_fd = sv[1];
-    struct stat st {};
-    fstat(sv[1], &st);
-    c.server_ino = st.st_ino;
-    int32_t value = sv[1];
-    server::CommandWriter(outbox_).add(server::CommandType::kAdoptBridged, 0, 0, uint16_t(address.size()),
-                                       {{reinterpret_cast<const char*>(&value), 4}, address});
-    clients_[sv[0]] = std::move(c);
+    server_end = sv[1];
     return sv[0];
   }
 
