@@ -13,20 +13,8 @@ using harness::HarnessOptions;
 using harness::WorkerHarness;
 using server::EventType;
 
-namespace {
-
-server::WorkerConfig bridge_config() {
-  server::WorkerConfig c;
-  c.ping_interval_ms = 0;
-  c.idle_timeout_ms = 0;
-  c.close_timeout_ms = 10000;
-  return c;
-}
-
-}  // namespace
-
 TEST(bridge_open_reports_the_given_address_and_echoes) {
-  WorkerHarness h(bridge_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt_bridged("203.0.113.9");
   CHECK(c >= 0);
   Handle ws = h.open(c, "/b");
@@ -55,7 +43,7 @@ TEST(bridge_open_reports_the_given_address_and_echoes) {
 TEST(bridge_per_ip_limit_counts_the_given_address) {
   HarnessOptions o;
   o.max_per_ip = 1;
-  WorkerHarness h(bridge_config(), o);
+  WorkerHarness h(harness::quiet_config(), o);
   int a = h.adopt_bridged("198.51.100.1");
   CHECK(h.open(a, "/a").valid());
   int b = h.adopt_bridged("198.51.100.1");  // the same client again: over its limit

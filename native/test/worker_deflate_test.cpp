@@ -20,10 +20,7 @@ namespace {
 constexpr std::string_view kOffer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
 
 server::WorkerConfig deflate_config() {
-  server::WorkerConfig c;
-  c.ping_interval_ms = 0;
-  c.idle_timeout_ms = 0;
-  c.close_timeout_ms = 10000;
+  server::WorkerConfig c = harness::quiet_config();
   c.deflate.enabled = true;
   return c;
 }

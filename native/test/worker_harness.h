@@ -295,6 +295,16 @@ inline std::string fd_diff(const std::map<int, std::string>& before, const std::
 
 // ---- the harness -------------------------------------------------------------
 
+// A worker config with no timer that depends on how fast the test runs: no
+// pings, no idle timeout, a close timeout far beyond any test's wait.
+inline server::WorkerConfig quiet_config() {
+  server::WorkerConfig c;
+  c.ping_interval_ms = 0;
+  c.idle_timeout_ms = 0;
+  c.close_timeout_ms = 10000;
+  return c;
+}
+
 struct HarnessOptions {
   size_t slots = 256;              // SlotCounters::create(slots); the worker refuses connections past it
   uint64_t max_connections = 0;    // SharedLimits

@@ -17,14 +17,6 @@ using server::EventType;
 
 namespace {
 
-server::WorkerConfig test_config() {
-  server::WorkerConfig c;
-  c.ping_interval_ms = 0;
-  c.idle_timeout_ms = 0;
-  c.close_timeout_ms = 10000;
-  return c;
-}
-
 std::vector<std::string> messages(const WorkerHarness& h, Handle ws) {
   std::vector<std::string> out;
   for (const auto& e : h.events_of(ws)) {
@@ -50,7 +42,7 @@ void steps_for(WorkerHarness& h, int64_t ms) {
 }  // namespace
 
 TEST(worker_user_pause_reads_nothing_until_resume) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   h.pause(ws, true);
@@ -70,7 +62,7 @@ TEST(worker_user_pause_reads_nothing_until_resume) {
 // pauses reading for backpressure. The two pauses compose:
 // each holds the connection until it is lifted, whatever the other does.
 TEST(worker_user_pause_outlasts_backpressure_pause) {
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.max_unconsumed = 64;
   harness::HarnessOptions options;
   options.js_behind = true;
@@ -93,7 +85,7 @@ TEST(worker_user_pause_outlasts_backpressure_pause) {
 }
 
 TEST(worker_backpressure_pause_outlasts_user_resume) {
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.max_unconsumed = 64;
   harness::HarnessOptions options;
   options.js_behind = true;
@@ -118,7 +110,7 @@ TEST(worker_backpressure_pause_outlasts_user_resume) {
 // the connection the silence is the server's: no idle close, no pings. Once
 // resumed, a silent peer is idle again.
 TEST(worker_user_pause_is_not_idle) {
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.idle_timeout_ms = 60;
   config.ping_interval_ms = 20;
   WorkerHarness h(config);
@@ -141,7 +133,7 @@ TEST(worker_user_pause_is_not_idle) {
 }
 
 TEST(worker_reports_control_frames_only_when_asked) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   h.send_raw(c, harness::client_frame(proto::kOpPing, "unheard"));
@@ -172,7 +164,7 @@ TEST(worker_reports_control_frames_only_when_asked) {
 }
 
 TEST(worker_reports_control_frames_from_the_config) {
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.report_control = server::kReportPongs;
   WorkerHarness h(config);
   int c = h.adopt();
@@ -186,7 +178,7 @@ TEST(worker_reports_control_frames_from_the_config) {
 }
 
 TEST(worker_reports_refusals_only_when_asked) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   const std::string bad_version =
       "GET /chat?x=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
@@ -243,7 +235,7 @@ TEST(worker_reports_refusals_only_when_asked) {
 // must still count toward inbound backpressure (each event costs its size), or
 // batches JS has not dispatched yet could pile up without bound.
 TEST(worker_reported_empty_pings_count_toward_inbound_backpressure) {
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.max_unconsumed = 4096;
   config.report_control = server::kReportPings;
   harness::HarnessOptions options;

@@ -15,14 +15,6 @@ using server::EventType;
 
 namespace {
 
-server::WorkerConfig test_config() {
-  server::WorkerConfig c;
-  c.ping_interval_ms = 0;  // no timers that depend on how fast the test runs
-  c.idle_timeout_ms = 0;
-  c.close_timeout_ms = 10000;
-  return c;
-}
-
 // The text and binary frames a client received, as "t:payload" / "b:payload".
 std::vector<std::string> data_frames(const WorkerHarness& h, int client) {
   std::vector<std::string> out;
@@ -43,7 +35,7 @@ const harness::ServerFrame* last_close(const std::vector<harness::ServerFrame>& 
 }  // namespace
 
 TEST(worker_handshake_opens) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   CHECK(c >= 0);
   Handle ws = h.open(c, "/chat?room=1");
@@ -63,7 +55,7 @@ TEST(worker_handshake_opens) {
 }
 
 TEST(worker_refuses_bad_request) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   h.send_raw(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");  // no key
   CHECK(h.run_until([&] { return h.client(c).eof; }));
@@ -75,7 +67,7 @@ TEST(worker_refuses_bad_request) {
 }
 
 TEST(worker_echoes_text) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   // The user's message handler: send the message back.
   h.on_event = [&](const harness::RecordedEvent& e) {
     if (e.type == EventType::kMessage) {
@@ -110,7 +102,7 @@ TEST(worker_echoes_text) {
 }
 
 TEST(worker_answers_ping) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   h.send_raw(c, harness::client_frame(proto::kOpPing, "are you there"));
@@ -126,7 +118,7 @@ TEST(worker_answers_ping) {
 // The peer starts the closing handshake: peer-close, JS echoes the code, the
 // worker half-closes; once the client closes too, one closed event.
 TEST(worker_peer_close_is_echoed) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   h.send_raw(c, harness::client_close(1000, "bye"));
@@ -159,7 +151,7 @@ TEST(worker_peer_close_is_echoed) {
 
 // The server starts it: ws.close(4000), the client answers, one closed event.
 TEST(worker_server_close_handshake) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   CHECK(h.ws_close(ws, 4000, "done"));
@@ -181,7 +173,7 @@ TEST(worker_server_close_handshake) {
 }
 
 TEST(worker_terminate_closes_once) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int c = h.adopt();
   Handle ws = h.open(c);
   CHECK(h.ws_terminate(ws));
@@ -202,7 +194,7 @@ TEST(worker_terminate_closes_once) {
 }
 
 TEST(worker_publishes_to_subscribers) {
-  WorkerHarness h(test_config());
+  WorkerHarness h(harness::quiet_config());
   int a = h.adopt(), b = h.adopt(), c = h.adopt();
   Handle wa = h.open(a), wb = h.open(b), wc = h.open(c);
   CHECK(wa.valid() && wb.valid() && wc.valid());
@@ -229,7 +221,7 @@ TEST(worker_gives_back_fds_and_memory) {
   auto fds_before = harness::open_fds();
   size_t heap_before = harness::live_heap_bytes();
   {
-    WorkerHarness h(test_config());
+    WorkerHarness h(harness::quiet_config());
     int a = h.adopt(4096, 4096), b = h.adopt();
     Handle wa = h.open(a);
     h.open(b);
@@ -254,7 +246,7 @@ TEST(worker_paused_list_holds_only_live_connections) {
   // is one byte: every connection that sends a message is paused. While JS
   // stays behind, 1,000 such connections come and go: the paused list must
   // follow the live ones, not the history.
-  server::WorkerConfig config = test_config();
+  server::WorkerConfig config = harness::quiet_config();
   config.max_unconsumed = 1;
   harness::HarnessOptions options;
   options.js_behind = true;
@@ -285,7 +277,7 @@ TEST(worker_no_event_after_closed_when_a_write_fails_mid_read) {
   // must not raise another event.
   for (int variant = 0; variant < 2; ++variant) {
     CTX("then %s", variant ? "a frame with RSV1" : "a Close");
-    WorkerHarness h(test_config());
+    WorkerHarness h(harness::quiet_config());
     int c = h.adopt();
     Handle ws = h.open(c);
     if (!CHECK(ws.valid())) continue;
