@@ -121,7 +121,7 @@ class RedisAdapter implements PubSubAdapter {
     // Framed here, into a buffer of our own: the caller may reuse `data` once we return.
     const message = encode(this.#origin, binary, data);
     const channel = this.#o.channelPrefix + topic;
-    if (this.#buffer.length === 0 && this.#pub?.status === 'ready') this.#send(channel, message);
+    if (this.#buffer.length === 0 && this.#state() === 'ready') this.#send(channel, message);
     else if (this.#buffer.length < this.#o.maxBuffered) this.#buffer.push([channel, message]);
     else this.#dropped++;
   }
@@ -157,11 +157,21 @@ class RedisAdapter implements PubSubAdapter {
     });
   }
 
-  #pubReady(): void {
-    // In order, before any later publish: they queue behind the buffer until it is empty.
+  /**
+   * Sends what was buffered, in order and before any later publish (those queue behind the
+   * buffer until it is empty). Only once both connections are up, so that publishing starts
+   * when the adapter reads 'ready'. Other processes resubscribe on their own schedule: one that
+   * is not back yet misses what is sent before it is (pub/sub keeps nothing).
+   */
+  #flush(): void {
+    if (this.#state() !== 'ready') return;
     const buffered = this.#buffer;
     this.#buffer = [];
     for (const [channel, message] of buffered) this.#send(channel, message);
+  }
+
+  #pubReady(): void {
+    this.#flush();
     this.#track();
   }
 
@@ -171,6 +181,7 @@ class RedisAdapter implements PubSubAdapter {
       const channels = topics.map((t) => this.#o.channelPrefix + t);
       (this.#o.sharded ? this.#sub!.ssubscribe(...channels) : this.#sub!.subscribe(...channels)).catch(() => {});
     }
+    this.#flush();
     this.#track();
   }
 
