@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
 import { describe } from '../options';
-import { connect, end } from './ioredis';
+import { connect, end, loadIoredis } from './ioredis';
 import { checkBoolean, checkInteger, checkObject, checkString, checkUrl } from './options';
 import { decode, encode } from './wire';
 
@@ -43,13 +43,15 @@ export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
     throw new TypeError(`${CALLER}: options.client must be an ioredis client, got ${describe(client)}`);
   }
   if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
-  return new RedisAdapter({
+  const resolved: Resolved = {
     url,
     client: client as Redis | undefined,
     sharded: checkBoolean(o.sharded, 'sharded', CALLER, false),
     maxBuffered: checkInteger(o.maxBuffered, 'maxBuffered', CALLER, 10_000, 0, 2 ** 31 - 1),
     channelPrefix: checkString(o.channelPrefix, 'channelPrefix', CALLER, 'corews:'),
-  });
+  };
+  loadIoredis(CALLER); // a missing ioredis is said here, not at the first connect
+  return new RedisAdapter(resolved);
 }
 
 interface Resolved {

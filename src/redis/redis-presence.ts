@@ -36,11 +36,10 @@ type Scripted = Redis & {
  */
 export function redisPresence(options?: RedisPresenceOptions): Presence {
   const o = checkObject(options, CALLER);
-  return new RedisPresence(
-    checkUrl(o.url, CALLER),
-    checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1),
-    checkString(o.prefix, 'prefix', CALLER, 'corews:presence:'),
-  );
+  const url = checkUrl(o.url, CALLER);
+  const leaseMs = checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1);
+  const prefix = checkString(o.prefix, 'prefix', CALLER, 'corews:presence:');
+  return new RedisPresence(url, leaseMs, prefix);
 }
 
 class RedisPresence extends EventEmitter implements Presence {
