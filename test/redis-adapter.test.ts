@@ -48,8 +48,8 @@ async function node(name: string, extra: Record<string, unknown> = {}): Promise<
 }
 
 /** Subscribers Redis counts on a channel (PUBSUB NUMSUB, or SHARDNUMSUB). */
-function numsub(channel: string, sharded = false): number {
-  const out = redis.cli('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', channel);
+function numsub(channel: string, sharded = false, server = redis): number {
+  const out = server.cli('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', channel);
   return Number(out[1] ?? 0);
 }
 
@@ -102,7 +102,11 @@ describe.skipIf(!HAVE_REDIS)('redisAdapter across processes', () => {
     }
     const sa = await a.stats();
     expect(sa).toMatchObject({ state: 'ready', published: 2, received: 1, buffered: 0, dropped: 0 });
+    expect(sa.lagMs).toBeGreaterThanOrEqual(0);
+    expect(sa.lagMs).toBeLessThan(10_000);
     expect((await c.stats()).received).toBe(3);
+    await sleep(100);
+    for (const cl of clients) expect(cl.queued).toBe(0); // nobody got a message twice
   });
 
   it('keeps each publisher\'s order over thousands of messages from three processes at once', async () => {
@@ -223,6 +227,34 @@ describe.skipIf(!HAVE_REDIS)('redisAdapter across processes', () => {
     expect(await a.ask('metrics')).toContain('corews_adapter_state{state="ready"} 1');
     expect(await a.ask('close')).toBe('');
     await until('closed adapter unsubscribed', () => numsub('app1/x') === 0);
+  });
+});
+
+describe.skipIf(!HAVE_REDIS)('redisAdapter in this process', () => {
+  it('publishes on a client of yours (options.client) and leaves it open at close', async () => {
+    const r = await startRedis();
+    const { Redis } = await import('ioredis');
+    const mine = new Redis(r.url);
+    const one = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
+    const two = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
+    try {
+      one.adapt(redisAdapter({ client: mine }));
+      two.adapt(redisAdapter({ url: r.url }));
+      await Promise.all([one.listen(0, '127.0.0.1'), two.listen(0, '127.0.0.1')]);
+      const c = await connect('ws', `ws://127.0.0.1:${two.address()!.port}/`);
+      await until('two subscribed', () => numsub('corews:t', false, r) === 1);
+      await until('one ready', () => one.stats().adapter?.state === 'ready');
+      expect(one.publish('t', 'via your client')).toBe(true);
+      expect(await c.next()).toEqual({ data: 'via your client', binary: false });
+      await one.close();
+      expect(mine.status).toBe('ready');
+      expect(await mine.ping()).toBe('PONG');
+    } finally {
+      await closeAllClients();
+      await Promise.all([one.close(), two.close()]);
+      mine.disconnect();
+      await r.stop();
+    }
   });
 });
 
