@@ -16,7 +16,7 @@
 // puts both beside Bun and the C echo server of bench/c.
 //
 //   node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--only id,id]
-//                      [--servers corews,corews-inline,ws,bun] [--no-micro] [--no-limits]
+//                      [--servers corews,corews-inline,ws,bun,c] [--no-micro] [--no-limits]
 // Prints one table and the design budgets, writes bench/results/latest.json.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -24,7 +24,7 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { benchArgv, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
+import { benchArgv, buildC, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
 import { BRIDGE_SCENARIOS, bridgeLines, runBridgeComparison } from './bridge.mjs';
 import { ROUND_TRIP, roundTripLines, runRoundTrip } from './latency.mjs';
 import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
@@ -36,7 +36,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
   --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge, roundtrip)
-  --servers a,b       servers to run (default corews,corews-inline,ws,bun)
+  --servers a,b       servers to run (default corews,corews-inline,ws,bun; c: the C floor, fan-out rows)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
 `;
@@ -121,7 +121,10 @@ const SERVERS = [
   { name: 'corews-inline', of: 'corews', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'corews.mjs')], env: { CRWS_THREADS: '0' } },
   { name: 'ws', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'ws.mjs')], env: {} },
   { name: 'bun', argv: bun.path ? [bun.path, path.join(SERVER_DIR, 'bun.js')] : null, env: {}, missing: bun.why },
+  // The C floor (bench/c/echo_server.c, control channel on stdin): only the modes it serves.
+  { name: 'c', argv: () => [buildC('echo_server', ['-lcrypto']), '0'], env: {}, modes: ['fanout'] },
 ].filter((s) => opts.servers.includes(s.name));
+for (const s of SERVERS) if (typeof s.argv === 'function') s.argv = s.argv(); // built only when asked for
 
 // What is measured. `rows` are the table lines of a scenario: [metric, how to
 // read it from a result, higher or lower is better].
@@ -480,7 +483,7 @@ const primary = (sc) => sc.rows[0][1];
 const results = {};
 // Memory scenarios (sc.once) run once; sc.servers limits a scenario to some servers.
 const runsOf = (sc) => (sc.mode === 'idle' || sc.once ? 1 : opts.rounds);
-const serves = (sc, server) => !sc.servers || sc.servers.includes(server.of ?? server.name);
+const serves = (sc, server) => (!sc.servers || sc.servers.includes(server.of ?? server.name)) && (!server.modes || server.modes.includes(sc.mode));
 const total = SCENARIOS.reduce((n, sc) => n + runsOf(sc) * SERVERS.filter((s) => s.argv && serves(sc, s)).length, 0);
 // What bench/deflate.mjs's runners use of this script.
 const ctx = { HOST, opts, startServer, startClient, benchArgv, rssBytes, waitFor, sleep, noteAddon };
