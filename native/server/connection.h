@@ -62,11 +62,11 @@ struct Connection : core::DeadlineNode {
   bool ip_counted = false;         // and one under maxConnectionsPerIp, for `ip`
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
-  bool publish_pending = false;    // publishes queued, to be written after the command batch
   bool http_idle = false;          // kept alive between HTTP requests, on the keep-alive timer
   uint8_t pong_len = 0;            // bytes of the pending pong frame
   float tokens = 0;                // rate limit bucket
   uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
+  uint32_t published_at = 0;       // publishes owed in this command batch: 1 + index in the worker's list
   int64_t last_activity_ms = 0;    // last bytes from the peer
   int64_t write_progress_ms = 0;   // while output is queued: when the kernel last took some of it
   int64_t tokens_at_ms = 0;
