@@ -135,8 +135,9 @@ bool Worker::admit(Connection* c) {
   WorkerStats::add(stats_.backpressure_closes);
   if (c == corked_) uncork();
   c->close_code = proto::kClosePolicyViolation;
-  c->close_reason = "backpressure limit exceeded";
-  send_close(c, proto::kClosePolicyViolation, c->close_reason);
+  static constexpr std::string_view kReason = "backpressure limit exceeded";
+  c->set_close_reason(kReason);
+  send_close(c, proto::kClosePolicyViolation, kReason);
   return false;
 }
 
