@@ -708,11 +708,16 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   budget('echo through a JS handler ahead of uWebSockets.js', 'not measured', detail);
 
   const fans = SCENARIOS.filter((s) => s.mode === 'fanout');
+  // Against the C floor too, where it ran (--servers …,c).
+  const fanVsC = (list) => {
+    const q = list.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'c', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
+    return q.length ? `; corews/c ${q.map((x) => `${x.q.toFixed(2)}×`).join(', ')}` : '';
+  };
   const fq = fans.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'bun', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
   if (fq.length) {
     const how = results[fans[0].id]?.corews?.result?.server?.fanout ?? '?';
     budget('topic fan-out ahead of uWS/Bun', fq.every((x) => x.q > 1) ? 'met' : 'not met',
-      `corews/bun deliveries/s ${fq.map((x) => `${x.q.toFixed(2)}× (${x.s.label.replace(/^fan-out 32 B to 1,000, /, '')})`).join(', ')}; corews fanout=${how}; uWS itself not measured (not on the npm registry)`);
+      `corews/bun deliveries/s ${fq.map((x) => `${x.q.toFixed(2)}× (${x.s.label.replace(/^fan-out 32 B to 1,000, /, '')})`).join(', ')}${fanVsC(fans)}; corews fanout=${how}; uWS itself not measured (not on the npm registry)`);
   } else budget('topic fan-out ahead of uWS/Bun', 'not measured', bun.path ? 'the fan-out scenario did not run' : `Bun not available: ${bun.why}`);
 
   // server.stats().jsHopLatencyUs: frame complete on a worker → batch dispatched on the JS thread.
