@@ -16,7 +16,7 @@
 // puts both beside Bun and the C echo server of bench/c.
 //
 //   node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--only id,id]
-//                      [--servers corews,corews-inline,ws,bun] [--no-micro] [--no-limits]
+//                      [--servers corews,corews-inline,ws,bun,c] [--no-micro] [--no-limits]
 // Prints one table and the design budgets, writes bench/results/latest.json.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -24,7 +24,7 @@ import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { benchArgv, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
+import { benchArgv, buildC, CLIENT_CPUS, findBun, machine, makeBenchPki, pinned, PIN, RESULTS, ROOT, SERVER_CPUS, writeResult } from './common.mjs';
 import { BRIDGE_SCENARIOS, bridgeLines, runBridgeComparison } from './bridge.mjs';
 import { ROUND_TRIP, roundTripLines, runRoundTrip } from './latency.mjs';
 import { deflateBudgets, deflateLegend, deflateResults, deflateScenarios, deriveDeflate, serverFor } from './deflate.mjs';
@@ -36,7 +36,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
   --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge, roundtrip)
-  --servers a,b       servers to run (default corews,corews-inline,ws,bun)
+  --servers a,b       servers to run (default corews,corews-inline,ws,bun; c: the C floor, fan-out rows)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
 `;
@@ -121,7 +121,10 @@ const SERVERS = [
   { name: 'corews-inline', of: 'corews', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'corews.mjs')], env: { CRWS_THREADS: '0' } },
   { name: 'ws', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'ws.mjs')], env: {} },
   { name: 'bun', argv: bun.path ? [bun.path, path.join(SERVER_DIR, 'bun.js')] : null, env: {}, missing: bun.why },
+  // The C floor (bench/c/echo_server.c, control channel on stdin): only the modes it serves.
+  { name: 'c', argv: () => [buildC('echo_server', ['-lcrypto']), '0'], env: {}, modes: ['fanout'] },
 ].filter((s) => opts.servers.includes(s.name));
+for (const s of SERVERS) if (typeof s.argv === 'function') s.argv = s.argv(); // built only when asked for
 
 // What is measured. `rows` are the table lines of a scenario: [metric, how to
 // read it from a result, higher or lower is better].
@@ -480,7 +483,7 @@ const primary = (sc) => sc.rows[0][1];
 const results = {};
 // Memory scenarios (sc.once) run once; sc.servers limits a scenario to some servers.
 const runsOf = (sc) => (sc.mode === 'idle' || sc.once ? 1 : opts.rounds);
-const serves = (sc, server) => !sc.servers || sc.servers.includes(server.of ?? server.name);
+const serves = (sc, server) => (!sc.servers || sc.servers.includes(server.of ?? server.name)) && (!server.modes || server.modes.includes(sc.mode));
 const total = SCENARIOS.reduce((n, sc) => n + runsOf(sc) * SERVERS.filter((s) => s.argv && serves(sc, s)).length, 0);
 // What bench/deflate.mjs's runners use of this script.
 const ctx = { HOST, opts, startServer, startClient, benchArgv, rssBytes, waitFor, sleep, noteAddon };
@@ -705,11 +708,16 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   budget('echo through a JS handler ahead of uWebSockets.js', 'not measured', detail);
 
   const fans = SCENARIOS.filter((s) => s.mode === 'fanout');
+  // Against the C floor too, where it ran (--servers …,c).
+  const fanVsC = (list) => {
+    const q = list.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'c', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
+    return q.length ? `; corews/c ${q.map((x) => `${x.q.toFixed(2)}×`).join(', ')}` : '';
+  };
   const fq = fans.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'bun', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
   if (fq.length) {
     const how = results[fans[0].id]?.corews?.result?.server?.fanout ?? '?';
     budget('topic fan-out ahead of uWS/Bun', fq.every((x) => x.q > 1) ? 'met' : 'not met',
-      `corews/bun deliveries/s ${fq.map((x) => `${x.q.toFixed(2)}× (${x.s.label.replace(/^fan-out 32 B to 1,000, /, '')})`).join(', ')}; corews fanout=${how}; uWS itself not measured (not on the npm registry)`);
+      `corews/bun deliveries/s ${fq.map((x) => `${x.q.toFixed(2)}× (${x.s.label.replace(/^fan-out 32 B to 1,000, /, '')})`).join(', ')}${fanVsC(fans)}; corews fanout=${how}; uWS itself not measured (not on the npm registry)`);
   } else budget('topic fan-out ahead of uWS/Bun', 'not measured', bun.path ? 'the fan-out scenario did not run' : `Bun not available: ${bun.why}`);
 
   // server.stats().jsHopLatencyUs: frame complete on a worker → batch dispatched on the JS thread.

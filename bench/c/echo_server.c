@@ -1,7 +1,13 @@
 /* A minimal single-threaded WebSocket echo server in C (epoll, level-triggered).
  * It is the fixed point against which `corews bench` and loadgen.c are compared:
  * as little work per message as a correct server can do.
- *   echo_server PORT        (prints nothing; runs until killed) */
+ * It also fans out as the servers of bench/servers do: a `?role=subscriber` connection
+ * is subscribed, and whatever a `?role=publisher` connection sends goes to
+ * every subscriber (framed once per read, the same bytes written to each).
+ *   echo_server PORT        (PORT 0: any free one; prints `listening <port>`,
+ *                            runs until killed)
+ * On stdin it serves bench/servers/control.mjs's control channel (`stats`,
+ * `gc`), so bench/run.mjs can run it as one of its servers. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +24,13 @@
 
 #define RBUF (256 * 1024)
 
-typedef struct {
+enum { ROLE_ECHO, ROLE_PUBLISHER, ROLE_SUBSCRIBER };
+
+typedef struct conn_s {
   int fd;
   int open;           /* handshake done */
+  int role;
+  size_t sub_at;      /* a subscriber's index in subs */
   uint8_t *in;        /* unparsed input */
   size_t in_len, in_cap;
   uint8_t *out;       /* unwritten output */
@@ -28,6 +38,15 @@ typedef struct {
 } conn_t;
 
 static int ep;
+
+/* Subscribers, contiguous; each knows its index, so removal is a swap. */
+static struct conn_s **subs;
+static size_t subs_len, subs_cap;
+/* A publisher's messages of one read, framed once, for every subscriber. */
+static uint8_t *pub;
+static size_t pub_len, pub_cap;
+/* The control channel's counters (bench/servers/control.mjs). */
+static unsigned long long n_messages, n_deliveries, n_opened, n_open;
 
 static void append(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n) {
   if (*len + n > *cap) {
@@ -45,7 +64,24 @@ static void consume(conn_t *c, size_t n) {
   c->in_len -= n;
 }
 
+static void subscribe(conn_t *c) {
+  if (subs_len == subs_cap) {
+    subs_cap = subs_cap ? subs_cap * 2 : 1024;
+    subs = realloc(subs, subs_cap * sizeof *subs);
+  }
+  c->sub_at = subs_len;
+  subs[subs_len++] = c;
+}
+
+static void unsubscribe(conn_t *c) {
+  conn_t *last = subs[--subs_len];
+  subs[c->sub_at] = last;
+  last->sub_at = c->sub_at;
+}
+
 static void drop(conn_t *c) {
+  if (c->open) n_open--;
+  if (c->open && c->role == ROLE_SUBSCRIBER) unsubscribe(c);
   close(c->fd);
   free(c->in);
   free(c->out);
@@ -108,7 +144,17 @@ static long handshake(conn_t *c) {
   b64(dig, 20, acc);
   int n = snprintf(res, sizeof res, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acc);
   append(&c->out, &c->out_len, &c->out_cap, res, (size_t)n);
+  /* The role is in the request target: GET /?role=publisher HTTP/1.1 */
+  size_t line = strcspn((char *)c->in, "\r\n");
+  char saved = c->in[line];
+  c->in[line] = 0;
+  if (strstr((char *)c->in, "role=publisher")) c->role = ROLE_PUBLISHER;
+  else if (strstr((char *)c->in, "role=subscriber")) c->role = ROLE_SUBSCRIBER;
+  c->in[line] = (uint8_t)saved;
+  if (c->role == ROLE_SUBSCRIBER) subscribe(c);
   c->open = 1;
+  n_opened++;
+  n_open++;
   return (end - c->in) + 4;
 }
 
@@ -140,7 +186,13 @@ static long frames(conn_t *c) {
     if (len < 126) { hdr[1] = (uint8_t)len; hl = 2; }
     else if (len < 65536) { hdr[1] = 126; hdr[2] = (uint8_t)(len >> 8); hdr[3] = (uint8_t)len; hl = 4; }
     else { hdr[1] = 127; for (int i = 0; i < 8; i++) hdr[2 + i] = (uint8_t)(len >> (56 - 8 * i)); hl = 10; }
-    if (op != 10) {
+    if (op < 8) n_messages++;
+    if (op < 8 && c->role == ROLE_PUBLISHER) {
+      /* Framed once here; fan_out writes these bytes to every subscriber. */
+      append(&pub, &pub_len, &pub_cap, hdr, hl);
+      append(&pub, &pub_len, &pub_cap, d, len);
+      n_deliveries += subs_len;
+    } else if (op != 10) {
       append(&c->out, &c->out_len, &c->out_cap, hdr, hl);
       append(&c->out, &c->out_len, &c->out_cap, d, len);
     }
@@ -150,21 +202,84 @@ static long frames(conn_t *c) {
   return (long)pos;
 }
 
+/* One subscriber's copy of a read's publishes: written at once when nothing
+ * waits (the usual case), queued behind what does, EPOLLOUT only then. */
+static void deliver(conn_t *c, const uint8_t *p, size_t n) {
+  if (c->out_head < c->out_len) {
+    append(&c->out, &c->out_len, &c->out_cap, p, n);
+    return;
+  }
+  ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+  if (w < 0) {
+    if (errno != EAGAIN) return; /* gone: epoll reports it, and the read drops it */
+    w = 0;
+  }
+  if ((size_t)w == n) return;
+  c->out_len = c->out_head = 0;
+  append(&c->out, &c->out_len, &c->out_cap, p + w, n - (size_t)w);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void fan_out(void) {
+  for (size_t i = 0; i < subs_len; i++) deliver(subs[i], pub, pub_len);
+  pub_len = 0;
+}
+
+/* bench/servers/control.mjs's control channel: `stats` and `gc`, one a line. */
+static void control(int *fd) {
+  static char line[256];
+  static size_t have;
+  ssize_t r = read(*fd, line + have, sizeof line - 1 - have);
+  if (r <= 0) { /* no control channel (stdin closed or /dev/null) */
+    epoll_ctl(ep, EPOLL_CTL_DEL, *fd, NULL);
+    *fd = -1;
+    return;
+  }
+  have += (size_t)r;
+  char *nl;
+  while ((nl = memchr(line, '\n', have)) != NULL) {
+    *nl = 0;
+    if (strncmp(line, "stats", 5) == 0) {
+      printf("stats {\"messages\":%llu,\"deliveries\":%llu,\"opened\":%llu,\"open\":%llu}\n",
+             n_messages, n_deliveries, n_opened, n_open);
+    } else if (strncmp(line, "gc", 2) == 0) {
+      printf("gc done\n");
+    }
+    fflush(stdout);
+    have -= (size_t)(nl + 1 - line);
+    memmove(line, nl + 1, have);
+  }
+  if (have == sizeof line - 1) have = 0; /* a line too long to be a command */
+}
+
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 9001;
   int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1024)) { perror("listen"); return 1; }
+  socklen_t alen = sizeof a;
+  getsockname(ls, (struct sockaddr *)&a, &alen);
+  printf("listening %d\n", ntohs(a.sin_port));
+  fflush(stdout);
   ep = epoll_create1(0);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+  static conn_t control_tag;
+  int control_fd = 0;
+  struct epoll_event cev = {.events = EPOLLIN, .data.ptr = &control_tag};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, control_fd, &cev) < 0) control_fd = -1; /* a regular file: no channel */
   static uint8_t rbuf[RBUF];
   struct epoll_event evs[256];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, -1);
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
+      if (c == &control_tag) {
+        control(&control_fd);
+        continue;
+      }
       if (!c) {
         int fd;
         while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
@@ -192,6 +307,7 @@ int main(int argc, char **argv) {
       } else {
         used = frames(c);
       }
+      if (pub_len) fan_out(); /* also before a Close from the publisher drops it */
       if (used < 0) { flush_out(c); drop(c); continue; }
       consume(c, (size_t)used);
       if (flush_out(c) < 0) drop(c);

@@ -44,7 +44,7 @@ void Worker::send_close(Connection* c, uint16_t code, std::string_view reason) {
     // We start the closing handshake: the close handler will hear our code
     // unless the peer answers with its own.
     c->close_code = code ? code : uint16_t(proto::kCloseNoStatus);
-    c->close_reason.assign(reason.substr(0, len ? r : 0));
+    c->set_close_reason(reason.substr(0, len ? r : 0));
     c->state = ConnState::kClosing;
     closing_timers_.arm(c, core::now_ms());
     update_interest(c);
@@ -88,7 +88,7 @@ void Worker::destroy(Connection* c) {
   poller_.remove(c->transport->fd());  // before close: the libuv backend requires it
   c->transport->close_now();
   c->state = ConnState::kDead;
-  if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason});
+  if (c->js_knows) batch_->add(EventType::kClosed, c->slot, c->gen, c->close_code, {c->close_reason()});
   slots_[c->slot] = nullptr;
   ++generations_[c->slot];
   free_slots_.push_back(c->slot);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../core/deadline_list.h"
@@ -31,6 +32,14 @@ enum class ConnState : uint8_t {
 };
 
 struct Connection;
+
+// What few connections hold, apart from the hot struct so that an idle one
+// does not pay for it: the address counted under maxConnectionsPerIp, and the
+// close reason once a close begins. Made on first use.
+struct ConnectionRare {
+  std::string ip;
+  std::string close_reason;
+};
 
 // The heartbeat's timer, beside the lifecycle one the connection itself is.
 struct HeartbeatNode : core::DeadlineNode {
@@ -62,22 +71,20 @@ struct Connection : core::DeadlineNode {
   bool ip_counted = false;         // and one under maxConnectionsPerIp, for `ip`
   bool opened = false;             // reached OPEN (for the connections gauge)
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
-  bool publish_pending = false;    // publishes queued, to be written after the command batch
   bool http_idle = false;          // kept alive between HTTP requests, on the keep-alive timer
   uint8_t pong_len = 0;            // bytes of the pending pong frame
   float tokens = 0;                // rate limit bucket
   uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
+  uint32_t published_at = 0;       // publishes owed in this command batch: 1 + index in the worker's list
   int64_t last_activity_ms = 0;    // last bytes from the peer
   int64_t write_progress_ms = 0;   // while output is queued: when the kernel last took some of it
   int64_t tokens_at_ms = 0;
   uint64_t sends_taken = 0;        // bytes of JS sends taken from the inbox (for bufferedAmount)
   HeartbeatNode heartbeat;
-  std::string ip;                  // only with maxConnectionsPerIp
   uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
   proto::FrameParser parser;
   std::string http;                // request bytes, only until the handshake is decided
   std::unique_ptr<HttpExchange> exchange;  // an http hook request in progress, else null
-  std::string close_reason;
   OutQueue out;                    // bytes the kernel would not take yet
   // The answer to the latest ping while output is queued: §5.5.3 lets an
   // endpoint answer only the most recent of several pings, so a ping flood
@@ -88,6 +95,15 @@ struct Connection : core::DeadlineNode {
   // write path's compressor. Lives until the connection is freed (the parser
   // may still call it for the rest of a read after destroy()).
   std::unique_ptr<DeflateSession> deflate;
+  std::unique_ptr<ConnectionRare> rare;  // null until needed
+
+  ConnectionRare& rare_state() {
+    if (!rare) rare = std::make_unique<ConnectionRare>();
+    return *rare;
+  }
+  // What the close handler will be told ("" until a close begins).
+  std::string_view close_reason() const { return rare ? std::string_view(rare->close_reason) : std::string_view(); }
+  void set_close_reason(std::string_view reason) { rare_state().close_reason.assign(reason.data(), reason.size()); }
 
   // Output not yet taken by the kernel: our queue, and what the transport
   // holds of its own (TLS records; plain TCP holds none). The bound, the

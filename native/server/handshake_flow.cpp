@@ -51,7 +51,7 @@ void Worker::decide_request(Connection* c) {
       limits_->release();
       return refuse(c, 429, "too many connections from this address", &req);
     }
-    c->ip = std::move(ip);
+    c->rare_state().ip = std::move(ip);
     c->ip_counted = true;
   }
   c->counted = true;
@@ -147,7 +147,7 @@ void Worker::release_place(Connection* c) {
   c->counted = false;
   limits_->release();
   // The flag, not the string: a peer without an address ("") holds a place too.
-  if (c->ip_counted) limits_->release_ip(c->ip);
+  if (c->ip_counted) limits_->release_ip(c->rare->ip);
   c->ip_counted = false;
 }
 

@@ -49,7 +49,7 @@ struct Worker::ParserEvents {
     if (gone()) return;
     WorkerStats::add(w.stats_.close_received[close_code_slot(code)]);
     c->close_code = code;
-    c->close_reason.assign(reinterpret_cast<const char*>(reason), len);
+    c->set_close_reason({reinterpret_cast<const char*>(reason), len});
     if (c->state == ConnState::kClosing) {
       // The peer answered our Close: the closing handshake is complete (§7.1.2).
       w.begin_drain(c);
@@ -59,7 +59,7 @@ struct Worker::ParserEvents {
     // go out first.
     c->state = ConnState::kPeerClosed;
     w.update_interest(c);
-    w.batch_->add(EventType::kPeerClose, c->slot, c->gen, code, {c->close_reason});
+    w.batch_->add(EventType::kPeerClose, c->slot, c->gen, code, {c->close_reason()});
   }
 
   void on_error(uint16_t code, const char* reason) {
@@ -69,10 +69,10 @@ struct Worker::ParserEvents {
       return;
     }
     c->close_code = code;
-    c->close_reason = reason;
+    c->set_close_reason(reason);
     c->state = ConnState::kFailed;
     w.update_interest(c);
-    w.batch_->add(EventType::kProtocolError, c->slot, c->gen, code, {c->close_reason});
+    w.batch_->add(EventType::kProtocolError, c->slot, c->gen, code, {c->close_reason()});
   }
 };
 

@@ -33,10 +33,10 @@ bool Worker::within_rate(Connection* c) {
   WorkerStats::add(stats_.rate_limit_closes);
   // Fail like a protocol error: after the messages before it, through JS.
   c->close_code = proto::kClosePolicyViolation;
-  c->close_reason = "message rate limit exceeded";
+  c->set_close_reason("message rate limit exceeded");
   c->state = ConnState::kFailed;
   update_interest(c);
-  batch_->add(EventType::kProtocolError, c->slot, c->gen, c->close_code, {c->close_reason});
+  batch_->add(EventType::kProtocolError, c->slot, c->gen, c->close_code, {c->close_reason()});
   return false;
 }
 

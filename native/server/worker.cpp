@@ -361,7 +361,7 @@ void Worker::stop_all() {
     if (c->state == ConnState::kOpen || c->state == ConnState::kPeerClosed || c->state == ConnState::kFailed) {
       if (c->close_code == proto::kCloseAbnormal) {
         c->close_code = proto::kCloseGoingAway;
-        c->close_reason = kReason;
+        c->set_close_reason(kReason);
       }
       send_close(c, proto::kCloseGoingAway, kReason);
     }

@@ -208,8 +208,12 @@ class Worker {
   core::SharedBytes* compressed_publish(Connection* c, core::SharedBytes* frame);
   void end_publish();  // drops the publish's compressed frames
 
-  // fanout.cpp: publishes.
+  // fanout.cpp: publishes, owed to subscribers until the command batch ends.
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
+  uint32_t hold_publish_frame(core::SharedBytes* bytes);
+  void owe_publish(Connection* c, uint32_t frame, size_t len);
+  size_t owed_publish_bytes(const Connection* c) const;
+  void write_owed_publishes(Connection* c);  // before anything else goes to c
   void flush_published();  // one write per connection for a batch's publishes
 
   // closing.cpp: the closing handshake, the drain, the end of a connection.
@@ -255,7 +259,21 @@ class Worker {
   std::vector<uint32_t> free_slots_;
   std::vector<Connection*> graveyard_;  // closed this iteration, freed at its end
   TopicTable topics_;
-  std::vector<Connection*> published_;  // connections with publishes queued in this command batch
+  // A command batch's publishes (fanout.cpp): the frames, one reference each;
+  // per connection owed some (Connection::published_at), the chain of links
+  // to them, oldest first, and their bytes.
+  struct PublishLink {
+    uint32_t frame;  // index into publish_frames_held_
+    uint32_t next;   // the chain's next link, or ~0
+  };
+  struct PublishTarget {
+    Connection* c;  // null once written
+    uint32_t head, tail;
+    size_t bytes;
+  };
+  std::vector<core::SharedBytes*> publish_frames_held_;
+  std::vector<PublishLink> publish_links_;
+  std::vector<PublishTarget> published_;
   WorkerStats stats_;
   DeflateResources deflate_;
   std::vector<uint8_t> compressed_;  // scratch: a message being compressed

@@ -64,6 +64,10 @@ void Worker::queue_pending_pong(Connection* c) {
 // Writes now what the kernel takes; queues the rest until the socket is writable.
 void Worker::write_iov(Connection* c, iovec* iov, int count) {
   if (c->state == ConnState::kDead) return;
+  if (c->published_at != 0) {
+    write_owed_publishes(c);  // the batch's publishes came first
+    if (c->state == ConnState::kDead) return;
+  }
   int first = 0;
   if (!c->out_pending()) {
     IoResult r = c->transport->write_some(iov, count);
@@ -120,7 +124,7 @@ void Worker::note_queue(Connection* c) {
 bool Worker::admit(Connection* c) {
   // Sends corked for this connection are queued output too, only not yet
   // handed to the queue: without them a batch of sends would pass the bound.
-  size_t queued = c->queued_bytes() + (c == corked_ ? cork_bytes_ : 0);
+  size_t queued = c->queued_bytes() + (c == corked_ ? cork_bytes_ : 0) + owed_publish_bytes(c);
   if (queued < config_->max_backpressure) return true;
   if (config_->drop_on_backpressure) {
     WorkerStats::add(stats_.backpressure_drops);
@@ -131,8 +135,9 @@ bool Worker::admit(Connection* c) {
   WorkerStats::add(stats_.backpressure_closes);
   if (c == corked_) uncork();
   c->close_code = proto::kClosePolicyViolation;
-  c->close_reason = "backpressure limit exceeded";
-  send_close(c, proto::kClosePolicyViolation, c->close_reason);
+  static constexpr std::string_view kReason = "backpressure limit exceeded";
+  c->set_close_reason(kReason);
+  send_close(c, proto::kClosePolicyViolation, kReason);
   return false;
 }
 
