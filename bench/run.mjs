@@ -844,6 +844,7 @@ if (roundTrip) lines.push('', ...roundTripLines(roundTrip, opts.rounds, (x) => f
 lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer (inline: corews-inline ÷ peer), ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
+if (SERVERS.some((s) => s.native)) lines.push('c: bench/c/echo_server.c (plain echo rows only, · elsewhere); having no control channel, its CPU µs/msg is over the measuring window ÷ the echoes the load generator counted in it.');
 lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
 if (PKI) lines.push(`wss: TLS 1.3 on each server's own TLS (corews and ws: Node's OpenSSL ${process.versions.openssl}; Bun: its own), certificates issued at run time by a test CA (P-256 unless the row says RSA); URLs wss://${TLS_HOST}/…${TLS_HOST === 'localhost' ? ' (SNI sent)' : ' (no SNI)'}; echo clients check the certificate (--ca), handshake clients do not (--insecure); every handshake is a full one (no resumption).`);
 lines.push(...deflateLegend(results, SCENARIOS, SERVERS));
