@@ -6,7 +6,7 @@
 // echo load runs against it; after the warm-up instrumentation is switched on for
 // the window, then dumped, and the server's own message count over exactly
 // that window divides each thread's instruction count. Page faults of the
-// server over the window (from /proc) are printed too; --no-valgrind runs
+// server over the window and its peak RSS (from /proc) are printed too; --no-valgrind runs
 // the server as it is, for those and the message rate alone.
 //
 //   node bench/profile-echo.mjs [--size 1024] [--connections 100] [--depth 8] [--text]
@@ -80,6 +80,7 @@ try {
   control('-i', 'off');
   const m1 = await stats();
   const f1 = faults();
+  const peakRssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0);
   client.kill('SIGINT');
   await sleep(500);
   // The counts are written when the server exits (a dump on request would be
@@ -95,7 +96,7 @@ try {
     const ir = Number(/^totals:\s+(\d+)/m.exec(text)?.[1] ?? 0);
     if (ir > 0) threads.push({ file: f, instructions: ir, perMessage: Math.round(ir / messages) });
   }
-  process.stdout.write(`${JSON.stringify({ ...args, out, messages, msgsPerSec: Math.round(messages / args.window), pageFaultsPerMessage: Number(((f1 - f0) / messages).toFixed(4)), threads })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...args, out, messages, msgsPerSec: Math.round(messages / args.window), pageFaultsPerMessage: Number(((f1 - f0) / messages).toFixed(4)), peakRssKiB, threads })}\n`);
 } finally {
   if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
 }
