@@ -12,8 +12,10 @@
 // /proc/<pid>/stat over the whole load-generator run, divided by what the
 // server itself counted over that run (messages, deliveries or handshakes).
 // corews runs every row twice: threaded (1 worker thread) and inline
-// (corews-inline, threads: 0). The unloaded round trip (bench/latency.mjs)
-// puts both beside Bun and the C echo server of bench/c.
+// (corews-inline, threads: 0). The plain echo rows also run the C echo server
+// of bench/c (`c`: the floor, as little work per message as a correct server
+// can do), so corews/c says how close to it corews comes. The unloaded round
+// trip (bench/latency.mjs) puts both beside Bun and the same C server.
 //
 //   node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--only id,id]
 //                      [--servers corews,corews-inline,ws,bun,c] [--no-micro] [--no-limits]
@@ -36,13 +38,13 @@ const USAGE = `usage: node bench/run.mjs [options]
   --duration S        measuring window in seconds (default 2)
   --warmup S          warm-up before the window (default 1)
   --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge, roundtrip)
-  --servers a,b       servers to run (default corews,corews-inline,ws,bun; c: the C floor, fan-out rows)
+  --servers a,b       servers to run (default corews,corews-inline,ws,bun,c; c: bench/c's C floor, plain echo and fan-out rows)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
 `;
 
 function parseArgs(argv) {
-  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'corews-inline', 'ws', 'bun'], micro: true, limits: true };
+  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'corews-inline', 'ws', 'bun', 'c'], micro: true, limits: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -121,8 +123,8 @@ const SERVERS = [
   { name: 'corews-inline', of: 'corews', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'corews.mjs')], env: { CRWS_THREADS: '0' } },
   { name: 'ws', argv: [process.execPath, '--expose-gc', path.join(SERVER_DIR, 'ws.mjs')], env: {} },
   { name: 'bun', argv: bun.path ? [bun.path, path.join(SERVER_DIR, 'bun.js')] : null, env: {}, missing: bun.why },
-  // The C floor (bench/c/echo_server.c, control channel on stdin): only the modes it serves.
-  { name: 'c', argv: () => [buildC('echo_server', ['-lcrypto']), '0'], env: {}, modes: ['fanout'] },
+  // The C floor (bench/c/echo_server.c, control channel on stdin): plain ws:// echo (no TLS, no deflate) and fan-out.
+  { name: 'c', argv: () => [buildC('echo_server', ['-lcrypto']), '0'], env: {}, only: (sc) => sc.mode === 'fanout' || (sc.mode === 'echo' && !sc.tls && !sc.deflate && !sc.run) },
 ].filter((s) => opts.servers.includes(s.name));
 for (const s of SERVERS) if (typeof s.argv === 'function') s.argv = s.argv(); // built only when asked for
 
@@ -136,8 +138,11 @@ const SCENARIOS = [
   { id: 'echo-1k-d1', label: 'echo 1 KiB, 100 conns, depth 1', mode: 'echo', args: { connections: 100, depth: 1, size: 1024, binary: true }, rows: [rate('msg'), cpu('msg')] },
   { id: 'echo-1k-d16', label: 'echo 1 KiB, 100 conns, depth 16', mode: 'echo', args: { connections: 100, depth: 16, size: 1024, binary: true }, rows: [rate('msg'), cpu('msg')] },
   { id: 'echo-1k-text-d16', label: 'echo 1 KiB text, 100 conns, depth 16', mode: 'echo', args: { connections: 100, depth: 16, size: 1024, text: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'echo-16k-d1', label: 'echo 16 KiB, 100 conns, depth 1', mode: 'echo', args: { connections: 100, depth: 1, size: 16384, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'echo-16k-d8', label: 'echo 16 KiB, 100 conns, depth 8', mode: 'echo', args: { connections: 100, depth: 8, size: 16384, binary: true }, rows: [rate('msg'), cpu('msg')] },
   { id: 'echo-64k-d1', label: 'echo 64 KiB, 100 conns, depth 1', mode: 'echo', args: { connections: 100, depth: 1, size: 65536, binary: true }, rows: [rate('msg'), cpu('msg')] },
   { id: 'echo-64k-d4', label: 'echo 64 KiB, 100 conns, depth 4', mode: 'echo', args: { connections: 100, depth: 4, size: 65536, binary: true }, rows: [rate('msg'), cpu('msg')] },
+  { id: 'echo-64k-text-d4', label: 'echo 64 KiB text, 100 conns, depth 4', mode: 'echo', args: { connections: 100, depth: 4, size: 65536, text: true }, rows: [rate('msg'), cpu('msg')] },
   { id: 'echo-32-c1000', label: 'echo 32 B, 1,000 conns, depth 1', mode: 'echo', args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('msg'), cpu('msg')] },
   {
     id: 'latency-50', label: 'latency 32 B, 50 conns', mode: 'latency', args: { connections: 50, size: 32, binary: true },
@@ -483,7 +488,7 @@ const primary = (sc) => sc.rows[0][1];
 const results = {};
 // Memory scenarios (sc.once) run once; sc.servers limits a scenario to some servers.
 const runsOf = (sc) => (sc.mode === 'idle' || sc.once ? 1 : opts.rounds);
-const serves = (sc, server) => (!sc.servers || sc.servers.includes(server.of ?? server.name)) && (!server.modes || server.modes.includes(sc.mode));
+const serves = (sc, server) => (!sc.servers || sc.servers.includes(server.of ?? server.name)) && (!server.only || server.only(sc));
 const total = SCENARIOS.reduce((n, sc) => n + runsOf(sc) * SERVERS.filter((s) => s.argv && serves(sc, s)).length, 0);
 // What bench/deflate.mjs's runners use of this script.
 const ctx = { HOST, opts, startServer, startClient, benchArgv, rssBytes, waitFor, sleep, noteAddon };
@@ -664,8 +669,10 @@ for (const sc of SCENARIOS) {
     const vals = Object.fromEntries(SERVERS.map((s) => [s.name, value(sc, s.name, row)]));
     // ! marks a cell whose run had connection errors, or whose other rounds failed.
     const errs = SERVERS.map((s) => (results[sc.id][s.name].result?.errors ?? 0) + results[sc.id][s.name].runs.filter((r) => r.failed).length);
-    const cells = SERVERS.map((s, j) => `${fmtValue(row[0], vals[s.name])}${errs[j] ? ' !' : ''}`);
-    const ratios = pairs.map(([m, p]) => (row[3]?.ratio === false ? { text: '', value: null } : ratio(vals[m], vals[p], row[2])));
+    // '·': a server that does not run this row (the C echo server outside plain echo).
+    const cells = SERVERS.map((s, j) => (serves(sc, s) ? `${fmtValue(row[0], vals[s.name])}${errs[j] ? ' !' : ''}` : '·'));
+    const servedBy = (name) => serves(sc, SERVERS.find((s) => s.name === name));
+    const ratios = pairs.map(([m, p]) => (row[3]?.ratio === false ? { text: '', value: null } : !servedBy(p) ? { text: '·', value: null } : ratio(vals[m], vals[p], row[2])));
     table.push([i === 0 ? sc.label : '', `${row[0]} ${row[2] === 'higher' ? '↑' : '↓'}`, ...cells, ...ratios.map((r) => r.text)]);
     tableJson.push({ scenario: sc.id, label: sc.label, metric: row[0], better: row[2], values: vals, ratios: Object.fromEntries(pairs.map((pair, k) => [pairName(pair), ratios[k]?.value ?? null])) });
   });
@@ -706,6 +713,20 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
     detail += `; against Bun (uWebSockets inside) instead: corews/bun msg/s geometric mean ${geo.toFixed(2)}× over ${vsBun.length} echo scenarios, ahead in ${ahead} (range ${Math.min(...vsBun.map((x) => x.q)).toFixed(2)}–${Math.max(...vsBun.map((x) => x.q)).toFixed(2)}×) — ${ahead === vsBun.length ? 'met' : 'not met'} against Bun`;
   }
   budget('echo through a JS handler ahead of uWebSockets.js', 'not measured', detail);
+
+  // Issue 14: every plain echo row at least 0.8× the C echo server, ahead of Bun, CPU per message below Bun's.
+  const vsC = echoes.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[0]), value(s, 'c', s.rows[0]), 'higher').value })).filter((x) => x.q !== null);
+  if (vsC.length) {
+    const low = vsC.filter((x) => x.q < 0.8);
+    budget('echo at least 0.8× the C echo server', low.length ? 'not met' : 'met',
+      `corews/c msg/s ${vsC.map((x) => `${x.q.toFixed(2)}× (${x.s.id.replace(/^echo-/, '')})`).join(', ')}${low.length ? `; under 0.8× in ${low.length} of ${vsC.length}` : ''}`);
+    const cpuVsBun = echoes.map((s) => ({ s, q: ratio(value(s, 'corews', s.rows[1]), value(s, 'bun', s.rows[1]), 'lower').value })).filter((x) => x.q !== null);
+    if (cpuVsBun.length) {
+      const over = cpuVsBun.filter((x) => x.q >= 1);
+      budget('echo CPU per message below Bun\'s', over.length ? 'not met' : 'met',
+        `corews/bun CPU µs/msg ${cpuVsBun.map((x) => `${x.q.toFixed(2)}× (${x.s.id.replace(/^echo-/, '')})`).join(', ')}`);
+    }
+  } else budget('echo at least 0.8× the C echo server', 'not measured', 'the C echo server did not run (--servers without c)');
 
   const fans = SCENARIOS.filter((s) => s.mode === 'fanout');
   // Against the C floor too, where it ran (--servers …,c).
@@ -785,6 +806,7 @@ if (roundTrip) lines.push('', ...roundTripLines(roundTrip, opts.rounds, (x) => f
 lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer (inline: corews-inline ÷ peer), ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
+if (SERVERS.some((s) => s.name === 'c')) lines.push('c: bench/c/echo_server.c, the C floor (plain echo and fan-out rows only, · elsewhere).');
 lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
 if (PKI) lines.push(`wss: TLS 1.3 on each server's own TLS (corews and ws: Node's OpenSSL ${process.versions.openssl}; Bun: its own), certificates issued at run time by a test CA (P-256 unless the row says RSA); URLs wss://${TLS_HOST}/…${TLS_HOST === 'localhost' ? ' (SNI sent)' : ' (no SNI)'}; echo clients check the certificate (--ca), handshake clients do not (--insecure); every handshake is a full one (no resumption).`);
 lines.push(...deflateLegend(results, SCENARIOS, SERVERS));

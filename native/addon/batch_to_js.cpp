@@ -1,6 +1,7 @@
 #include "batch_to_js.h"
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace corews::addon {
@@ -21,17 +22,28 @@ napi_value string_at(napi_env env, const uint8_t* p, size_t len, bool ascii) {
   return s;
 }
 
+// An arena the GC holds, and the pool it goes back to when the GC is done.
+struct HeldArena {
+  std::vector<uint8_t> bytes;
+  std::shared_ptr<server::ArenaPool> pool;
+  ~HeldArena() {
+    if (pool) pool->give(std::move(bytes));
+  }
+};
+
 // The arena as an ArrayBuffer the GC owns, without a copy where the runtime
-// allows external buffers. Null when the env can no longer make one.
-napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena) {
+// allows external buffers; its finalizer gives the arena back to the worker's
+// pool. Null when the env can no longer make one.
+napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena, const std::shared_ptr<server::ArenaPool>& pool) {
   napi_value ab = nullptr;
   if (!arena.empty()) {
-    auto* owned = new std::vector<uint8_t>(std::move(arena));
+    auto* owned = new HeldArena{std::move(arena), pool};
     napi_status st = napi_create_external_arraybuffer(
-        env, owned->data(), owned->size(),
-        [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); }, owned, &ab);
+        env, owned->bytes.data(), owned->bytes.size(),
+        [](napi_env, void*, void* hint) { delete static_cast<HeldArena*>(hint); }, owned, &ab);
     if (st == napi_ok) return ab;
-    arena = std::move(*owned);
+    arena = std::move(owned->bytes);
+    owned->pool.reset();
     delete owned;
   }
   void* data = nullptr;
@@ -85,7 +97,7 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
   args[1] = meta;
   args[2] = values;
   if (batch.has_binary) {
-    args[3] = arena_to_js(env, std::move(batch.arena));
+    args[3] = arena_to_js(env, std::move(batch.arena), batch.pool);
     if (args[3] == nullptr) return;
   } else if (napi_get_undefined(env, &args[3]) != napi_ok) {
     return;

@@ -55,7 +55,6 @@ Napi::Function NativeServer::Define(Napi::Env env) {
   return DefineClass(env, "NativeServer",
                      {
                          InstanceMethod<&NativeServer::Listen>("listen"),
-                         InstanceMethod<&NativeServer::Send>("send"),
                          InstanceMethod<&NativeServer::Close>("close"),
                          InstanceMethod<&NativeServer::Terminate>("terminate"),
                          InstanceMethod<&NativeServer::Pause>("pause"),
@@ -84,6 +83,16 @@ Napi::Function NativeServer::Define(Napi::Env env) {
 // TypeScript layer.
 NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeServer>(info) {
   env_ = info.Env();
+  {
+    // send(): this instance's own function, which finds the instance in its
+    // data (SendCallback). It lives as a property of the instance, so it is
+    // called only while the instance (and so this object) is alive.
+    napi_value send_fn;
+    if (napi_create_function(env_, "send", NAPI_AUTO_LENGTH, &NativeServer::SendCallback, this, &send_fn) != napi_ok) {
+      NAPI_THROW_VOID(Napi::Error::New(env_, "cannot create send()"));
+    }
+    info.This().As<Napi::Object>().Set("send", Napi::Value(env_, send_fn));
+  }
   auto o = info[0].As<Napi::Object>();
   config_ = std::make_shared<server::WorkerConfig>();
   config_->policy.path = utf8(o.Get("path"));
@@ -234,15 +243,46 @@ server::CommandBuffer* NativeServer::outbox(const Napi::CallbackInfo& info) {
 // compress: 0 by the threshold, 1 always, 2 never (with permessage-deflate).
 // The frame is built here, on the JS thread, because the data must be copied
 // anyway before JS can change it; the worker then only writes.
-Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  auto* box = outbox(info);
-  if (box == nullptr) return Napi::Number::New(env, 0);
-  uint32_t slot = u32(info, 1), gen = u32(info, 2);
-  auto op = proto::Opcode(u32(info, 4));
-  uint8_t flags = (info[5].ToBoolean() ? server::kSendWantsDrain : 0) | compress_flags(u32(info, 6));
-  CommandWriter writer(*box);
-  napi_value data = info[3];
+//
+// The one call made per message, so it skips the ObjectWrap machinery: it is
+// each instance's own function (made in the constructor) whose data is the
+// instance, where an InstanceMethod would napi_unwrap `this` at every call (a
+// private-symbol lookup that was a quarter of the call's instructions, see
+// docs/where-the-time-goes.md). Plain N-API, so nothing in it throws C++.
+napi_value NativeServer::SendCallback(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 7;
+  napi_value argv[7];
+  void* self = nullptr;
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &self) != napi_ok || self == nullptr) return nullptr;
+  // Arguments JS left out read as undefined (napi_get_cb_info fills them in):
+  // every number below is then 0 and the boolean false.
+  return static_cast<NativeServer*>(self)->send(env, argv);
+}
+
+namespace {
+uint32_t arg_u32(napi_env env, napi_value v) {
+  uint32_t x = 0;
+  napi_get_value_uint32(env, v, &x);
+  return x;
+}
+napi_value queued(napi_env env, size_t bytes) {
+  napi_value n = nullptr;
+  napi_create_double(env, double(bytes), &n);
+  return n;
+}
+}  // namespace
+
+napi_value NativeServer::send(napi_env env, napi_value* argv) {
+  uint32_t w = arg_u32(env, argv[0]);
+  if (w >= outboxes_.size()) return queued(env, 0);
+  server::CommandBuffer& box = outboxes_[w];
+  uint32_t slot = arg_u32(env, argv[1]), gen = arg_u32(env, argv[2]);
+  auto op = proto::Opcode(arg_u32(env, argv[4]));
+  bool wants_drain = false;
+  napi_get_value_bool(env, argv[5], &wants_drain);  // JS passes a boolean
+  uint8_t flags = (wants_drain ? server::kSendWantsDrain : 0) | compress_flags(arg_u32(env, argv[6]));
+  CommandWriter writer(box);
+  napi_value data = argv[3];
   napi_valuetype type;
   napi_typeof(env, data, &type);
   if (type == napi_string) {
@@ -257,23 +297,24 @@ Napi::Value NativeServer::Send(const Napi::CallbackInfo& info) {
     size_t h = proto::frame_header_size(written, false);
     proto::write_frame_header(out + kGap - h, op, written, nullptr);
     writer.commit(kGap + written, uint16_t(kGap - h));
-    hand_over_if_large(*box);
-    return Napi::Number::New(env, double(h + written));
+    hand_over_if_large(box);
+    return queued(env, h + written);
   }
   const uint8_t* bytes = nullptr;
   size_t len = 0;
-  if (!bytes_of(env, data, bytes, len)) return Napi::Number::New(env, 0);
+  if (!bytes_of(env, data, bytes, len)) return queued(env, 0);
   // A command's length is 32 bits (JS refuses larger messages first).
   if (len > server::kMaxMessageBytes) {
-    NAPI_THROW(Napi::RangeError::New(env, "send: a message is at most " + std::to_string(server::kMaxMessageBytes) + " bytes"),
-               env.Undefined());
+    std::string why = "send: a message is at most " + std::to_string(server::kMaxMessageBytes) + " bytes";
+    napi_throw_range_error(env, nullptr, why.c_str());
+    return nullptr;
   }
   uint8_t* out = writer.begin(CommandType::kSend, slot, gen, 0, proto::kMaxFrameHeader + len, flags);
   size_t h = proto::write_frame_header(out, op, len, nullptr);
   if (len) std::memcpy(out + h, bytes, len);
   writer.commit(h + len, 0);
-  hand_over_if_large(*box);
-  return Napi::Number::New(env, double(h + len));
+  hand_over_if_large(box);
+  return queued(env, h + len);
 }
 
 // close(worker, slot, gen, code, reason): code 0 sends a Close without a code.

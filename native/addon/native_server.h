@@ -28,7 +28,8 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
 
  private:
   Napi::Value Listen(const Napi::CallbackInfo& info);
-  Napi::Value Send(const Napi::CallbackInfo& info);
+  static napi_value SendCallback(napi_env env, napi_callback_info cbinfo);  // send(): see native_server.cpp
+  napi_value send(napi_env env, napi_value* argv);
   void Close(const Napi::CallbackInfo& info);
   void Terminate(const Napi::CallbackInfo& info);
   void Pause(const Napi::CallbackInfo& info);

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <string_view>
 #include <vector>
+
+#include "arena_pool.h"
 
 namespace corews::server {
 
@@ -54,6 +57,16 @@ struct EventBatch {
   uint32_t messages = 0;
   std::vector<Event> events;
   std::vector<uint8_t> arena;
+  // Where the arena goes back when JS is done with it (the worker's pool);
+  // null: freed. An arena handed to the GC takes the pool along (batch_to_js).
+  std::shared_ptr<ArenaPool> pool;
+
+  EventBatch() = default;
+  EventBatch(const EventBatch&) = delete;
+  EventBatch& operator=(const EventBatch&) = delete;
+  ~EventBatch() {
+    if (pool) pool->give(std::move(arena));
+  }
 
   void add_message(uint32_t slot, uint32_t gen, const uint8_t* data, size_t len, uint32_t flags) {
     uint32_t offset = uint32_t(arena.size());

@@ -26,6 +26,13 @@ namespace corews::server {
 namespace {
 
 constexpr size_t kReadBufferSize = 256 * 1024;
+// A batch is handed over past kFlushArenaBytes, so its arena ends at most a
+// read beyond: arenas up to this size are pooled, larger ones (a message of
+// many megabytes) are freed. Two pooled per worker: one JS is dispatching,
+// one the worker fills; more would be memory held for a burst.
+constexpr size_t kLargestPooledArena = kFlushArenaBytes + kReadBufferSize;
+constexpr size_t kPooledArenas = 2;
+constexpr size_t kMaxEventsReserved = 16 * 1024;
 constexpr int kMaxEventsPerWait = 256;
 constexpr int kMaxAcceptsPerWake = 64;     // then let the loop serve established connections
 constexpr int64_t kAcceptPauseMs = 100;     // after EMFILE/ENFILE
@@ -36,14 +43,21 @@ int64_t heartbeat_period(const WorkerConfig& c) {
   return c.ping_interval_ms > 0 ? c.ping_interval_ms : c.idle_timeout_ms;
 }
 
-// `arena_hint`: the size the previous batch's arena reached. Traffic comes in
-// runs, so reserving that much up front saves the arena its growth by
-// reallocation (a copy of everything so far at each doubling).
-std::unique_ptr<EventBatch> new_batch(uint32_t worker, size_t arena_hint) {
+// The arena is reserved at the most a batch holds (handed over past
+// kFlushArenaBytes, so at most one read beyond), whatever the previous batch
+// used: a batch larger than its reservation grew by reallocation, a copy of
+// everything so far at each doubling, and that was half the worker's
+// instructions in a 1 KiB echo (docs/where-the-time-goes.md). A pooled arena
+// has that capacity already; a fresh one costs only the pages it touches.
+// `events_hint`: the previous batch's event count; twice that is reserved, as
+// a vector that grows copies every event so far at each step.
+std::unique_ptr<EventBatch> new_batch(uint32_t worker, const std::shared_ptr<ArenaPool>& pool, size_t events_hint) {
   auto b = std::make_unique<EventBatch>();
   b->worker = worker;
-  b->events.reserve(64);
-  b->arena.reserve(std::clamp(arena_hint, size_t(16 * 1024), kFlushArenaBytes + kReadBufferSize));
+  b->pool = pool;
+  b->events.reserve(std::clamp(2 * events_hint, size_t(64), kMaxEventsReserved));
+  b->arena = pool->take();
+  b->arena.reserve(kLargestPooledArena);
   return b;
 }
 
@@ -63,7 +77,8 @@ Worker::Worker(uint32_t id, std::shared_ptr<const WorkerConfig> config, int list
       counters_(counters),
       report_refusals_(config_->report_refusals),
       deflate_(config_->deflate),
-      batch_(new_batch(id, 0)),
+      arena_pool_(std::make_shared<ArenaPool>(kPooledArenas, kLargestPooledArena)),
+      batch_(new_batch(id, arena_pool_, 0)),
       read_buffer_(kReadBufferSize) {
   // A worker without its poller or wakeup would spin or never hear from JS:
   // refuse to exist, so that listen() fails with the reason.
@@ -307,9 +322,9 @@ void Worker::flush_batch() {
       !reading_paused_.exchange(true, std::memory_order_acq_rel)) {
     WorkerStats::add(stats_.read_pauses);
   }
-  size_t arena_size = batch_->arena.size();
+  size_t events = batch_->events.size();
   sink_.deliver(std::move(batch_));
-  batch_ = new_batch(id_, arena_size);
+  batch_ = new_batch(id_, arena_pool_, events);
 }
 
 // Stop accepting, close every connection with `code`, and stop once all are

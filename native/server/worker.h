@@ -90,6 +90,7 @@ class Worker {
   // With acceptor hand-off: every worker of the server, this one included, set before start().
   void set_siblings(std::vector<Worker*> siblings) { siblings_ = std::move(siblings); }
   const WorkerStats& stats() const { return stats_; }
+  const ArenaPool& arena_pool() const { return *arena_pool_; }  // for tests
   // permessage-deflate's streams, budget and counts (stats; tests).
   DeflateResources& deflate() { return deflate_; }
   // Worker thread (or a test driving run_once): bytes queued for a live
@@ -279,6 +280,7 @@ class Worker {
   std::vector<uint8_t> compressed_;  // scratch: a message being compressed
   std::array<core::SharedBytes*, 16> publish_frames_{};  // the current publish, compressed, by window bits
 
+  std::shared_ptr<ArenaPool> arena_pool_;  // arenas of dispatched batches, back for the next (arena_pool.h)
   std::unique_ptr<EventBatch> batch_;
   std::vector<CommandBuffer> taken_;  // the buffers of commands being run, oldest first
   std::vector<uint8_t> read_buffer_;

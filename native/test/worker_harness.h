@@ -311,6 +311,7 @@ struct HarnessOptions {
   uint32_t max_per_ip = 0;
   bool answer_closes = true;       // dispatch: echo a peer's Close, close on a protocol error (src/server.ts)
   bool js_behind = false;          // dispatch never reports batches consumed: JS has fallen behind
+  bool hold_batches = false;       // dispatched batches are kept (held_batches()), as the GC keeps arenas JS holds
 };
 
 class WorkerHarness {
@@ -744,6 +745,8 @@ class WorkerHarness {
     return n;
   }
   size_t batches() const { return batches_; }
+  // hold_batches: the dispatched batches JS still holds; clear() is the GC freeing them.
+  std::vector<std::unique_ptr<server::EventBatch>>& held_batches() { return held_; }
   // A batch that did not decode (offsets past its arena); 0 when all did.
   size_t bad_batches() const { return bad_batches_; }
   // Handles in the order their open events came.
@@ -828,6 +831,7 @@ class WorkerHarness {
         }
       }
       size_t bytes = batch->cost();
+      if (options_.hold_batches) held_.push_back(std::move(batch));
       batch.reset();
       if (on_batch) on_batch(index);
       if (worker_ && !options_.js_behind) worker_->consumed(bytes);
@@ -848,6 +852,7 @@ class WorkerHarness {
   std::map<Handle, JsSocket> sockets_;
   std::vector<Handle> opened_;
   std::vector<RecordedEvent> events_;
+  std::vector<std::unique_ptr<server::EventBatch>> held_;  // hold_batches: what JS still holds
   size_t batches_ = 0;
   size_t bad_batches_ = 0;
   uint64_t serial_ = 0;
