@@ -25,6 +25,8 @@
         "native/proto/inflater.cpp",
         "native/proto/sha1.cpp",
         "native/proto/utf8.cpp",
+        "native/proto/utf8_avx2.cpp",
+        "native/proto/utf8_ssse3.cpp",
         "native/proto/zlib_memory.cpp",
         "native/server/closing.cpp",
         "native/server/command_runner.cpp",
