@@ -26,6 +26,7 @@
         "native/proto/sha1.cpp",
         "native/proto/utf8.cpp",
         "native/proto/utf8_avx2.cpp",
+        "native/proto/utf8_avx512.cpp",
         "native/proto/utf8_ssse3.cpp",
         "native/proto/zlib_memory.cpp",
         "native/server/closing.cpp",

@@ -149,6 +149,24 @@ for (const [size, reps] of [[1024, 256], [65536, 8]]) {
     });
 }
 
+{
+  // An empty buffer: the call alone (N-API for corews, a V8 builtin behind
+  // Buffer.isUtf8), which is most of the cost at 1 KiB.
+  const reps = 256;
+  const empty = Buffer.alloc(0);
+  pair('UTF-8 validation', '0 B (the call alone)', reps,
+    () => {
+      for (let i = 0; i < reps; i++) hotPaths.isUtf8(empty);
+    },
+    {
+      'Buffer.isUtf8': () => {
+        for (let i = 0; i < reps; i++) isUtf8(empty);
+      },
+      'utf-8-validate': () => {
+        for (let i = 0; i < reps; i++) isValidUTF8(empty);
+      },
+    });
+}
 for (const [label, make] of [['ASCII', ascii], ['multi-byte', multiByte]]) {
   for (const [size, reps] of [[1024, 256], [65536, 8]]) {
     const data = make(size);

@@ -13,6 +13,7 @@ namespace corews::core {
 struct CpuFeatures {
   bool ssse3;
   bool avx2;
+  bool avx512bw;  // and AVX512F, which it implies
 };
 
 // Read once (a function-local static: thread-safe; later calls cost a load
@@ -20,7 +21,8 @@ struct CpuFeatures {
 inline const CpuFeatures& cpu_features() {
   static const CpuFeatures f = [] {
     __builtin_cpu_init();
-    return CpuFeatures{__builtin_cpu_supports("ssse3") != 0, __builtin_cpu_supports("avx2") != 0};
+    return CpuFeatures{__builtin_cpu_supports("ssse3") != 0, __builtin_cpu_supports("avx2") != 0,
+                       __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0};
   }();
   return f;
 }

@@ -8,7 +8,7 @@
 // stay failed afterwards, and report complete() / ascii() as the reference
 // does for the prefix fed so far. Feeding goes through the dispatched body
 // (the fastest this CPU runs); then every body (utf8_bulk::available():
-// scalar, SSSE3, AVX2) is checked alone on the whole text and inside a
+// scalar, SSSE3, AVX2, AVX-512) is checked alone on the whole text and inside a
 // validator fed in random pieces.
 #include <cstddef>
 #include <cstdint>

@@ -108,6 +108,7 @@ std::span<const Body> available() {
 #if COREWS_X86_DISPATCH
       {"ssse3", ssse3},
       {"avx2", avx2},
+      {"avx512", avx512},
 #endif
   };
   static const size_t count = [] {
@@ -116,6 +117,7 @@ std::span<const Body> available() {
     const core::CpuFeatures& f = core::cpu_features();
     if (f.ssse3) k = 2;
     if (f.ssse3 && f.avx2) k = 3;
+    if (f.ssse3 && f.avx2 && f.avx512bw) k = 4;
 #endif
     return k;
   }();

@@ -25,10 +25,11 @@ Result scalar(const uint8_t* p, size_t n);
 
 #if COREWS_X86_DISPATCH
 // The "lookup" algorithm (Keiser & Lemire, "Validating UTF-8 in less than one
-// instruction per byte", 2021) over 16-byte (SSSE3: it needs pshufb) and
-// 32-byte (AVX2) blocks; utf8_lookup.h explains it.
+// instruction per byte", 2021) over 16-byte (SSSE3: it needs pshufb), 32-byte
+// (AVX2) and 64-byte (AVX-512BW) blocks; utf8_lookup.h explains it.
 Result ssse3(const uint8_t* p, size_t n);
 Result avx2(const uint8_t* p, size_t n);
+Result avx512(const uint8_t* p, size_t n);
 #endif
 
 struct Body {
