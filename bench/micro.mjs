@@ -122,7 +122,8 @@ for (const [size, reps] of [[1024, 256], [65536, 8]]) {
   const b = Buffer.from(data);
   bufferutil.unmask(b, key);
   if (!a.equals(b)) throw new Error('unmask: corews and bufferutil disagree');
-  pair('unmask', size < 65536 ? '1 KiB' : '64 KiB', reps,
+  const label = size < 65536 ? '1 KiB' : '64 KiB';
+  pair('unmask', `${label} in place`, reps,
     () => {
       for (let i = 0; i < reps; i++) hotPaths.unmask(data, key);
     },
@@ -131,8 +132,41 @@ for (const [size, reps] of [[1024, 256], [65536, 8]]) {
         for (let i = 0; i < reps; i++) bufferutil.unmask(data, key);
       },
     });
+  // Masking into another buffer, as a client's send does.
+  const outA = Buffer.alloc(size);
+  const outB = Buffer.alloc(size);
+  hotPaths.mask(data, key, outA);
+  bufferutil.mask(data, key, outB, 0, size);
+  if (!outA.equals(outB) || !outA.equals(a)) throw new Error('mask: corews and bufferutil disagree');
+  pair('mask', `${label} copy`, reps,
+    () => {
+      for (let i = 0; i < reps; i++) hotPaths.mask(data, key, outA);
+    },
+    {
+      bufferutil: () => {
+        for (let i = 0; i < reps; i++) bufferutil.mask(data, key, outB, 0, size);
+      },
+    });
 }
 
+{
+  // An empty buffer: the call alone (N-API for corews, a V8 builtin behind
+  // Buffer.isUtf8), which is most of the cost at 1 KiB.
+  const reps = 256;
+  const empty = Buffer.alloc(0);
+  pair('UTF-8 validation', '0 B (the call alone)', reps,
+    () => {
+      for (let i = 0; i < reps; i++) hotPaths.isUtf8(empty);
+    },
+    {
+      'Buffer.isUtf8': () => {
+        for (let i = 0; i < reps; i++) isUtf8(empty);
+      },
+      'utf-8-validate': () => {
+        for (let i = 0; i < reps; i++) isValidUTF8(empty);
+      },
+    });
+}
 for (const [label, make] of [['ASCII', ascii], ['multi-byte', multiByte]]) {
   for (const [size, reps] of [[1024, 256], [65536, 8]]) {
     const data = make(size);
@@ -177,6 +211,7 @@ for (const [i, c] of cases.entries()) {
   bench.add(`${i}:corews`, c.corews);
   for (const [peer, fn] of Object.entries(c.peers)) bench.add(`${i}:${peer}`, fn);
 }
+const bodies = hotPaths.simdBodies();
 process.stderr.write(`micro: ${bench.tasks.length} tasks × ~${time} ms …\n`);
 await bench.run();
 
@@ -203,7 +238,7 @@ const body = rows.map((r, k) => {
 const all = [header, ...body];
 const w = header.map((_, c) => Math.max(...all.map((r) => [...r[c]].length)));
 const line = (r) => r.map((x, c) => (c === 2 || c >= 4 ? x.padStart(w[c]) : x.padEnd(w[c]))).join('  ').trimEnd();
-process.stdout.write(`Hot paths (ops/s; one op = one call, a frame-parse op = one whole buffer; higher is better)\n${[line(header), w.map((n) => '─'.repeat(n)).join('  '), ...body.map(line)].join('\n')}\n`);
+process.stdout.write(`Hot paths (ops/s; one op = one call, a frame-parse op = one whole buffer; higher is better; vector bodies: UTF-8 ${bodies.utf8}, mask ${bodies.mask})\n${[line(header), w.map((n) => '─'.repeat(n)).join('  '), ...body.map(line)].join('\n')}\n`);
 
-const file = writeResult('micro.json', { date: new Date().toISOString(), machine: machine(), node: process.versions.node, timeMs: time, rows });
+const file = writeResult('micro.json', { date: new Date().toISOString(), machine: machine(), node: process.versions.node, timeMs: time, simdBodies: bodies, rows });
 process.stdout.write(`written ${file}\n`);

@@ -205,9 +205,12 @@ export interface NativeServer {
 /** The protocol core's hot paths, for the microbenchmarks in bench/. */
 export interface HotPaths {
   unmask(data: Uint8Array, key: Uint8Array): void;
+  mask(source: Uint8Array, key: Uint8Array, output: Uint8Array): void;
   isUtf8(data: Uint8Array): boolean;
   acceptKey(key: string): string;
   parseFrames(data: Uint8Array): number;
+  /** The vector bodies unmask and isUtf8 run on this CPU (e.g. avx2), for the benchmark's header. */
+  simdBodies(): { utf8: string; mask: string };
 }
 
 export interface NativeBinding {

@@ -6,7 +6,10 @@
 // each piece in its own exact-size allocation. In every case the validator
 // must fail exactly at the reference's first bad byte (no earlier, no later),
 // stay failed afterwards, and report complete() / ascii() as the reference
-// does for the prefix fed so far.
+// does for the prefix fed so far. Feeding goes through the dispatched body
+// (the fastest this CPU runs); then every body (utf8_bulk::available():
+// scalar, SSSE3, AVX2, AVX-512) is checked alone on the whole text and inside a
+// validator fed in random pieces.
 #include <cstddef>
 #include <cstdint>
 
@@ -81,11 +84,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // (c) random pieces; the mode in the seed's low bits picks the piece sizes
-  // (up to 3, up to 9, up to 17 — around the 8-byte ASCII fast path — or any).
-  {
+  // (up to 3, up to 9, up to 17 — around the 8-byte ASCII fast path —, up to
+  // 40, 70 or 140 — around the 32-byte threshold of the vector bodies and
+  // their 16/32-byte blocks —, or any), once per body.
+  for (const corews::proto::utf8_bulk::Body& body : corews::proto::utf8_bulk::available()) {
+    {
+      fuzz::ExactBuf buf(s, n);
+      corews::proto::utf8_bulk::Result r = body.fn(buf.p, buf.n);
+      FUZZ_CHECK_MSG(r.valid == ref.valid, "%s: valid=%d, reference %d", body.name, r.valid, ref.valid);
+      if (r.valid) FUZZ_CHECK_MSG(r.ascii == bool(ref.ascii[n]), "%s: ascii wrong", body.name);
+    }
     fuzz::Rng rng(seed);
-    static const size_t kMaxPiece[4] = {3, 9, 17, 0};
-    size_t max_piece = kMaxPiece[seed & 3];
+    static const size_t kMaxPiece[8] = {3, 9, 17, 0, 40, 70, 140, 0};
+    size_t max_piece = kMaxPiece[seed & 7];
     Utf8Validator c;
     bool failed = false;
     size_t pos = 0;
@@ -94,17 +105,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t len = 1 + rng.below(max_piece ? (max_piece < left ? max_piece : left) : left);
       if (rng.below(8) == 0) {  // an empty feed now and then
         fuzz::ExactBuf none(s + pos, 0);
-        bool ok = c.feed(none.p, 0);
+        bool ok = c.feed_with(body.fn, none.p, 0);
         FUZZ_CHECK(ok == !failed);
       }
       fuzz::ExactBuf piece(s + pos, len);
-      bool ok = c.feed(piece.p, piece.n);
+      bool ok = c.feed_with(body.fn, piece.p, piece.n);
       bool bad_here = ref.bad_at != fuzz::npos && ref.bad_at < pos + len;
       if (failed) {
         FUZZ_CHECK(!ok);
       } else {
-        FUZZ_CHECK_MSG(ok == !bad_here, "piece [%zu, %zu): feed=%d, reference first bad byte %zd", pos, pos + len,
-                       ok, ref.bad_at == fuzz::npos ? ssize_t(-1) : ssize_t(ref.bad_at));
+        FUZZ_CHECK_MSG(ok == !bad_here, "%s: piece [%zu, %zu): feed=%d, reference first bad byte %zd", body.name,
+                       pos, pos + len, ok, ref.bad_at == fuzz::npos ? ssize_t(-1) : ssize_t(ref.bad_at));
         if (ok) {
           FUZZ_CHECK(c.complete() == bool(ref.boundary[pos + len]));
           FUZZ_CHECK(c.ascii() == bool(ref.ascii[pos + len]));
