@@ -137,6 +137,7 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
 
 NativeServer::~NativeServer() {
   shutdown_workers();
+  meta_.reset(env_);
   for (auto* c : counters_) c->unref();
 }
 
@@ -580,6 +581,7 @@ Napi::Object NativeServer::deflate_stats_object(Napi::Env env) const {
 // After every worker reported kStopped: join the threads and let go.
 void NativeServer::Join(const Napi::CallbackInfo& info) {
   if (inline_) stop_inline(info.Env());
+  meta_.reset(info.Env());
   for (auto& w : workers_) w->join();
   workers_.clear();
   outboxes_.clear();
@@ -640,7 +642,7 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   uint32_t worker = batch->worker;
   size_t bytes = batch->cost();  // as the worker counted it
   self->record_hop(*batch);
-  dispatch_batch(env, dispatch, std::move(batch));
+  dispatch_batch(env, dispatch, std::move(batch), self->meta_);
   // Inbound backpressure: the worker may read again once JS has caught up.
   if (worker < self->workers_.size()) self->workers_[worker]->consumed(bytes);
   // Commands that handlers issued while the batch was dispatched go out now,
