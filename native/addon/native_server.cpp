@@ -136,8 +136,9 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
 }
 
 NativeServer::~NativeServer() {
+  // meta_ is let go in join(); a server still listening is destroyed only at
+  // env teardown, when the env frees its references itself.
   shutdown_workers();
-  meta_.reset(env_);
   for (auto* c : counters_) c->unref();
 }
 
