@@ -156,7 +156,8 @@ export interface NativeTlsStats {
   renegotiationsRefused: number;
 }
 
-export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined) => void;
+/** `meta`: META_FIELDS int32 for each of the batch's first `events` events; it may be longer, and is reused by the next batch. */
+export type DispatchFn = (worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined, events: number) => void;
 
 export interface NativeServer {
   /**

@@ -222,8 +222,8 @@ export class Server<UserData = unknown> {
   /** Starts the workers, with listening sockets or (noListener) for handed-over connections only. */
   #start(address: string, port: number, noListener: boolean): number {
     const threads = this.#workers;
-    const bound = this.#native.listen(address, port, this.#options.threads, this.#options.backlog, (worker, meta, values, arena) =>
-      this.#dispatch(worker, meta, values, arena), noListener);
+    const bound = this.#native.listen(address, port, this.#options.threads, this.#options.backlog, (worker, meta, values, arena, events) =>
+      this.#dispatch(worker, meta, values, arena, events), noListener);
     this.#sockets = Array.from({ length: threads }, () => []);
     this.#counters.length = 0;
     for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));
@@ -537,13 +537,15 @@ export class Server<UserData = unknown> {
   }
 
   /** One batch from one worker; see native/addon/batch_to_js.h for the layout. */
-  #dispatch(worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined): void {
+  #dispatch(worker: number, meta: Int32Array, values: string[], arena: ArrayBuffer | undefined, events: number): void {
     const o = this.#options;
     const sockets = this.#sockets[worker];
     let v = 0;
     this.#dispatching = true;
     try {
-      for (let i = 0; i < meta.length; i += META_FIELDS) {
+      // meta is longer than the batch when the addon reuses it (batch_to_js.h).
+      const end = events * META_FIELDS;
+      for (let i = 0; i < end; i += META_FIELDS) {
         const type = meta[i];
         const slot = meta[i + 1];
         const gen = meta[i + 2];

@@ -80,4 +80,35 @@ describe('batches mixing messages with other events', () => {
     expect(closes).toEqual(Array.from({ length: FINS }, () => 1006));
     for (const ws of clients) ws.close();
   });
+
+  // Small arenas reach JS as a copy, large ones as the arena itself (see
+  // native/addon/batch_to_js.cpp): either way a Buffer JS keeps must hold its
+  // own bytes after the batches that follow, in both modes.
+  for (const threads of [1, 0]) {
+    it(`binary messages kept past their handler keep their bytes, below and above the copy size (threads: ${threads})`, async () => {
+      const kept: Buffer[] = [];
+      server = createServer({
+        threads,
+        message(ws, data, isBinary) {
+          if (isBinary) kept.push(data as Buffer);
+          ws.send('ok');
+        },
+      });
+      await server.listen(0, '127.0.0.1');
+      const ws = new WS(`ws://127.0.0.1:${server.address()!.port}`);
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const sizes = [1, 32, 4000, 4096, 4097, 9000, 70000, 17, 4090];
+      const payload = (k: number): Buffer => Buffer.alloc(sizes[k % sizes.length], (k * 7 + 1) & 0xff);
+      const COUNT = 90;
+      // One at a time (each echo before the next): every message is a batch of its own.
+      for (let k = 0; k < COUNT; k++) {
+        const answered = new Promise((resolve) => ws.once('message', resolve));
+        ws.send(payload(k));
+        await answered;
+      }
+      expect(kept.length).toBe(COUNT);
+      kept.forEach((b, k) => expect(b.equals(payload(k))).toBe(true));
+      ws.close();
+    });
+  }
 });

@@ -98,6 +98,25 @@ describe('inline mode', () => {
     expect(server.stats().messages.in).toBe(202);
   });
 
+  it('a reply sent from the handler is written in the loop turn that read the message: one worker iteration per round trip', async () => {
+    const { url, server } = await inlineServer(echoOptions());
+    const c = await connect('ws', url);
+    c.send('warm');
+    await c.next();
+    const before = server.stats().workers[0].loopIterations;
+    const ROUND_TRIPS = 200;
+    for (let i = 0; i < ROUND_TRIPS; i++) {
+      c.send(`m ${i}`);
+      expect((await c.next()).data).toBe(`m ${i}`);
+    }
+    const turns = server.stats().workers[0].loopIterations - before;
+    // A reply left for a later turn (an idle or check callback, the next
+    // poll) would make it two or more per round trip; a few spare for the
+    // odd readiness that finds nothing.
+    expect(turns).toBeGreaterThanOrEqual(ROUND_TRIPS);
+    expect(turns).toBeLessThan(ROUND_TRIPS * 1.2);
+  });
+
   it('sends made outside a dispatch (a timer, an interval) go out without waiting for more input', async () => {
     const { url } = await inlineServer({
       open(ws) {

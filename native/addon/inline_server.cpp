@@ -79,7 +79,7 @@ void NativeServer::dispatch_inline(std::unique_ptr<server::EventBatch> batch) {
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
   napi_value dispatch = nullptr;
   if (napi_get_reference_value(env_, inline_dispatch_, &dispatch) == napi_ok && dispatch != nullptr) {
-    dispatch_batch(env_, dispatch, std::move(batch), inline_async_);
+    dispatch_batch(env_, dispatch, std::move(batch), meta_, inline_async_);
   }
   napi_close_handle_scope(env_, scope);
   if (inline_ == nullptr) return;  // JS joined (the worker's last batch): nothing left to run

@@ -145,6 +145,8 @@ NativeServer::NativeServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
 }
 
 NativeServer::~NativeServer() {
+  // meta_ is let go in join(); a server still listening is destroyed only at
+  // env teardown, when the env frees its references itself.
   shutdown_workers();
   for (auto* c : counters_) c->unref();
 }
@@ -621,6 +623,7 @@ Napi::Object NativeServer::deflate_stats_object(Napi::Env env) const {
 // After every worker reported kStopped: join the threads and let go.
 void NativeServer::Join(const Napi::CallbackInfo& info) {
   if (inline_) stop_inline(info.Env());
+  meta_.reset(info.Env());
   for (auto& w : workers_) w->join();
   workers_.clear();
   outboxes_.clear();
@@ -681,7 +684,7 @@ void NativeServer::CallJs(napi_env env, napi_value dispatch, void* context, void
   uint32_t worker = batch->worker;
   size_t bytes = batch->cost();  // as the worker counted it
   self->record_hop(*batch);
-  dispatch_batch(env, dispatch, std::move(batch));
+  dispatch_batch(env, dispatch, std::move(batch), self->meta_);
   // Inbound backpressure: the worker may read again once JS has caught up.
   if (worker < self->workers_.size()) self->workers_[worker]->consumed(bytes);
   // Commands that handlers issued while the batch was dispatched go out now,
