@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { createServer, Server, type AddressInfo, type CloseOptions, type HttpServerLike, type IncomingRequest } from './server';
+export type { AdapterHost, AdapterStats, PubSubAdapter } from './adapter';
 export type { PerMessageDeflateOptions } from './deflate';
 export type { CloseCodeCounts, DeflateStats, ServerStats } from './stats';
 export type { Pem, TlsKeyObject, TlsOptions } from './tls';

@@ -13,6 +13,7 @@ import { describe, resolveOptions, type ResolvedOptions, type ServerOptions, typ
 import { prometheus, summarize, type ServerStats } from './stats';
 import { resolveTls, type TlsOptions } from './tls';
 import { TopicRegistry } from './topics';
+import { checkAdapter, type AdapterHost, type PubSubAdapter } from './adapter';
 import { checkSize, compressMode, isPayload, toBytes, WebSocket, type Payload, type SendOptions, type SocketLink } from './websocket';
 
 /**
@@ -102,6 +103,8 @@ export class Server<UserData = unknown> {
   readonly #native: NativeServer;
   readonly #link: SocketLink;
   readonly #topics: TopicRegistry;
+  /** The scale-out adapter, once server.adapt() attached one. */
+  #adapter: PubSubAdapter | undefined;
   readonly #counters: Float64Array[] = [];
   /** Native workers: `threads`, or the one loop of inline mode (threads: 0). */
   readonly #workers: number;
@@ -343,13 +346,15 @@ export class Server<UserData = unknown> {
     for (const detach of this.#detach.splice(0)) detach();
     if (this.#state !== State.Listening) {
       this.#state = State.Closed;
-      this.#closed = Promise.resolve();
+      this.#closed = this.#closeAdapter();
       return this.#closed;
     }
     this.#state = State.Closing;
-    this.#closed = new Promise((resolve) => {
+    const connectionsGone = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
+    // The adapter goes after the connections: their closes still unsubscribe through it.
+    this.#closed = connectionsGone.then(() => this.#closeAdapter());
     for (const sockets of this.#sockets) {
       for (const ws of sockets) if (ws !== undefined && ws._state === 1) ws._state = 2;
     }
@@ -357,12 +362,57 @@ export class Server<UserData = unknown> {
     return this.#closed;
   }
 
+  async #closeAdapter(): Promise<void> {
+    const adapter = this.#adapter;
+    if (adapter === undefined) return;
+    this.#topics.listener = undefined;
+    await adapter.close();
+  }
+
+  /**
+   * Attaches a scale-out adapter (such as `redisAdapter()` from `corews/redis`): from then on
+   * {@link publish} and {@link WebSocket.publish} deliver locally as before and also forward to
+   * the adapter, and messages from other processes reach this process's subscribers. The adapter
+   * is told when a topic gets its first local subscriber and loses its last (topics subscribed
+   * before this call are told at once). `close()` awaits the adapter's `close()`.
+   * @throws TypeError when an adapter is attached already, the server is closed, or `adapter`
+   * lacks a method of {@link PubSubAdapter}.
+   */
+  adapt(adapter: PubSubAdapter): void {
+    checkAdapter(adapter);
+    if (this.#adapter !== undefined) throw new TypeError('adapt: an adapter is attached already (adapt may be called once)');
+    if (this.#closed !== null) throw new TypeError('adapt: the server is closed');
+    this.#adapter = adapter;
+    const host: AdapterHost = {
+      deliver: (topic, data, binary) => this.#deliverRemote(topic, data, binary),
+      topics: () => this.#topics.names(),
+    };
+    adapter.attach(host);
+    this.#topics.listener = (topic, live) => {
+      try {
+        if (live) adapter.subscribe(topic);
+        else adapter.unsubscribe(topic);
+      } catch (err) {
+        this.#report(err);
+      }
+    };
+    for (const topic of this.#topics.names()) adapter.subscribe(topic);
+  }
+
+  /** A message from another process: to every local subscriber, never back to the adapter. */
+  #deliverRemote(topic: string, data: Uint8Array | string, binary: boolean): void {
+    const entry = this.#topics.get(topic);
+    if (entry === undefined || this.#state !== State.Listening) return;
+    this.#native.publish(entry.perWorker, entry.id, data, binary ? Opcode.Binary : Opcode.Text, -1, 0, 0, compressMode(undefined, 'publish'));
+    this.#commandQueued();
+  }
+
   /** Counters and gauges of all workers (see {@link ServerStats}); zeros before `listen`. */
   stats(): ServerStats {
     const native = this.#state === State.Listening || this.#state === State.Closing
       ? this.#native.stats()
       : { workers: [], hopUs: { count: 0, p50: 0, p99: 0, max: 0 } };
-    return summarize(native, this.#jsDrops, this.#jsCloses);
+    return summarize(native, this.#jsDrops, this.#jsCloses, this.#adapter?.stats());
   }
 
   /** True when the server speaks TLS (wss://): it was created with the `tls` option. */
@@ -405,8 +455,10 @@ export class Server<UserData = unknown> {
 
   /**
    * Publishes a message to every subscriber of `topic` on every worker (text or binary by the
-   * rule of {@link WebSocket.send}). It is framed once; the workers share the bytes.
-   * @returns false when the topic has no subscribers.
+   * rule of {@link WebSocket.send}). It is framed once; the workers share the bytes. With an
+   * adapter ({@link adapt}) it is also forwarded to the other processes, subscribers here or not.
+   * @returns true when delivered to a local subscriber or forwarded to an adapter; false when
+   * there is neither, or the server is not listening.
    * @throws TypeError when `topic` is not a string or `data` not a payload.
    */
   publish(topic: string, data: Payload, options?: SendOptions): boolean {
@@ -426,12 +478,17 @@ export class Server<UserData = unknown> {
     }
     checkSize(data, 'publish');
     const entry = this.#topics.get(topic);
-    if (entry === undefined || this.#state !== State.Listening) return false;
+    const adapter = this.#adapter;
+    if ((entry === undefined && adapter === undefined) || this.#state !== State.Listening) return false;
     const binary = options?.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBytes(data);
-    this.#native.publish(entry.perWorker, entry.id, bytes, binary ? Opcode.Binary : Opcode.Text,
-      sender?._worker ?? -1, sender?._slot ?? 0, sender?._gen ?? 0, compressMode(options, 'publish'));
-    this.#commandQueued();
+    const compress = compressMode(options, 'publish');
+    if (entry !== undefined) {
+      this.#native.publish(entry.perWorker, entry.id, bytes, binary ? Opcode.Binary : Opcode.Text,
+        sender?._worker ?? -1, sender?._slot ?? 0, sender?._gen ?? 0, compress);
+      this.#commandQueued();
+    }
+    adapter?.publish(topic, bytes, binary);
     return true;
   }
 

@@ -1,6 +1,7 @@
 // server.stats() and server.metrics(): the workers' counters summed, named,
 // and rendered in the Prometheus text exposition format.
 import { REJECT_STATUSES, type DeflateStats, type NativeStats } from './native';
+import type { AdapterStats } from './adapter';
 
 export type { DeflateStats };
 
@@ -36,6 +37,8 @@ export interface ServerStats {
   tls?: { handshakes: number; resumed: number; tls12: number; tls13: number; handshakeFailures: number; renegotiationsRefused: number };
   /** With the perMessageDeflate option only: what was negotiated and compressed, and zlib's memory. */
   perMessageDeflate?: DeflateStats;
+  /** With a scale-out adapter ({@link Server.adapt}) only: its state and counters. */
+  adapter?: AdapterStats;
   /** Frame complete on a worker → its batch dispatched on the JS thread, in µs. */
   jsHopLatencyUs: { count: number; p50: number; p99: number; max: number };
 }
@@ -58,7 +61,7 @@ function sumArrays(rows: number[][]): number[] {
  * Sums the workers' counters. `jsDrops` and `jsCloses` are what `send` decided at
  * maxBackpressure before the message reached a worker.
  */
-export function summarize(native: NativeStats, jsDrops: number, jsCloses: number): ServerStats {
+export function summarize(native: NativeStats, jsDrops: number, jsCloses: number, adapter?: AdapterStats): ServerStats {
   const w = native.workers;
   const sum = (f: (x: (typeof w)[number]) => number): number => w.reduce((a, x) => a + f(x), 0);
   const rejected: Record<string, number> = {};
@@ -84,6 +87,7 @@ export function summarize(native: NativeStats, jsDrops: number, jsCloses: number
     workers: w.map((x) => ({ connectionsOpen: x.connectionsOpen, loopIterations: x.loopIterations })),
     ...(native.tls !== undefined ? { tls: { ...native.tls } } : {}),
     ...(native.perMessageDeflate !== undefined ? { perMessageDeflate: { ...native.perMessageDeflate } } : {}),
+    ...(adapter !== undefined ? { adapter: { ...adapter } } : {}),
     jsHopLatencyUs: { ...native.hopUs },
   };
 }
@@ -124,5 +128,17 @@ export function prometheus(s: ServerStats): string {
   metric('corews_js_hop_latency_microseconds', 'summary', 'Frame complete on a worker to dispatch on the JS thread.', [
     [label({ quantile: '0.5' }), s.jsHopLatencyUs.p50], [label({ quantile: '0.99' }), s.jsHopLatencyUs.p99],
     [label({ quantile: '1' }), s.jsHopLatencyUs.max], ['_count', s.jsHopLatencyUs.count]]);
+  const a = s.adapter;
+  if (a !== undefined) {
+    const states = ['connecting', 'ready', 'reconnecting', 'closed'] as const;
+    metric('corews_adapter_state', 'gauge', 'The scale-out adapter\'s state (1 for the current one).',
+      states.map((st): [string, number] => [label({ state: st }), a.state === st ? 1 : 0]));
+    metric('corews_adapter_published_total', 'counter', 'Local publishes sent to the broker.', [['', a.published]]);
+    metric('corews_adapter_received_total', 'counter', 'Messages from other processes delivered here.', [['', a.received]]);
+    metric('corews_adapter_buffered', 'gauge', 'Local publishes waiting for the broker.', [['', a.buffered]]);
+    metric('corews_adapter_dropped_total', 'counter', 'Local publishes the adapter gave up.', [['', a.dropped]]);
+    metric('corews_adapter_lag_milliseconds', 'gauge', 'Publish to delivery here of the last message received.', [['', a.lagMs]]);
+    metric('corews_adapter_reconnects_total', 'counter', 'Times the broker was reached again after it was lost.', [['', a.reconnects]]);
+  }
   return `${lines.join('\n')}\n`;
 }

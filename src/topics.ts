@@ -16,8 +16,13 @@ export interface TopicEntry {
   total: number;
 }
 
+/** Told when a topic gains its first subscriber (true) or loses its last (false), on any worker. */
+export type TopicListener = (topic: string, live: boolean) => void;
+
 export class TopicRegistry {
   readonly #threads: number;
+  /** The scale-out adapter's hook (server.adapt); at most one. */
+  listener: TopicListener | undefined;
   readonly #topics = new Map<string, TopicEntry>();
   #nextId = 1;
   readonly #freeIds: number[] = [];
@@ -37,6 +42,7 @@ export class TopicRegistry {
     if (e === undefined) {
       e = { id: this.#freeIds.pop() ?? this.#nextId++, perWorker: new Int32Array(this.#threads), total: 0 };
       this.#topics.set(topic, e);
+      this.listener?.(topic, true);
     }
     e.perWorker[worker]++;
     e.total++;
@@ -50,12 +56,18 @@ export class TopicRegistry {
     if (--e.total === 0) {
       this.#topics.delete(topic);
       this.#freeIds.push(e.id);
+      this.listener?.(topic, false);
     }
     return e.id;
   }
 
   subscribers(topic: string): number {
     return this.#topics.get(topic)?.total ?? 0;
+  }
+
+  /** The topics with at least one subscriber now. */
+  names(): string[] {
+    return [...this.#topics.keys()];
   }
 
   /** The highest id handed out so far (for tests: ids are reused, never wrapped). */

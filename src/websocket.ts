@@ -309,8 +309,11 @@ export class WebSocket<UserData = unknown> {
 
   /**
    * Publishes a message to every subscriber of `topic` except this socket (text or binary by
-   * the rule of {@link send}). The message is framed once and shared by all recipients.
-   * @returns false when this socket is not open or the topic has no subscribers.
+   * the rule of {@link send}). The message is framed once and shared by all recipients. With an
+   * adapter (`server.adapt`) it also goes to the topic's subscribers in other processes (all of
+   * them: the sender is skipped only here).
+   * @returns false when this socket is not open, or the topic has no subscribers and the server
+   * no adapter.
    */
   publish(topic: string, data: Payload, options?: SendOptions): boolean {
     checkTopic(topic, 'publish');

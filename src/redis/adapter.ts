@@ -1,0 +1,203 @@
+// redisAdapter(): server.publish across processes over Redis pub/sub.
+// Two connections: one publishes (in call order), one subscribes (receives in the
+// server's order), so one publisher's messages arrive everywhere in the order sent.
+// A process subscribes a topic's channel only while it has a local subscriber.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
+import { describe } from '../options';
+import { connect, end } from './ioredis';
+import { checkBoolean, checkInteger, checkObject, checkString, checkUrl } from './options';
+import { decode, encode } from './wire';
+
+/** Options of {@link redisAdapter}. */
+export interface RedisAdapterOptions {
+  /** The Redis server, `redis://[user:pass@]host:port[/db]` or `rediss://…`; default localhost:6379. */
+  url?: string;
+  /**
+   * An ioredis client of yours to publish on (instead of `url`); the adapter subscribes on
+   * `client.duplicate()` and leaves `client` open at close.
+   */
+  client?: Redis;
+  /** SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub) instead of SUBSCRIBE/PUBLISH; default false. */
+  sharded?: boolean;
+  /** Local publishes held while Redis is unreachable, then dropped and counted; default 10 000. */
+  maxBuffered?: number;
+  /** Prefix of every channel name (the topic follows it); default `'corews:'`. */
+  channelPrefix?: string;
+}
+
+const CALLER = 'redisAdapter';
+
+/**
+ * A scale-out adapter over Redis pub/sub, for `server.adapt(redisAdapter({ url }))`: publishes
+ * reach the topic's subscribers in every process on the same Redis. Needs the `ioredis` package.
+ * @throws TypeError or RangeError naming a wrong option; Error when ioredis is not installed.
+ */
+export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
+  const o = checkObject(options, CALLER);
+  const url = checkUrl(o.url, CALLER);
+  const client = o.client;
+  if (client !== undefined && (client === null || typeof client !== 'object'
+    || typeof (client as Redis).publish !== 'function' || typeof (client as Redis).duplicate !== 'function')) {
+    throw new TypeError(`${CALLER}: options.client must be an ioredis client, got ${describe(client)}`);
+  }
+  if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
+  return new RedisAdapter({
+    url,
+    client: client as Redis | undefined,
+    sharded: checkBoolean(o.sharded, 'sharded', CALLER, false),
+    maxBuffered: checkInteger(o.maxBuffered, 'maxBuffered', CALLER, 10_000, 0, 2 ** 31 - 1),
+    channelPrefix: checkString(o.channelPrefix, 'channelPrefix', CALLER, 'corews:'),
+  });
+}
+
+interface Resolved {
+  url: string | undefined;
+  client: Redis | undefined;
+  sharded: boolean;
+  maxBuffered: number;
+  channelPrefix: string;
+}
+
+class RedisAdapter implements PubSubAdapter {
+  readonly #o: Resolved;
+  readonly #origin = randomBytes(8);
+  readonly #prefix: Buffer;
+  #pub: Redis | undefined;
+  #sub: Redis | undefined;
+  #host: AdapterHost | undefined;
+  /** Channel and message of each publish made while Redis was unreachable, in order. */
+  #buffer: [string, Buffer][] = [];
+  #everReady = false;
+  #closed = false;
+  #lastState: AdapterStats['state'] = 'connecting';
+  #published = 0;
+  #received = 0;
+  #dropped = 0;
+  #lagMs = 0;
+  #reconnects = 0;
+
+  constructor(o: Resolved) {
+    this.#o = o;
+    this.#prefix = Buffer.from(o.channelPrefix);
+  }
+
+  attach(host: AdapterHost): void {
+    if (this.#host !== undefined) throw new TypeError(`${CALLER}: this adapter is attached to a server already`);
+    this.#host = host;
+    const o = this.#o;
+    const own = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false };
+    const pub = o.client ?? connect(CALLER, o.url, own);
+    const sub = o.client !== undefined ? o.client.duplicate({ ...own, lazyConnect: true, autoResubscribe: false }) : connect(CALLER, o.url, { ...own, autoResubscribe: false });
+    if (o.client !== undefined) sub.on('error', () => {});
+    this.#pub = pub;
+    this.#sub = sub;
+    pub.on('ready', () => this.#pubReady());
+    sub.on('ready', () => this.#subReady());
+    for (const c of [pub, sub]) c.on('close', () => this.#track());
+    sub.on(o.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, message: Buffer) => this.#message(channel, message));
+    if (o.client === undefined) pub.connect().catch(() => {});
+    else if (pub.status === 'ready') queueMicrotask(() => this.#pubReady());
+    sub.connect().catch(() => {});
+  }
+
+  subscribe(topic: string): void {
+    const sub = this.#sub;
+    if (this.#closed || sub === undefined || sub.status !== 'ready') return; // the next ready subscribes it
+    const channel = this.#o.channelPrefix + topic;
+    (this.#o.sharded ? sub.ssubscribe(channel) : sub.subscribe(channel)).catch(() => {});
+  }
+
+  unsubscribe(topic: string): void {
+    const sub = this.#sub;
+    if (this.#closed || sub === undefined || sub.status !== 'ready') return; // a new connection has none
+    const channel = this.#o.channelPrefix + topic;
+    (this.#o.sharded ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).catch(() => {});
+  }
+
+  publish(topic: string, data: Uint8Array | string, binary: boolean): void {
+    if (this.#closed) return;
+    // Framed here, into a buffer of our own: the caller may reuse `data` once we return.
+    const message = encode(this.#origin, binary, data);
+    const channel = this.#o.channelPrefix + topic;
+    if (this.#buffer.length === 0 && this.#pub?.status === 'ready') this.#send(channel, message);
+    else if (this.#buffer.length < this.#o.maxBuffered) this.#buffer.push([channel, message]);
+    else this.#dropped++;
+  }
+
+  stats(): AdapterStats {
+    return {
+      state: this.#state(),
+      published: this.#published,
+      received: this.#received,
+      buffered: this.#buffer.length,
+      dropped: this.#dropped,
+      lagMs: this.#lagMs,
+      reconnects: this.#reconnects,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dropped += this.#buffer.length;
+    this.#buffer = [];
+    const waits: Promise<void>[] = [];
+    if (this.#sub !== undefined) waits.push(end(this.#sub));
+    if (this.#pub !== undefined && this.#o.client === undefined) waits.push(end(this.#pub));
+    await Promise.all(waits);
+  }
+
+  #send(channel: string, message: Buffer): void {
+    const pub = this.#pub!;
+    this.#published++;
+    (this.#o.sharded ? pub.spublish(channel, message) : pub.publish(channel, message)).catch(() => {
+      this.#dropped++;
+    });
+  }
+
+  #pubReady(): void {
+    // In order, before any later publish: they queue behind the buffer until it is empty.
+    const buffered = this.#buffer;
+    this.#buffer = [];
+    for (const [channel, message] of buffered) this.#send(channel, message);
+    this.#track();
+  }
+
+  #subReady(): void {
+    const topics = this.#host?.topics() ?? [];
+    if (topics.length > 0) {
+      const channels = topics.map((t) => this.#o.channelPrefix + t);
+      (this.#o.sharded ? this.#sub!.ssubscribe(...channels) : this.#sub!.subscribe(...channels)).catch(() => {});
+    }
+    this.#track();
+  }
+
+  #message(channel: Buffer, message: Buffer): void {
+    if (this.#closed) return;
+    const m = decode(message);
+    if (m === undefined || m.origin.equals(this.#origin)) return; // not ours, or ours: delivered here already
+    if (channel.length < this.#prefix.length || !channel.subarray(0, this.#prefix.length).equals(this.#prefix)) return;
+    const topic = channel.toString('utf8', this.#prefix.length);
+    this.#received++;
+    this.#lagMs = Math.max(0, Date.now() - m.sentAt);
+    this.#host!.deliver(topic, m.payload, m.binary);
+  }
+
+  #state(): AdapterStats['state'] {
+    if (this.#closed) return 'closed';
+    if (this.#pub?.status === 'ready' && this.#sub?.status === 'ready') return 'ready';
+    return this.#everReady ? 'reconnecting' : 'connecting';
+  }
+
+  /** Counts a reconnect each time both connections are up again after one was lost. */
+  #track(): void {
+    const state = this.#state();
+    if (state === 'ready') {
+      if (this.#lastState === 'reconnecting') this.#reconnects++;
+      this.#everReady = true;
+    }
+    this.#lastState = state;
+  }
+}

@@ -1,0 +1,64 @@
+// The Lua scripts of redisPresence(). Each runs atomically in Redis, so one change is
+// seen (and announced) exactly once however many processes race. Times come from the
+// Redis server's clock (TIME), so hosts with skewed clocks agree on which lease is live.
+//
+// Keys of one room R (P is the prefix; both keys share R's hash tag for Redis Cluster):
+//   P m:{R}            sorted set: member -> the latest expiry of its holders (ms)
+//   P m:{R}:h:<member> sorted set: holder (a process id) -> that holder's expiry (ms)
+// Events go to the channel P e:{R} as one byte 'j' or 'l' and then the member.
+// Leases expire; expired members are found with ZRANGEBYSCORE on the room's set by
+// whichever living process sweeps the room (no KEYS or SCAN of the keyspace). Each
+// write sets the keys' PEXPIRE to two leases, so a room nobody renews vanishes.
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** Removes the member whose holders all expired; announces the leave. Expects now. */
+const EXPIRE_MEMBER = `local function settle(members, holders, member, channel)
+  redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+  local top = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
+  if #top == 0 then
+    redis.call('DEL', holders)
+    if redis.call('ZREM', members, member) == 1 then redis.call('PUBLISH', channel, 'l' .. member) end
+    return 1
+  end
+  redis.call('ZADD', members, top[2], member)
+  return 0
+end`;
+
+/**
+ * Join or renew. KEYS: members, holders. ARGV: holder, leaseMs, member, channel.
+ * Announces a join when the member had no live lease (after the leave of an expired one).
+ */
+export const JOIN = `${NOW}
+${EXPIRE_MEMBER}
+local lease = tonumber(ARGV[2])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if old and tonumber(old) <= now then
+  settle(KEYS[1], KEYS[2], ARGV[3], ARGV[4])
+  old = redis.call('ZSCORE', KEYS[1], ARGV[3])
+end
+redis.call('ZADD', KEYS[2], now + lease, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], lease * 2)
+redis.call('ZADD', KEYS[1], 'GT', now + lease, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], lease * 2)
+if not old then redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[3]) return 1 end
+return 0`;
+
+/** Ends one holder's lease. KEYS: members, holders. ARGV: holder, member, channel. */
+export const LEAVE = `${NOW}
+${EXPIRE_MEMBER}
+redis.call('ZREM', KEYS[2], ARGV[1])
+return settle(KEYS[1], KEYS[2], ARGV[2], ARGV[3])`;
+
+/**
+ * Removes the room's expired members (announcing each leave), then returns the live
+ * members when ARGV[2] is '1'. KEYS: members. ARGV: channel, list.
+ */
+export const SWEEP = `${NOW}
+${EXPIRE_MEMBER}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  settle(KEYS[1], KEYS[1] .. ':h:' .. member, member, ARGV[1])
+end
+if ARGV[2] == '1' then return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf') end
+return 0`;

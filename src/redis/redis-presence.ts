@@ -1,0 +1,178 @@
+// redisPresence(): who is in which room across every process on one Redis. Each
+// process holds its members by leases (see presence-scripts.ts) and renews them every
+// third of a lease; a process that dies stops renewing, and the living processes that
+// watch its rooms find the expired leases when they sweep and announce the leaves.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { connect, end } from './ioredis';
+import { checkInteger, checkObject, checkString, checkUrl } from './options';
+import { checkNames, Holds, type Presence } from './presence';
+import { JOIN, LEAVE, SWEEP } from './presence-scripts';
+
+/** Options of {@link redisPresence}. */
+export interface RedisPresenceOptions {
+  /** The Redis server, `redis://…` or `rediss://…`; default localhost:6379. */
+  url?: string;
+  /** How long a hold lives without renewal, in ms (renewed every third of it); default 15 000. */
+  leaseMs?: number;
+  /** Prefix of every key and channel; default `'corews:presence:'`. */
+  prefix?: string;
+}
+
+const CALLER = 'redisPresence';
+const SEP = '\u0000';
+
+type Scripted = Redis & {
+  presenceJoin(members: string, holders: string, holder: string, leaseMs: number, member: string, channel: string): Promise<number>;
+  presenceLeave(members: string, holders: string, holder: string, member: string, channel: string): Promise<number>;
+  presenceSweep(members: string, channel: string, list: '0' | '1'): Promise<string[] | number>;
+};
+
+/**
+ * Cluster-wide presence over Redis: members held by leases that the living processes renew, with
+ * join/leave events. Needs the `ioredis` package.
+ * @throws TypeError or RangeError naming a wrong option; Error when ioredis is not installed.
+ */
+export function redisPresence(options?: RedisPresenceOptions): Presence {
+  const o = checkObject(options, CALLER);
+  return new RedisPresence(
+    checkUrl(o.url, CALLER),
+    checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1),
+    checkString(o.prefix, 'prefix', CALLER, 'corews:presence:'),
+  );
+}
+
+class RedisPresence extends EventEmitter implements Presence {
+  readonly #leaseMs: number;
+  readonly #prefix: string;
+  /** This process's id as a holder. */
+  readonly #holder = randomBytes(8).toString('hex');
+  readonly #cmd: Scripted;
+  readonly #sub: Redis;
+  /** Holds of this process, by room + SEP + member. */
+  readonly #holds = new Holds<string>();
+  /** Rooms with events wanted: one count per watch() and one per member held in the room. */
+  readonly #rooms = new Holds<string>();
+  readonly #explicit = new Set<string>();
+  /** Event channel -> room. */
+  readonly #channels = new Map<string, string>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(url: string | undefined, leaseMs: number, prefix: string) {
+    super();
+    this.#leaseMs = leaseMs;
+    this.#prefix = prefix;
+    // Commands wait for the server while it is down (join/leave resolve once it is back);
+    // the subscriber resubscribes its channels by itself.
+    this.#cmd = connect(CALLER, url, { lazyConnect: false }) as Scripted;
+    this.#cmd.defineCommand('presenceJoin', { numberOfKeys: 2, lua: JOIN });
+    this.#cmd.defineCommand('presenceLeave', { numberOfKeys: 2, lua: LEAVE });
+    this.#cmd.defineCommand('presenceSweep', { numberOfKeys: 1, lua: SWEEP });
+    this.#sub = connect(CALLER, url, { lazyConnect: false });
+    this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#event(channel.toString(), message));
+    this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.floor(leaseMs / 3)));
+    this.#timer.unref();
+  }
+
+  async join(room: string, member: string): Promise<void> {
+    checkNames('join', room, member, true);
+    if (this.#closed) throw new Error('join: the presence tracker is closed');
+    if (!this.#holds.add(room + SEP + member)) return;
+    this.#want(room);
+    await this.#renew(room, member);
+  }
+
+  async leave(room: string, member: string): Promise<void> {
+    checkNames('leave', room, member, true);
+    if (this.#closed || !this.#holds.remove(room + SEP + member)) return;
+    await this.#cmd.presenceLeave(this.#members(room), this.#holdersKey(room, member), this.#holder, member, this.#channel(room));
+    this.#unwant(room);
+  }
+
+  async members(room: string): Promise<string[]> {
+    checkNames('members', room);
+    const live = await this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '1');
+    return (live as string[]).sort();
+  }
+
+  watch(room: string): void {
+    checkNames('watch', room);
+    if (this.#closed || this.#explicit.has(room)) return;
+    this.#explicit.add(room);
+    this.#want(room);
+  }
+
+  unwatch(room: string): void {
+    checkNames('unwatch', room);
+    if (!this.#explicit.delete(room)) return;
+    this.#unwant(room);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    const leaves = this.#holds.keys().map((key) => {
+      const [room, member] = split(key);
+      return this.#cmd.presenceLeave(this.#members(room), this.#holdersKey(room, member), this.#holder, member, this.#channel(room))
+        .catch(() => 0); // unreachable: the lease runs out instead
+    });
+    this.#holds.clear();
+    if (this.#cmd.status === 'ready') await Promise.all(leaves);
+    await Promise.all([end(this.#cmd), end(this.#sub)]);
+  }
+
+  #members(room: string): string {
+    return `${this.#prefix}m:{${room}}`;
+  }
+
+  #holdersKey(room: string, member: string): string {
+    return `${this.#members(room)}:h:${member}`;
+  }
+
+  #channel(room: string): string {
+    return `${this.#prefix}e:{${room}}`;
+  }
+
+  #renew(room: string, member: string): Promise<number> {
+    return this.#cmd.presenceJoin(this.#members(room), this.#holdersKey(room, member), this.#holder, this.#leaseMs, member, this.#channel(room));
+  }
+
+  #want(room: string): void {
+    if (!this.#rooms.add(room)) return;
+    const channel = this.#channel(room);
+    this.#channels.set(channel, room);
+    this.#sub.subscribe(channel).catch(() => {});
+  }
+
+  #unwant(room: string): void {
+    if (!this.#rooms.remove(room)) return;
+    const channel = this.#channel(room);
+    this.#channels.delete(channel);
+    this.#sub.unsubscribe(channel).catch(() => {});
+  }
+
+  #event(channel: string, message: Buffer): void {
+    const room = this.#channels.get(channel);
+    if (room === undefined || message.length === 0) return;
+    const kind = message[0] === 0x6a ? 'join' : message[0] === 0x6c ? 'leave' : undefined;
+    if (kind !== undefined) this.emit(kind, room, message.toString('utf8', 1));
+  }
+
+  /** Renews this process's leases and sweeps the rooms it watches; failures wait for the next tick. */
+  #tick(): void {
+    if (this.#cmd.status !== 'ready') return;
+    for (const key of this.#holds.keys()) {
+      const [room, member] = split(key);
+      this.#renew(room, member).catch(() => {});
+    }
+    for (const room of this.#rooms.keys()) this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '0').catch(() => {});
+  }
+}
+
+function split(key: string): [string, string] {
+  const at = key.indexOf(SEP);
+  return [key.slice(0, at), key.slice(at + 1)];
+}
