@@ -8,7 +8,7 @@ import { spawnLogged, stopChild, waitUntil } from './proc.mjs';
 export const CHAT_SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs');
 
 /**
- * Starts `node examples/chat/server.mjs` with PORT, REDIS_URL, DATABASE_URL
+ * Starts `node examples/chat/server.mjs` with PORT, HOST (127.0.0.1), REDIS_URL, DATABASE_URL
  * and CHAT_DATA_DIR (plus `env`); resolves once it prints `listening <port>`.
  */
 export async function startChat({ dir, port, name, redisUrl, databaseUrl, env = {} }) {
@@ -18,6 +18,7 @@ export async function startChat({ dir, port, name, redisUrl, databaseUrl, env = 
       logFile,
       env: {
         PORT: String(port),
+        HOST: '127.0.0.1',
         REDIS_URL: redisUrl,
         DATABASE_URL: databaseUrl,
         CHAT_DATA_DIR: path.join(dir, name),
