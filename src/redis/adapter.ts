@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
 import { describe } from '../options';
-import { connect, end } from './ioredis';
+import { connect, end, loadIoredis } from './ioredis';
 import { checkBoolean, checkInteger, checkObject, checkString, checkUrl } from './options';
 import { decode, encode } from './wire';
 
@@ -43,13 +43,15 @@ export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
     throw new TypeError(`${CALLER}: options.client must be an ioredis client, got ${describe(client)}`);
   }
   if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
-  return new RedisAdapter({
+  const resolved: Resolved = {
     url,
     client: client as Redis | undefined,
     sharded: checkBoolean(o.sharded, 'sharded', CALLER, false),
     maxBuffered: checkInteger(o.maxBuffered, 'maxBuffered', CALLER, 10_000, 0, 2 ** 31 - 1),
     channelPrefix: checkString(o.channelPrefix, 'channelPrefix', CALLER, 'corews:'),
-  });
+  };
+  loadIoredis(CALLER); // a missing ioredis is said here, not at the first connect
+  return new RedisAdapter(resolved);
 }
 
 interface Resolved {
@@ -121,7 +123,7 @@ class RedisAdapter implements PubSubAdapter {
     // Framed here, into a buffer of our own: the caller may reuse `data` once we return.
     const message = encode(this.#origin, binary, data);
     const channel = this.#o.channelPrefix + topic;
-    if (this.#buffer.length === 0 && this.#pub?.status === 'ready') this.#send(channel, message);
+    if (this.#buffer.length === 0 && this.#state() === 'ready') this.#send(channel, message);
     else if (this.#buffer.length < this.#o.maxBuffered) this.#buffer.push([channel, message]);
     else this.#dropped++;
   }
@@ -157,11 +159,21 @@ class RedisAdapter implements PubSubAdapter {
     });
   }
 
-  #pubReady(): void {
-    // In order, before any later publish: they queue behind the buffer until it is empty.
+  /**
+   * Sends what was buffered, in order and before any later publish (those queue behind the
+   * buffer until it is empty). Only once both connections are up, so that publishing starts
+   * when the adapter reads 'ready'. Other processes resubscribe on their own schedule: one that
+   * is not back yet misses what is sent before it is (pub/sub keeps nothing).
+   */
+  #flush(): void {
+    if (this.#state() !== 'ready') return;
     const buffered = this.#buffer;
     this.#buffer = [];
     for (const [channel, message] of buffered) this.#send(channel, message);
+  }
+
+  #pubReady(): void {
+    this.#flush();
     this.#track();
   }
 
@@ -171,6 +183,7 @@ class RedisAdapter implements PubSubAdapter {
       const channels = topics.map((t) => this.#o.channelPrefix + t);
       (this.#o.sharded ? this.#sub!.ssubscribe(...channels) : this.#sub!.subscribe(...channels)).catch(() => {});
     }
+    this.#flush();
     this.#track();
   }
 

@@ -36,11 +36,10 @@ type Scripted = Redis & {
  */
 export function redisPresence(options?: RedisPresenceOptions): Presence {
   const o = checkObject(options, CALLER);
-  return new RedisPresence(
-    checkUrl(o.url, CALLER),
-    checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1),
-    checkString(o.prefix, 'prefix', CALLER, 'corews:presence:'),
-  );
+  const url = checkUrl(o.url, CALLER);
+  const leaseMs = checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1);
+  const prefix = checkString(o.prefix, 'prefix', CALLER, 'corews:presence:');
+  return new RedisPresence(url, leaseMs, prefix);
 }
 
 class RedisPresence extends EventEmitter implements Presence {
@@ -57,6 +56,8 @@ class RedisPresence extends EventEmitter implements Presence {
   readonly #explicit = new Set<string>();
   /** Event channel -> room. */
   readonly #channels = new Map<string, string>();
+  /** SUBSCRIBEs in flight, by channel. */
+  readonly #subscribing = new Map<string, Promise<void>>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -80,7 +81,8 @@ class RedisPresence extends EventEmitter implements Presence {
     checkNames('join', room, member, true);
     if (this.#closed) throw new Error('join: the presence tracker is closed');
     if (!this.#holds.add(room + SEP + member)) return;
-    this.#want(room);
+    // Subscribed first, so that this process hears its own join too.
+    await this.#want(room);
     await this.#renew(room, member);
   }
 
@@ -101,7 +103,7 @@ class RedisPresence extends EventEmitter implements Presence {
     checkNames('watch', room);
     if (this.#closed || this.#explicit.has(room)) return;
     this.#explicit.add(room);
-    this.#want(room);
+    void this.#want(room);
   }
 
   unwatch(room: string): void {
@@ -140,11 +142,17 @@ class RedisPresence extends EventEmitter implements Presence {
     return this.#cmd.presenceJoin(this.#members(room), this.#holdersKey(room, member), this.#holder, this.#leaseMs, member, this.#channel(room));
   }
 
-  #want(room: string): void {
-    if (!this.#rooms.add(room)) return;
+  /** Counts one more reason to hear the room's events; resolves once subscribed (or it failed). */
+  #want(room: string): Promise<void> {
     const channel = this.#channel(room);
+    if (!this.#rooms.add(room)) return this.#subscribing.get(channel) ?? Promise.resolve();
     this.#channels.set(channel, room);
-    this.#sub.subscribe(channel).catch(() => {});
+    const done = this.#sub.subscribe(channel).then(() => {}, () => {});
+    this.#subscribing.set(channel, done);
+    void done.then(() => {
+      if (this.#subscribing.get(channel) === done) this.#subscribing.delete(channel);
+    });
+    return done;
   }
 
   #unwant(room: string): void {
@@ -163,7 +171,7 @@ class RedisPresence extends EventEmitter implements Presence {
 
   /** Renews this process's leases and sweeps the rooms it watches; failures wait for the next tick. */
   #tick(): void {
-    if (this.#cmd.status !== 'ready') return;
+    if (this.#cmd.status !== 'ready' || this.#sub.status !== 'ready') return;
     for (const key of this.#holds.keys()) {
       const [room, member] = split(key);
       this.#renew(room, member).catch(() => {});

@@ -1,0 +1,285 @@
+// corews/redis's adapter with a real redis-server and several corews server processes
+// (test/fixtures/redis-node.cjs) on it, with real WebSocket clients on each.
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../src/index';
+import { redisAdapter } from '../src/redis/index';
+import { spawnLines, type LineChild } from './helpers/child';
+import { closeAllClients, connect, sleep, type TestClient } from './helpers/clients';
+import { haveRedis, redisMajor, startRedis, type RedisServer } from './helpers/redis-server';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'redis-node.cjs');
+const HAVE_REDIS = haveRedis();
+if (!HAVE_REDIS) console.warn('redis-adapter.test: redis-server is not installed; the cluster tests are skipped');
+
+interface Node {
+  child: LineChild;
+  port: number;
+  ask(line: string): Promise<string>;
+  client(id: string, topics: string[]): Promise<TestClient>;
+  stats(): Promise<{ state: string; published: number; received: number; buffered: number; dropped: number; lagMs: number; reconnects: number }>;
+}
+
+let redis: RedisServer;
+const nodes: Node[] = [];
+
+async function node(name: string, extra: Record<string, unknown> = {}): Promise<Node> {
+  const child = spawnLines(process.execPath, [FIXTURE, JSON.stringify({ url: redis.url, name, ...extra })], 120_000);
+  const port = Number(await child.next('PORT'));
+  const n: Node = {
+    child,
+    port,
+    async ask(line) {
+      const word = line.split(' ')[0].toUpperCase();
+      child.command(line);
+      return child.next(word);
+    },
+    async client(id, topics) {
+      const c = await connect('ws', `ws://127.0.0.1:${port}/?id=${id}&sub=${topics.join(',')}`);
+      expect(await child.next('OPEN')).toBe(id);
+      return c;
+    },
+    async stats() {
+      return JSON.parse(await n.ask('stats'));
+    },
+  };
+  nodes.push(n);
+  return n;
+}
+
+/** Subscribers Redis counts on a channel (PUBSUB NUMSUB, or SHARDNUMSUB). */
+function numsub(channel: string, sharded = false, server = redis): number {
+  const out = server.cli('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', channel);
+  return Number(out[1] ?? 0);
+}
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function texts(c: TestClient, count: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = await c.next(10_000);
+    out.push(String(m.data));
+  }
+  return out;
+}
+
+describe.skipIf(!HAVE_REDIS)('redisAdapter across processes', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    await closeAllClients();
+    for (const n of nodes.splice(0)) {
+      n.child.kill();
+      await n.child.exited;
+    }
+    redis.cli('FLUSHALL');
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a publish from each process reaches the subscribers on all, text and binary kept', async () => {
+    const [a, b, c] = await Promise.all([node('A'), node('B'), node('C')]);
+    const clients = await Promise.all([a.client('a1', ['room']), b.client('b1', ['room']), c.client('c1', ['room'])]);
+    await until('three subscribed processes', () => numsub('corews:room') === 3);
+    expect(await a.ask('pub room 0 2 text')).toBe('2');
+    expect(await b.ask('pub room 0 1 binary')).toBe('1');
+    for (const cl of clients) {
+      const got = [await cl.next(), await cl.next(), await cl.next()];
+      const fromA = got.filter((m) => String(m.data).startsWith('A:'));
+      const fromB = got.filter((m) => String(m.data).startsWith('B:'));
+      expect(fromA.map((m) => [String(m.data), m.binary])).toEqual([['A:0', false], ['A:1', false]]);
+      expect(fromB.map((m) => [String(m.data), m.binary])).toEqual([['B:0', true]]);
+      expect(Buffer.isBuffer(fromB[0].data)).toBe(true);
+    }
+    const sa = await a.stats();
+    expect(sa).toMatchObject({ state: 'ready', published: 2, received: 1, buffered: 0, dropped: 0 });
+    expect(sa.lagMs).toBeGreaterThanOrEqual(0);
+    expect(sa.lagMs).toBeLessThan(10_000);
+    expect((await c.stats()).received).toBe(3);
+    await sleep(100);
+    for (const cl of clients) expect(cl.queued).toBe(0); // nobody got a message twice
+  });
+
+  it('keeps each publisher\'s order over thousands of messages from three processes at once', async () => {
+    const ns = await Promise.all([node('A'), node('B'), node('C')]);
+    const clients = await Promise.all(ns.map((n, i) => n.client(`o${i}`, ['order'])));
+    await until('three subscribed processes', () => numsub('corews:order') === 3);
+    const N = 2000;
+    await Promise.all(ns.map((n) => n.ask(`pub order 0 ${N} text`)));
+    for (const cl of clients) {
+      const next: Record<string, number> = { A: 0, B: 0, C: 0 };
+      for (const t of await texts(cl, 3 * N)) {
+        const [origin, seq] = t.split(':');
+        expect(Number(seq)).toBe(next[origin]);
+        next[origin]++;
+      }
+      expect(next).toEqual({ A: N, B: N, C: N });
+      expect(cl.queued).toBe(0);
+    }
+  });
+
+  it('subscribes a process only while it has local subscribers (unsubscribe and close)', async () => {
+    const [a, b, c] = await Promise.all([node('A'), node('B'), node('C')]);
+    const a1 = await a.client('a1', ['only']);
+    const b1 = await b.client('b1', ['only']);
+    const c1 = await c.client('c1', ['other']);
+    await until('two subscribed processes', () => numsub('corews:only') === 2);
+    expect(redis.cli('PUBSUB', 'CHANNELS', 'corews:*').sort()).toEqual(['corews:only', 'corews:other']);
+    expect(await a.ask('pub only 0 50 text')).toBe('50');
+    expect((await texts(b1, 50)).at(-1)).toBe('A:49');
+    expect((await texts(a1, 50)).at(-1)).toBe('A:49');
+    // C has no subscriber of 'only': Redis sent it nothing.
+    expect((await c.stats()).received).toBe(0);
+    expect(c1.queued).toBe(0);
+
+    expect(await b.ask('unsub b1 only')).toBe('true');
+    await until('B unsubscribed', () => numsub('corews:only') === 1);
+    await a.ask('drop a1');
+    await until('A unsubscribed by the close', () => numsub('corews:only') === 0);
+    expect(redis.cli('PUBSUB', 'CHANNELS', 'corews:*')).toEqual(['corews:other']);
+    // No local subscriber left, yet an adapter: the publish is forwarded (true), reaching nobody.
+    expect(await a.ask('pub only 50 1 text')).toBe('1');
+    expect((await b.stats()).received).toBe(50);
+  });
+
+  it('ws.publish skips only its sender, and only on the sender\'s process', async () => {
+    const [a, b] = await Promise.all([node('A'), node('B')]);
+    const a1 = await a.client('a1', ['skip']);
+    const a2 = await a.client('a2', ['skip']);
+    const b1 = await b.client('b1', ['skip']);
+    await until('two subscribed processes', () => numsub('corews:skip') === 2);
+    expect(await a.ask('wspub a1 skip hello')).toBe('true');
+    expect(String((await a2.next()).data)).toBe('hello');
+    expect(String((await b1.next()).data)).toBe('hello');
+    // The next message a1 gets is the server's publish that follows: it never got its own.
+    await a.ask('pub skip 0 1 text');
+    expect(String((await a1.next()).data)).toBe('A:0');
+    // A sender alone on its process still reaches the others (true: forwarded).
+    const b2 = await b.client('b2', ['solo']);
+    const a3 = await a.client('a3', ['solo']);
+    await until('two subscribed processes', () => numsub('corews:solo') === 2);
+    expect(await b.ask('wspub b2 solo hi')).toBe('true');
+    expect(String((await a3.next()).data)).toBe('hi');
+    await sleep(100);
+    expect(b2.queued).toBe(0);
+  });
+
+  it('without Redis: local delivery goes on, publishes buffer up to maxBuffered, then drop; back: resubscribes and resumes', async () => {
+    const [a, b] = await Promise.all([node('A', { adapter: { maxBuffered: 30 } }), node('B')]);
+    const a1 = await a.client('a1', ['f']);
+    const b1 = await b.client('b1', ['f']);
+    await until('two subscribed processes', () => numsub('corews:f') === 2);
+
+    await redis.stop();
+    await until('A sees Redis gone', async () => (await a.stats()).state === 'reconnecting');
+    expect(await a.ask('pub f 0 50 text')).toBe('50');
+    expect(await texts(a1, 50)).toEqual(Array.from({ length: 50 }, (_, i) => `A:${i}`));
+    expect(await a.stats()).toMatchObject({ state: 'reconnecting', buffered: 30, dropped: 20, reconnects: 0 });
+    expect(await a.ask('metrics')).toContain('corews_adapter_dropped_total 20');
+
+    await redis.restart();
+    await until('A back', async () => (await a.stats()).state === 'ready');
+    await until('B back', async () => (await b.stats()).state === 'ready');
+    await until('both resubscribed', () => numsub('corews:f') === 2);
+    const sa = await a.stats();
+    expect(sa).toMatchObject({ buffered: 0, dropped: 20, reconnects: 1, published: 30 });
+    await a.ask('pub f 100 5 text');
+    // B may have missed buffered ones sent before it resubscribed (pub/sub keeps nothing), but
+    // what it got is in order and ends with the new publishes.
+    const seen: number[] = [];
+    while (seen.at(-1) !== 104) seen.push(Number(String((await b1.next()).data).split(':')[1]));
+    expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    expect(seen.slice(-5)).toEqual([100, 101, 102, 103, 104]);
+    expect(seen.every((s) => (s >= 0 && s < 30) || s >= 100)).toBe(true);
+  });
+
+  it.skipIf(redisMajor() < 7)('sharded mode uses SSUBSCRIBE/SPUBLISH', async () => {
+    const [a, b] = await Promise.all([node('A', { adapter: { sharded: true } }), node('B', { adapter: { sharded: true } })]);
+    const a1 = await a.client('a1', ['s']);
+    const b1 = await b.client('b1', ['s']);
+    await until('two shard subscribers', () => numsub('corews:s', true) === 2);
+    expect(numsub('corews:s')).toBe(0);
+    expect(redis.cli('PUBSUB', 'SHARDCHANNELS', 'corews:*')).toEqual(['corews:s']);
+    await a.ask('pub s 0 3 binary');
+    await b.ask('pub s 0 1 text');
+    const gotB = [await b1.next(), await b1.next(), await b1.next(), await b1.next()];
+    expect(gotB.filter((m) => m.binary).map((m) => String(m.data))).toEqual(['A:0', 'A:1', 'A:2']);
+    expect(gotB.filter((m) => !m.binary).map((m) => String(m.data))).toEqual(['B:0']);
+    expect(String((await a1.next()).data)).toMatch(/^[AB]:0$/);
+    await b.ask('drop b1');
+    await until('B shard-unsubscribed', () => numsub('corews:s', true) === 1);
+  });
+
+  it('channelPrefix names the channels; stats and metrics show the adapter', async () => {
+    const a = await node('A', { adapter: { channelPrefix: 'app1/' } });
+    await a.client('a1', ['x']);
+    await until('subscribed', () => numsub('app1/x') === 1);
+    expect(await a.stats()).toMatchObject({ state: 'ready', published: 0, received: 0, buffered: 0, dropped: 0, reconnects: 0 });
+    expect(await a.ask('metrics')).toContain('corews_adapter_state{state="ready"} 1');
+    expect(await a.ask('close')).toBe('');
+    await until('closed adapter unsubscribed', () => numsub('app1/x') === 0);
+  });
+});
+
+describe.skipIf(!HAVE_REDIS)('redisAdapter in this process', () => {
+  it('publishes on a client of yours (options.client) and leaves it open at close', async () => {
+    const r = await startRedis();
+    const { Redis } = await import('ioredis');
+    const mine = new Redis(r.url);
+    const one = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
+    const two = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
+    try {
+      one.adapt(redisAdapter({ client: mine }));
+      two.adapt(redisAdapter({ url: r.url }));
+      await Promise.all([one.listen(0, '127.0.0.1'), two.listen(0, '127.0.0.1')]);
+      const c = await connect('ws', `ws://127.0.0.1:${two.address()!.port}/`);
+      await until('two subscribed', () => numsub('corews:t', false, r) === 1);
+      await until('one ready', () => one.stats().adapter?.state === 'ready');
+      expect(one.publish('t', 'via your client')).toBe(true);
+      expect(await c.next()).toEqual({ data: 'via your client', binary: false });
+      await one.close();
+      expect(mine.status).toBe('ready');
+      expect(await mine.ping()).toBe('PONG');
+    } finally {
+      await closeAllClients();
+      await Promise.all([one.close(), two.close()]);
+      mine.disconnect();
+      await r.stop();
+    }
+  });
+});
+
+describe('redisAdapter and server.adapt options', () => {
+  it('throw TypeError or RangeError naming the option', () => {
+    expect(() => redisAdapter({ url: 'http://x' })).toThrow(/options\.url/);
+    expect(() => redisAdapter({ url: 5 as unknown as string })).toThrow(TypeError);
+    expect(() => redisAdapter({ maxBuffered: -1 })).toThrow(RangeError);
+    expect(() => redisAdapter({ maxBuffered: 1.5 })).toThrow(/options\.maxBuffered/);
+    expect(() => redisAdapter({ maxBuffered: '9' as unknown as number })).toThrow(TypeError);
+    expect(() => redisAdapter({ sharded: 'yes' as unknown as boolean })).toThrow(/options\.sharded/);
+    expect(() => redisAdapter({ channelPrefix: 3 as unknown as string })).toThrow(/options\.channelPrefix/);
+    expect(() => redisAdapter({ client: {} as never })).toThrow(/options\.client/);
+    expect(() => redisAdapter(null as never)).toThrow(/options must be an object/);
+  });
+
+  it('adapt takes one adapter with every method, once', async () => {
+    const server = createServer({ threads: 1 });
+    expect(() => server.adapt({} as never)).toThrow(/adapter\.attach must be a function/);
+    expect(() => server.adapt(null as never)).toThrow(TypeError);
+    const adapter = redisAdapter({ url: 'redis://127.0.0.1:1' });
+    server.adapt(adapter);
+    expect(() => server.adapt(redisAdapter())).toThrow(/once/);
+    expect(server.stats().adapter?.state).toBe('connecting');
+    await server.close();
+    expect(server.stats().adapter?.state).toBe('closed');
+  });
+});
