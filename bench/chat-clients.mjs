@@ -3,7 +3,7 @@
 // parent talks to it over IPC:
 //
 //   → { cmd: 'start', urls, first, count, rooms, rate, ramp }   open and join
-//   ← { ev: 'joined', open, failed }
+//   ← { ev: 'joined', open, failed }                           each got its first presence list
 //   → { cmd: 'send' }                                          start sending
 //   → { cmd: 'window', on }                                    start/stop counting
 //   ← { ev: 'window', ... }                                    counts of the window
@@ -77,14 +77,19 @@ async function start({ urls, first, count, rooms, ramp }) {
     sockets.push(ws);
     opening.push(
       new Promise((resolve) => {
-        ws.once('open', () => {
-          ws.send(JSON.stringify({ type: 'join', channel: ws.room, user: `u${i}` }));
+        ws.once('open', () => ws.send(JSON.stringify({ type: 'join', channel: ws.room, user: `u${i}` })));
+        // Joined once the first presence list comes: the server sends it after the history.
+        const onJoined = (data) => {
+          if (!data.toString().startsWith('{"type":"presence"')) return;
+          ws.off('message', onJoined);
           resolve();
-        });
+        };
+        ws.on('message', onJoined);
         ws.once('error', () => {
           failed++;
           resolve();
         });
+        ws.once('close', () => resolve());
       }),
     );
     // A few hundred handshakes in flight at a time.

@@ -174,8 +174,8 @@ async function runScenario(name, processes, o) {
     );
     const open = joined.reduce((a, j) => a + j.open, 0);
     console.log(`${name}: ${open} of ${o.clients} clients open and joined in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // Let the joins' history and presence traffic settle before sending.
-    await sleep(3000);
+    // Every join is answered; let the presence lists they set off settle before sending.
+    await sleep(5000);
     for (const p of procs) await p.ask({ cmd: 'send', rate: o.rate });
     await sleep(o.warmup * 1000);
 
