@@ -246,6 +246,14 @@ describe.skipIf(!HAVE_REDIS)('redisAdapter in this process', () => {
       await until('one ready', () => one.stats().adapter?.state === 'ready');
       expect(one.publish('t', 'via your client')).toBe(true);
       expect(await c.next()).toEqual({ data: 'via your client', binary: false });
+      // Other writers on the channel: not this format, or "text" that is not UTF-8, are ignored.
+      const header = (flags: number): Buffer => Buffer.concat([Buffer.from([1, flags]), Buffer.alloc(8, 7), Buffer.alloc(8)]);
+      await mine.publish('corews:t', 'plain words');
+      await mine.publish('corews:t', Buffer.concat([header(0), Buffer.from([0xc3, 0x28])]));
+      await mine.publish('corews:t', Buffer.concat([header(4), Buffer.from('bad flags')]));
+      await mine.publish('corews:t', Buffer.concat([header(0), Buffer.from('héllo, valid')]));
+      expect(await c.next()).toEqual({ data: 'héllo, valid', binary: false });
+      expect(two.stats().adapter?.received).toBe(2);
       await one.close();
       expect(mine.status).toBe('ready');
       expect(await mine.ping()).toBe('PONG');

@@ -98,6 +98,13 @@ describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
     expect(await members(a, 'r')).toEqual(['alice', 'bob', 'carol', 'dave']);
     expect(await members(b, 'r')).toEqual(['alice', 'bob', 'carol', 'dave']);
     expect(await members(a, 'empty')).toEqual([]);
+    // Names with the characters the keys and channels use.
+    await a.ask('pjoin odd:{r}:h:x b:1');
+    await b.ask('pjoin odd:{r}:h:x a}{');
+    expect(await members(b, 'odd:{r}:h:x')).toEqual(['a}{', 'b:1']);
+    await a.ask('pleave odd:{r}:h:x b:1');
+    expect(await members(b, 'odd:{r}:h:x')).toEqual(['a}{']);
+    expect(await members(b, 'r')).toEqual(['alice', 'bob', 'carol', 'dave']);
   });
 
   it('the living renew their leases: members stay past many lease times', async () => {

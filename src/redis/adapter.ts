@@ -2,6 +2,7 @@
 // Two connections: one publishes (in call order), one subscribes (receives in the
 // server's order), so one publisher's messages arrive everywhere in the order sent.
 // A process subscribes a topic's channel only while it has a local subscriber.
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
@@ -191,6 +192,8 @@ class RedisAdapter implements PubSubAdapter {
     if (this.#closed) return;
     const m = decode(message);
     if (m === undefined || m.origin.equals(this.#origin)) return; // not ours, or ours: delivered here already
+    // Text goes out as a text frame: never let another writer on the channel make it invalid UTF-8.
+    if (!m.binary && !isUtf8(m.payload)) return;
     if (channel.length < this.#prefix.length || !channel.subarray(0, this.#prefix.length).equals(this.#prefix)) return;
     const topic = channel.toString('utf8', this.#prefix.length);
     this.#received++;

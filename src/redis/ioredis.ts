@@ -11,7 +11,6 @@ export function loadIoredis(caller: string): RedisClass {
   if (cached !== undefined) return cached;
   let mod: { default?: RedisClass } & RedisClass;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require('ioredis') as { default?: RedisClass } & RedisClass;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {

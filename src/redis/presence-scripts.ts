@@ -3,8 +3,9 @@
 // Redis server's clock (TIME), so hosts with skewed clocks agree on which lease is live.
 //
 // Keys of one room R (P is the prefix; both keys share R's hash tag for Redis Cluster):
-//   P m:{R}            sorted set: member -> the latest expiry of its holders (ms)
-//   P m:{R}:h:<member> sorted set: holder (a process id) -> that holder's expiry (ms)
+//   P m:{R}                     sorted set: member -> the latest expiry of its holders (ms)
+//   P h:<length of R>:{R}:<member>  sorted set: holder (a process id) -> its expiry (ms)
+// The length makes every (room, member) its own key whatever characters they hold.
 // Events go to the channel P e:{R} as one byte 'j' or 'l' and then the member.
 // Leases expire; expired members are found with ZRANGEBYSCORE on the room's set by
 // whichever living process sweeps the room (no KEYS or SCAN of the keyspace). Each
@@ -53,12 +54,12 @@ return settle(KEYS[1], KEYS[2], ARGV[2], ARGV[3])`;
 
 /**
  * Removes the room's expired members (announcing each leave), then returns the live
- * members when ARGV[2] is '1'. KEYS: members. ARGV: channel, list.
+ * members when ARGV[2] is '1'. KEYS: members. ARGV: channel, list, the holders keys' prefix.
  */
 export const SWEEP = `${NOW}
 ${EXPIRE_MEMBER}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
-  settle(KEYS[1], KEYS[1] .. ':h:' .. member, member, ARGV[1])
+  settle(KEYS[1], ARGV[3] .. member, member, ARGV[1])
 end
 if ARGV[2] == '1' then return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf') end
 return 0`;

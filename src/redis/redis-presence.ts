@@ -21,12 +21,11 @@ export interface RedisPresenceOptions {
 }
 
 const CALLER = 'redisPresence';
-const SEP = '\u0000';
 
 type Scripted = Redis & {
   presenceJoin(members: string, holders: string, holder: string, leaseMs: number, member: string, channel: string): Promise<number>;
   presenceLeave(members: string, holders: string, holder: string, member: string, channel: string): Promise<number>;
-  presenceSweep(members: string, channel: string, list: '0' | '1'): Promise<string[] | number>;
+  presenceSweep(members: string, channel: string, list: '0' | '1', holdersPrefix: string): Promise<string[] | number>;
 };
 
 /**
@@ -49,7 +48,7 @@ class RedisPresence extends EventEmitter implements Presence {
   readonly #holder = randomBytes(8).toString('hex');
   readonly #cmd: Scripted;
   readonly #sub: Redis;
-  /** Holds of this process, by room + SEP + member. */
+  /** Holds of this process, by holdKey(room, member). */
   readonly #holds = new Holds<string>();
   /** Rooms with events wanted: one count per watch() and one per member held in the room. */
   readonly #rooms = new Holds<string>();
@@ -80,7 +79,7 @@ class RedisPresence extends EventEmitter implements Presence {
   async join(room: string, member: string): Promise<void> {
     checkNames('join', room, member, true);
     if (this.#closed) throw new Error('join: the presence tracker is closed');
-    if (!this.#holds.add(room + SEP + member)) return;
+    if (!this.#holds.add(holdKey(room, member))) return;
     // Subscribed first, so that this process hears its own join too.
     await this.#want(room);
     await this.#renew(room, member);
@@ -88,14 +87,14 @@ class RedisPresence extends EventEmitter implements Presence {
 
   async leave(room: string, member: string): Promise<void> {
     checkNames('leave', room, member, true);
-    if (this.#closed || !this.#holds.remove(room + SEP + member)) return;
+    if (this.#closed || !this.#holds.remove(holdKey(room, member))) return;
     await this.#cmd.presenceLeave(this.#members(room), this.#holdersKey(room, member), this.#holder, member, this.#channel(room));
     this.#unwant(room);
   }
 
   async members(room: string): Promise<string[]> {
     checkNames('members', room);
-    const live = await this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '1');
+    const live = await this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '1', this.#holdersPrefix(room));
     return (live as string[]).sort();
   }
 
@@ -130,8 +129,12 @@ class RedisPresence extends EventEmitter implements Presence {
     return `${this.#prefix}m:{${room}}`;
   }
 
+  #holdersPrefix(room: string): string {
+    return `${this.#prefix}h:${room.length}:{${room}}:`;
+  }
+
   #holdersKey(room: string, member: string): string {
-    return `${this.#members(room)}:h:${member}`;
+    return this.#holdersPrefix(room) + member;
   }
 
   #channel(room: string): string {
@@ -176,11 +179,17 @@ class RedisPresence extends EventEmitter implements Presence {
       const [room, member] = split(key);
       this.#renew(room, member).catch(() => {});
     }
-    for (const room of this.#rooms.keys()) this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '0').catch(() => {});
+    for (const room of this.#rooms.keys()) this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '0', this.#holdersPrefix(room)).catch(() => {});
   }
 }
 
+/** One string for a room and a member, whatever characters they hold: the room's length first. */
+function holdKey(room: string, member: string): string {
+  return `${room.length}:${room}${member}`;
+}
+
 function split(key: string): [string, string] {
-  const at = key.indexOf(SEP);
-  return [key.slice(0, at), key.slice(at + 1)];
+  const colon = key.indexOf(':');
+  const end = colon + 1 + Number(key.slice(0, colon));
+  return [key.slice(colon + 1, end), key.slice(end)];
 }
