@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatClient, startChat, type ChatClient, type ChatMessage, type ChatProcess } from './helpers/chat-server';
 import { startPostgres, type PostgresServer } from './helpers/postgres-server';
+import { startRedis } from './helpers/redis-server';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const isMsg = (channel: string) => (m: ChatMessage): boolean => m.type === 'message' && m.channel === channel;
@@ -47,8 +48,9 @@ async function joined(c: ChatClient, channel: string, user: string, since?: numb
  * server runs with a rate limit high enough), while sixteen clients join in the middle of
  * it, half from the cache (a plain join) and half from the database (since: 0, the whole
  * room). Each must see one run of ids without a gap or a repeat, in order, up to the last.
+ * With `joinUrl` the joiners are on another process: live messages reach them through Redis.
  */
-async function seamTest(url: string, room: string, historySize: number): Promise<void> {
+async function seamTest(url: string, room: string, historySize: number, joinUrl = url): Promise<void> {
   const writers = await Promise.all(Array.from({ length: 4 }, () => client(url)));
   await Promise.all(writers.map((w, i) => joined(w, room, `writer${i}`)));
   const perWriter = 250;
@@ -62,7 +64,7 @@ async function seamTest(url: string, room: string, historySize: number): Promise
   const joining: Promise<unknown>[] = [];
   for (let j = 0; j < 16; j++) {
     await sleep(40);
-    const c = await client(url);
+    const c = await client(joinUrl);
     joiners.push(c);
     joining.push(joined(c, room, `joiner${j}`, j % 2 === 0 ? 0 : undefined));
   }
@@ -76,7 +78,8 @@ async function seamTest(url: string, room: string, historySize: number): Promise
   for (const [j, c] of joiners.entries()) {
     await c.until((m) => m.type === 'message' && m.id === lastId, 30_000, `id ${lastId}`);
     const ids = c.received.filter(isMsg(room)).map((m) => m.id!);
-    // one process: strictly increasing (history, then live, in id order), and contiguous
+    // strictly increasing (history, then live, in id order), and contiguous: the writers are
+    // all on one process, which publishes a room's messages in id order
     for (let i = 1; i < ids.length; i++) {
       if (ids[i] !== ids[i - 1] + 1) expect.fail(`joiner ${j}: id ${ids[i]} after ${ids[i - 1]} (${ids.slice(Math.max(0, i - 5), i + 5).join(',')})`);
     }
@@ -146,8 +149,8 @@ describe('embedded mode (PGlite, in-process pub/sub)', () => {
     const carol = await client(chat.url);
     await joined(carol, 'random', 'carol');
     await alice.until(isPresence('random', ['alice', 'carol']));
-    await carol.close();
     const n = alice.received.length;
+    await carol.close();
     await alice.until(isPresence('random', ['alice']), 10_000, 'presence after carol closed', n);    await Promise.all([alice.close(), bob.close()]);
   });
 
@@ -333,4 +336,37 @@ describe('with a real PostgreSQL (DATABASE_URL)', () => {
     expect(history).toEqual(sent);
     await d.close();
   }, 150_000);
+  it('with Redis too: two processes share rooms, presence and the seam (live messages from the other process are buffered during a join)', async () => {
+    const redis = await startRedis();
+    const url = await postgres.createDatabase('chat_two');
+    const env = { DATABASE_URL: url, REDIS_URL: redis.url, HISTORY: '20', RATE: '100000', BURST: '100000', PRESENCE_LEASE_MS: '2000' };
+    const [a, b] = await Promise.all([startChat(env), startChat(env)]);
+    try {
+      expect(a.banner.join('\n')).toContain(`pub/sub and presence via Redis ${redis.url}`);
+      expect(a.banner.join('\n')).toContain('cached in Redis lists');
+      const onA = await client(a.url);
+      const onB = await client(b.url);
+      await joined(onA, 'random', 'ann');
+      await joined(onB, 'random', 'ben');
+      await onA.until(isPresence('random', ['ann', 'ben']), 15_000, 'ben on the other process in presence');
+      onB.send({ type: 'message', channel: 'random', text: 'from b' });
+      const got = await onA.until((m) => m.text === 'from b', 15_000);
+      expect(got).toMatchObject({ user: 'ben', channel: 'random' });
+      // one presence list per change, not one per process: count the lists after ben's close
+      const n = onA.received.length;
+      await onB.close();
+      await onA.until(isPresence('random', ['ann']), 15_000, 'ben gone', n);
+      await sleep(500);
+      expect(onA.received.slice(n).filter((m) => m.type === 'presence').length).toBe(1);
+
+      await seamTest(a.url, 'general', 20, b.url);
+      // the last 20 of the room are in Redis, newest first
+      const cached = redis.cli('LRANGE', 'chat:recent:general', '0', '-1').map((l) => JSON.parse(l) as ChatMessage);
+      expect(cached.length).toBe(20);
+      expect(cached.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => 1000 - i)); // the writers' 1,000 messages
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await redis.stop();
+    }
+  }, 240_000);
 });

@@ -7,7 +7,8 @@
 //   message itself: its own publishes (the chat reports them) and the ones other
 //   processes send, which the wrapper sees as they pass to host.deliver(). A
 //   joining socket's live messages are buffered from that feed until its history
-//   is out; then it subscribes natively, in the same tick.
+//   is out and the feed has passed the history's last id; then it subscribes
+//   natively, in the same tick (rooms.mjs).
 // - Presence lists are sent on topics named `local:…`: every process that sees
 //   a presence change publishes the list to its own sockets, so the wrapper keeps
 //   those topics from the broker (forwarding them would deliver each list once
@@ -25,7 +26,7 @@ const decoder = new TextDecoder();
 /**
  * `inner`: the real PubSubAdapter, or undefined for one process.
  * `onMessage(topic, text)`: called for every message published to a held topic
- * from another process, before it reaches local sockets.
+ * from another process, right after it was delivered to the local subscribers.
  */
 export function roomFeed(inner, onMessage) {
   const native = new Set(); // topics the server has local subscribers for
@@ -37,8 +38,9 @@ export function roomFeed(inner, onMessage) {
       host = h;
       inner?.attach({
         deliver(topic, data, binary) {
-          if (held.has(topic) && !binary) onMessage(topic, typeof data === 'string' ? data : decoder.decode(data));
           host.deliver(topic, data, binary);
+          // After the delivery: a join that goes live in onMessage must not get this one natively too.
+          if (held.has(topic) && !binary) onMessage(topic, typeof data === 'string' ? data : decoder.decode(data));
         },
         topics: () => [...new Set([...host.topics().filter((t) => !isLocal(t)), ...held])],
       });

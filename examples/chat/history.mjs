@@ -187,6 +187,11 @@ export async function openHistory({ databaseUrl, dataDir, redisUrl, rooms, size 
       }
       return fromDb(room, since);
     },
+    /** room → its last id now. */
+    async lastIds() {
+      const rows = await db.query('SELECT name, last_id FROM chat_rooms');
+      return new Map(rows.map((r) => [r.name, Number(r.last_id)]));
+    },
     async close() {
       await cache.close();
       await db.close();

@@ -4,6 +4,9 @@ import { LOCAL_PREFIX } from './feed.mjs';
 import { messageJson, presenceJson } from './protocol.mjs';
 
 export const roomTopic = (room) => `room:${room}`;
+const ID_AT_END = /,"id":(\d+),"ts":\d+\}$/;
+/** How long a join waits for the room's mark before it goes live anyway. */
+const LIVE_WAIT_MS = 2000;
 const presenceTopic = (room) => `${LOCAL_PREFIX}presence:${room}`;
 
 export class Rooms {
@@ -11,13 +14,20 @@ export class Rooms {
    * `server`: the corews Server; `history`: from openHistory(); `presence`: a
    * Presence (memory or Redis); `log`: for errors that are not the client's.
    */
-  constructor({ server, history, presence, log }) {
+  constructor({ server, history, presence, log, lastIds }) {
     this.server = server;
     this.history = history;
     this.presence = presence;
     this.log = log;
-    /** room → joins whose history is still on its way: { ws, buffer: [{ id, json }] }. */
+    /** room → joins not yet live: { ws, user, buffer: [{ id, json }], sent?: Set, waitFor?, timer? }. */
     this.staging = new Map();
+    /**
+     * room → { w, ahead }: every id ≤ w has passed through this process (published here or
+     * delivered from another), and `ahead` the ids above w that did. A room's ids have no
+     * gaps (history.mjs), so w tells when a join may go live: once w reaches the last id of
+     * its history, no message of that history can still be on its way to be delivered twice.
+     */
+    this.marks = new Map([...lastIds].map(([room, w]) => [room, { w, ahead: new Set() }]));
     /** `room\nuser` → local connections holding that user in that room. */
     this.holders = new Map();
     /** room → the tail of its publish chain (this process publishes a room's messages in id order). */
@@ -34,18 +44,33 @@ export class Rooms {
     return { rooms: new Map() };
   }
 
-  /** A room message seen by this process (its own or another's); buffers it for joins in progress. */
+  /**
+   * A room message that passed through this process, after it was delivered to the room's
+   * live sockets (its own publish, or another process's): buffered for the joins in
+   * progress, and it moves the room's mark, which may let waiting joins go live.
+   */
   seen(room, json, id) {
-    const joins = this.staging.get(room);
-    if (!joins || joins.size === 0) return;
     if (id === undefined) {
-      try {
-        id = JSON.parse(json).id;
-      } catch {
-        return;
+      const m = ID_AT_END.exec(json); // messageJson() ends with the id and ts; a string cannot hold a bare quote
+      if (!m) return;
+      id = Number(m[1]);
+    }
+    const mark = this.marks.get(room);
+    if (mark) {
+      if (id === mark.w + 1) {
+        mark.w = id;
+        while (mark.ahead.delete(mark.w + 1)) mark.w++;
+      } else if (id > mark.w) {
+        mark.ahead.add(id);
+        if (mark.ahead.size > 10_000) this.#resync(mark, Math.max(...mark.ahead));
       }
     }
-    for (const join of joins) join.buffer.push({ id, json });
+    const joins = this.staging.get(room);
+    if (!joins || joins.size === 0) return;
+    for (const join of joins) {
+      join.buffer.push({ id, json });
+      if (join.waitFor !== undefined && mark && mark.w >= join.waitFor) this.#goLive(room, join);
+    }
   }
 
   async join(ws, { channel, user, since }) {
@@ -65,25 +90,63 @@ export class Rooms {
       this.#release(channel, user);
       throw err;
     }
-    joins.delete(join);
-    if (state.rooms.get(channel) !== join || ws.readyState !== 1) return; // left or gone meanwhile
-    // The seam: history, then what went live while it loaded (minus what the history
-    // already holds), then the native subscription, all in this tick.
-    const ids = new Set();
+    if (state.rooms.get(channel) !== join || ws.readyState !== 1) {
+      joins.delete(join); // left or gone meanwhile
+      return;
+    }
+    // The seam: history, then what passed through while it loaded (less what the history
+    // holds); live once the room's mark reached the history's last id (at once, mostly).
+    join.sent = new Set();
+    if (since !== undefined) join.since = since;
+    let last = 0;
     for (const m of history) {
-      ids.add(m.id);
+      join.sent.add(m.id);
+      last = Math.max(last, m.id);
       ws.send(messageJson(m));
     }
+    const mark = this.marks.get(channel);
+    if (!mark || mark.w >= last) {
+      this.#goLive(channel, join);
+      return;
+    }
+    join.waitFor = last;
+    // A mark that does not get there (messages published before this process held the
+    // room, or dropped by the broker) is moved up: better a rare repeat than a stuck join.
+    join.timer = setTimeout(() => {
+      this.#resync(mark, last);
+      this.#goLive(channel, join);
+    }, LIVE_WAIT_MS);
+  }
+
+  /** Sends what was buffered and the history lacks, then subscribes natively, in one tick. */
+  #goLive(channel, join) {
+    const { ws } = join;
+    this.staging.get(channel)?.delete(join);
+    clearTimeout(join.timer);
+    join.waitFor = undefined;
+    if (ws.data.rooms.get(channel) !== join || ws.readyState !== 1) return;
     for (const { id, json } of join.buffer) {
-      if (ids.has(id) || (since !== undefined && id <= since)) continue;
-      ids.add(id);
+      if (join.sent.has(id) || (join.since !== undefined && id <= join.since)) continue;
+      join.sent.add(id);
       ws.send(json);
     }
     join.buffer = null;
+    join.sent = null;
     ws.subscribe(roomTopic(channel));
     ws.subscribe(presenceTopic(channel));
-    const users = await this.presence.members(channel);
-    if (state.rooms.get(channel) === join) ws.send(presenceJson(channel, users));
+    this.presence.members(channel).then(
+      (users) => {
+        if (ws.data.rooms.get(channel) === join) ws.send(presenceJson(channel, users));
+      },
+      (err) => this.log(`presence of ${channel}: ${err.message}`),
+    );
+  }
+
+  #resync(mark, w) {
+    if (mark.w >= w) return;
+    mark.w = w;
+    for (const id of mark.ahead) if (id <= w) mark.ahead.delete(id);
+    while (mark.ahead.delete(mark.w + 1)) mark.w++;
   }
 
   leave(ws, channel) {
@@ -91,6 +154,7 @@ export class Rooms {
     if (!join) return false;
     ws.data.rooms.delete(channel);
     this.staging.get(channel)?.delete(join);
+    clearTimeout(join.timer);
     ws.unsubscribe(roomTopic(channel));
     ws.unsubscribe(presenceTopic(channel));
     this.#release(channel, join.user);
@@ -101,6 +165,7 @@ export class Rooms {
   closed(ws) {
     for (const [channel, join] of ws.data.rooms) {
       this.staging.get(channel)?.delete(join);
+      clearTimeout(join.timer);
       this.#release(channel, join.user);
     }
     ws.data.rooms.clear();
@@ -114,8 +179,8 @@ export class Rooms {
     const done = prev.then(async () => {
       const msg = await this.history.add(channel, join.user, text);
       const json = messageJson(msg);
-      this.seen(channel, json, msg.id);
       this.server.publish(roomTopic(channel), json);
+      this.seen(channel, json, msg.id);
     });
     const tail = done.catch(() => {});
     this.chains.set(channel, tail);

@@ -134,7 +134,9 @@ if (config.redisUrl) {
   server.adapt(feed.adapter);
   for (const room of config.rooms) feed.hold(roomTopic(room));
 }
-chat = new Rooms({ server, history, presence, log });
+// Read after the room topics are held, so the feed sees every message after these ids
+// (but for any published while the broker's SUBSCRIBE was on its way: rooms.mjs copes).
+chat = new Rooms({ server, history, presence, log, lastIds: await history.lastIds() });
 
 await server.listen(config.port, config.host);
 // What it uses, on stdout before the listening line.
