@@ -255,7 +255,7 @@ describe('one room over two processes', () => {
     await since(alice, seenBack, isPresence(['alice', 'bob']), 10_000, 'bob back on his process');
   });
 
-  it('resumes delivery across processes after Redis restarts, and counts what it dropped', async () => {
+  it('resumes delivery across processes after Redis restarts; both count the reconnect, and history has what live delivery missed', async () => {
     const alicePort = cluster.chats.find((c) => c.port !== bobPort)!.port;
     const before = await Promise.all([alicePort, bobPort].map(adapterMetrics));
     const lastBefore = Math.max(...chatMessages(bob).map((m) => m.id!));
@@ -282,9 +282,10 @@ describe('one room over two processes', () => {
       after = await Promise.all([alicePort, bobPort].map(adapterMetrics));
     }
     for (const [i, m] of after.entries()) expect(m.reconnects, `reconnects of process ${i + 1}: ${JSON.stringify({ before, after })}`).toBeGreaterThan(before[i].reconnects);
-    // What bob did not get live is what the adapters counted as dropped, or less
-    // (publishes Redis took while bob's process was not yet subscribed again are
-    // lost uncounted: pub/sub keeps nothing) ...
+    // What bob missed live and what the adapter counted as dropped are logged,
+    // not compared: a publish Redis takes while bob's process is not subscribed
+    // again yet is lost uncounted (pub/sub keeps nothing; one run here missed 5
+    // of 5 with 0 counted, others missed none) ...
     const during = (c: ChatClient) => c.received.filter((m) => m.type === 'message' && String(m.text).startsWith('during'));
     const missing = K - during(bob).length;
     const dropped = after[0].dropped - before[0].dropped;

@@ -37,7 +37,14 @@ export function spawnLogged(file, args, { logFile, env, uid, gid, cwd } = {}) {
       resolve({ code: null, signal: null, error: err });
     });
   });
-  void exited.then(() => log.end());
+  // 'close', not 'exit': output may still be on its way when the process has exited.
+  let ended = false;
+  const endLog = () => {
+    if (!ended) log.end();
+    ended = true;
+  };
+  child.once('close', endLog);
+  child.once('error', endLog);
   return { child, lines, exited };
 }
 
