@@ -12,7 +12,10 @@ export interface Presence {
   leave(room: string, member: string): Promise<void>;
   /** The room's members, cluster-wide: sorted (by UTF-16 code units), unique, live leases only. */
   members(room: string): Promise<string[]>;
-  /** Get events for `room` without joining it (rooms this process holds members in have them anyway). */
+  /**
+   * Get events for `room` without joining it (rooms this process holds members in have them
+   * anyway), from once the subscription is in place.
+   */
   watch(room: string): void;
   /** Undoes {@link watch}. */
   unwatch(room: string): void;
