@@ -77,6 +77,9 @@ const server = createServer({
       return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rooms: config.rooms, maxText: config.maxText }) };
     }
     if (url.pathname === '/health') return { body: 'ok' };
+    // corews's counters in the Prometheus text format, the Redis adapter's
+    // (corews_adapter_*: reconnects, buffered, dropped) among them.
+    if (url.pathname === '/metrics') return { headers: { 'content-type': 'text/plain; version=0.0.4' }, body: server.metrics() };
     const file = publicFiles[url.pathname];
     if (!file) return { status: 404, body: 'not found' };
     return { headers: { 'content-type': file[1], 'cache-control': 'no-cache' }, body: await readFile(path.join(here, 'public', file[0])) };
