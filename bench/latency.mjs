@@ -64,8 +64,9 @@ export async function runRoundTrip(ctx, servers, runLoad) {
 /** The section's lines: p50/p99 per server, inline ÷ each other, and inline's JS hop. */
 export function roundTripLines(rt, rounds, fmt) {
   const names = Object.keys(rt.cells);
-  const get = (name, q) => rt.cells[name].result?.latencyUs?.[q] ?? null;
-  const others = names.filter((x) => x !== 'corews-inline');
+  const get = (name, q) => rt.cells[name]?.result?.latencyUs?.[q] ?? null;
+  // inline ÷ each other server, where inline ran (--servers without corews-inline: none).
+  const others = names.includes('corews-inline') ? names.filter((x) => x !== 'corews-inline') : [];
   const header = ['metric', ...names, ...others.map((x) => `inline/${x}`)];
   const rows = ['p50', 'p99'].map((q) => [`${q} µs ↓`, ...names.map((x) => fmt(get(x, q))),
     ...others.map((x) => {
