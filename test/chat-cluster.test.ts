@@ -247,8 +247,15 @@ describe('one room over two processes', () => {
     await alice.until((m) => m.type === 'message' && m.text === 'back', 10_000, "bob's message after the move");
 
     // The killed process comes back; bob's address goes to it again (consistent hash).
+    // nginx takes a failed server back once its fail_timeout (2 s, nginx.conf)
+    // has passed since the last failure: until then the live one answers.
     await bobChat.start();
-    expect(await upstreamOf({ localAddress: bobAddr })).toBe(bobPort);
+    let upstream = await upstreamOf({ localAddress: bobAddr });
+    for (let i = 0; upstream !== bobPort && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      upstream = await upstreamOf({ localAddress: bobAddr });
+    }
+    expect(upstream).toBe(bobPort);
     await bob2.close();
     const seenBack = alice.received.length;
     bob = await joined('bob', bobAddr, lastId);
