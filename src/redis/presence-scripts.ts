@@ -9,7 +9,8 @@
 // Events go to the channel P e:{R} as one byte 'j' or 'l' and then the member.
 // Leases expire; expired members are found with ZRANGEBYSCORE on the room's set by
 // whichever living process sweeps the room (no KEYS or SCAN of the keyspace). Each
-// write sets the keys' PEXPIRE to two leases, so a room nobody renews vanishes.
+// write sets the keys' PEXPIRE to four holds (two leases), long after every hold in them
+// expired and was swept, so a room nobody renews vanishes.
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -28,21 +29,22 @@ const EXPIRE_MEMBER = `local function settle(members, holders, member, channel)
 end`;
 
 /**
- * Join or renew. KEYS: members, holders. ARGV: holder, leaseMs, member, channel.
+ * Join or renew. KEYS: members, holders. ARGV: holder, holdMs (how long this renewal keeps the
+ * hold), member, channel.
  * Announces a join when the member had no live lease (after the leave of an expired one).
  */
 export const JOIN = `${NOW}
 ${EXPIRE_MEMBER}
-local lease = tonumber(ARGV[2])
+local hold = tonumber(ARGV[2])
 local old = redis.call('ZSCORE', KEYS[1], ARGV[3])
 if old and tonumber(old) <= now then
   settle(KEYS[1], KEYS[2], ARGV[3], ARGV[4])
   old = redis.call('ZSCORE', KEYS[1], ARGV[3])
 end
-redis.call('ZADD', KEYS[2], now + lease, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], lease * 2)
-redis.call('ZADD', KEYS[1], 'GT', now + lease, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], lease * 2)
+redis.call('ZADD', KEYS[2], now + hold, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], hold * 4)
+redis.call('ZADD', KEYS[1], 'GT', now + hold, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], hold * 4)
 if not old then redis.call('PUBLISH', ARGV[4], 'j' .. ARGV[3]) return 1 end
 return 0`;
 

@@ -1,7 +1,12 @@
 // redisPresence(): who is in which room across every process on one Redis. Each
-// process holds its members by leases (see presence-scripts.ts) and renews them every
-// third of a lease; a process that dies stops renewing, and the living processes that
-// watch its rooms find the expired leases when they sweep and announce the leaves.
+// process holds its members by leases (see presence-scripts.ts); a process that dies
+// stops renewing, and the living processes that watch its rooms find the expired
+// holds when they sweep and announce the leaves. leaseMs is the promise to users: the
+// longest time from a death to its leaves. So a hold lives half of it, renewed every
+// quarter, and rooms are swept every quarter: a dead process's last renewal is at most
+// a quarter old, its holds expire at most half a lease after that, and the next sweep
+// comes at most a quarter later; three quarters in the worst case, and a quarter of
+// slack for late timers and round trips to Redis.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -14,7 +19,12 @@ import { JOIN, LEAVE, SWEEP } from './presence-scripts';
 export interface RedisPresenceOptions {
   /** The Redis server, `redis://…` or `rediss://…`; default localhost:6379. */
   url?: string;
-  /** How long a hold lives without renewal, in ms (renewed every third of it); default 15 000. */
+  /**
+   * The longest time, in ms, from the death of a process until the living announce its members'
+   * leaves; default 15 000. A hold lives half of it without renewal and is renewed every quarter, so
+   * a process whose event loop stalls for more than a quarter of it may see its members leave and
+   * come back.
+   */
   leaseMs?: number;
   /** Prefix of every key and channel; default `'corews:presence:'`. */
   prefix?: string;
@@ -23,7 +33,7 @@ export interface RedisPresenceOptions {
 const CALLER = 'redisPresence';
 
 type Scripted = Redis & {
-  presenceJoin(members: string, holders: string, holder: string, leaseMs: number, member: string, channel: string): Promise<number>;
+  presenceJoin(members: string, holders: string, holder: string, holdMs: number, member: string, channel: string): Promise<number>;
   presenceLeave(members: string, holders: string, holder: string, member: string, channel: string): Promise<number>;
   presenceSweep(members: string, channel: string, list: '0' | '1', holdersPrefix: string): Promise<string[] | number>;
 };
@@ -42,7 +52,8 @@ export function redisPresence(options?: RedisPresenceOptions): Presence {
 }
 
 class RedisPresence extends EventEmitter implements Presence {
-  readonly #leaseMs: number;
+  /** How long one renewal keeps a hold: half of leaseMs (see the top of this file). */
+  readonly #holdMs: number;
   readonly #prefix: string;
   /** This process's id as a holder. */
   readonly #holder = randomBytes(8).toString('hex');
@@ -62,7 +73,7 @@ class RedisPresence extends EventEmitter implements Presence {
 
   constructor(url: string | undefined, leaseMs: number, prefix: string) {
     super();
-    this.#leaseMs = leaseMs;
+    this.#holdMs = Math.ceil(leaseMs / 2);
     this.#prefix = prefix;
     // Commands wait for the server while it is down (join/leave resolve once it is back);
     // the subscriber resubscribes its channels by itself.
@@ -72,7 +83,7 @@ class RedisPresence extends EventEmitter implements Presence {
     this.#cmd.defineCommand('presenceSweep', { numberOfKeys: 1, lua: SWEEP });
     this.#sub = connect(CALLER, url, { lazyConnect: false });
     this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#event(channel.toString(), message));
-    this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.floor(leaseMs / 3)));
+    this.#timer = setInterval(() => this.#tick(), Math.max(25, Math.floor(leaseMs / 4)));
     this.#timer.unref();
   }
 
@@ -142,7 +153,7 @@ class RedisPresence extends EventEmitter implements Presence {
   }
 
   #renew(room: string, member: string): Promise<number> {
-    return this.#cmd.presenceJoin(this.#members(room), this.#holdersKey(room, member), this.#holder, this.#leaseMs, member, this.#channel(room));
+    return this.#cmd.presenceJoin(this.#members(room), this.#holdersKey(room, member), this.#holder, this.#holdMs, member, this.#channel(room));
   }
 
   /** Counts one more reason to hear the room's events; resolves once subscribed (or it failed). */
