@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "../server/openssl_reasons.h"
+
 namespace corews::client {
 namespace {
 
@@ -21,23 +23,14 @@ constexpr size_t kReadChunk = 16 * 1024;
 // ALPN, in the wire format: one length-prefixed protocol.
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-// OpenSSL's reasons for the latest failure, oldest first; the queue is cleared.
-std::string openssl_reasons() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    const char* reason = ERR_reason_error_string(e);
-    if (!out.empty()) out += "; ";
-    out += reason ? reason : "unknown OpenSSL error";
-  }
-  return out;
-}
-
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace
+
+using tls::openssl_reasons;
 
 // ---------------------------------------------------------------- the context
 

@@ -7,22 +7,14 @@
 
 #include <cstring>
 
+#include "openssl_reasons.h"
+
 namespace corews::server {
 namespace {
 
-// OpenSSL's reasons for the latest failure, oldest first, and the queue cleared.
-std::string openssl_reasons() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    const char* reason = ERR_reason_error_string(e);
-    if (!out.empty()) out += "; ";
-    out += reason ? reason : "unknown OpenSSL error";
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
 [[noreturn]] void fail(const std::string& what) {
-  throw TlsError(what + ": " + openssl_reasons());
+  std::string reasons = tls::openssl_reasons();
+  throw TlsError(what + ": " + (reasons.empty() ? "unknown OpenSSL error" : reasons));
 }
 
 struct BioDeleter {
