@@ -1,5 +1,7 @@
 // A child process that speaks in lines: a fixture prints "WORD value…" lines,
 // a test waits for the next line starting with a word and may write commands.
+// Several waits may be pending at once (for different words, or the same one):
+// each line goes to one wait, and lines no wait took stay for later waits.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 export interface LineChild {
@@ -8,7 +10,7 @@ export interface LineChild {
   readonly lines: string[];
   /** What the child wrote to stderr so far. */
   stderr(): string;
-  /** The next line (after those already taken) that starts with `word`, without the word. */
+  /** The earliest line not yet taken that starts with `word`, without the word; it is taken. */
   next(word: string, ms?: number): Promise<string>;
   /** Writes one command line to the child's stdin. */
   command(line: string): void;
@@ -23,8 +25,22 @@ export function spawnLines(file: string, args: string[], killAfterMs = 60_000): 
   const lines: string[] = [];
   let err = '';
   let buf = '';
-  let taken = 0;
-  let wake: (() => void) | undefined;
+  /** Lines before this index are all taken; after it, `taken` says which are. */
+  let floor = 0;
+  const taken = new Set<number>();
+  const waiting = new Set<() => void>();
+  const wakeAll = (): void => {
+    for (const wake of [...waiting]) wake();
+  };
+  const take = (word: string): string | undefined => {
+    for (let i = floor; i < lines.length; i++) {
+      if (taken.has(i) || !(lines[i].startsWith(`${word} `) || lines[i] === word)) continue;
+      taken.add(i);
+      while (taken.delete(floor)) floor++;
+      return lines[i].slice(word.length + 1);
+    }
+    return undefined;
+  };
   proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   proc.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -33,11 +49,11 @@ export function spawnLines(file: string, args: string[], killAfterMs = 60_000): 
       lines.push(buf.slice(0, nl));
       buf = buf.slice(nl + 1);
     }
-    wake?.();
+    wakeAll();
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => {
-    wake?.();
     resolve(code);
+    wakeAll();
   }));
   const timer = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
   void exited.then(() => clearTimeout(timer));
@@ -48,18 +64,19 @@ export function spawnLines(file: string, args: string[], killAfterMs = 60_000): 
     async next(word, ms = 10_000) {
       const deadline = Date.now() + ms;
       for (;;) {
-        for (; taken < lines.length; taken++) {
-          if (lines[taken].startsWith(`${word} `) || lines[taken] === word) return lines[taken++].slice(word.length + 1);
-        }
+        const line = take(word);
+        if (line !== undefined) return line;
         if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`child exited before '${word}': ${err}`);
         const left = deadline - Date.now();
         if (left <= 0) throw new Error(`timed out waiting for '${word}' from the child: ${err}`);
         await new Promise<void>((r) => {
-          const t = setTimeout(r, left);
-          wake = () => {
+          const wake = (): void => {
             clearTimeout(t);
+            waiting.delete(wake);
             r();
           };
+          const t = setTimeout(wake, left);
+          waiting.add(wake);
         });
       }
     },
