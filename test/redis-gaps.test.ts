@@ -8,14 +8,18 @@ import { decode, encode, HEADER_BYTES, HEADER_V1_BYTES } from '../src/redis/wire
 const MIN = 60_000;
 
 describe('GapCounter', () => {
-  it('counts the numbers skipped in a stream, not its first message, repeats or steps back', () => {
+  it('counts the numbers skipped in a stream, not its first message, repeats or numbers behind', () => {
     const g = new GapCounter(100, MIN);
     expect(g.seen('A', 't', 7, 0)).toBe(0); // first heard mid-stream: nothing known missed
     expect(g.seen('A', 't', 8, 1)).toBe(0);
     expect(g.seen('A', 't', 12, 2)).toBe(3); // 9, 10, 11
     expect(g.seen('A', 't', 12, 3)).toBe(0); // a repeat
-    expect(g.seen('A', 't', 2, 4)).toBe(0); // backwards: the sender's counter started over
-    expect(g.seen('A', 't', 4, 5)).toBe(1); // ... and is followed from there
+    expect(g.seen('A', 't', 10, 4)).toBe(0); // a late resend
+    expect(g.seen('A', 't', 13, 5)).toBe(0); // the last number stayed 12
+    // The sender's counter started over: ignored until it passes the last number.
+    for (let i = 0; i <= 13; i++) expect(g.seen('A', 't', i, 6)).toBe(0);
+    expect(g.seen('A', 't', 14, 7)).toBe(0);
+    expect(g.seen('A', 't', 16, 8)).toBe(1);
     expect(g.lost).toBe(4);
   });
 
@@ -40,10 +44,9 @@ describe('GapCounter', () => {
     expect(g.seen('A', 't', 3, 3)).toBe(2);
     g.seen('A', 'w', 2 ** 32 - 1, 0);
     expect(g.seen('A', 'w', 4, 1)).toBe(4); // 0, 1, 2, 3 across the wrap
-    expect(g.seen('A', 'w', 4 + 2 ** 31, 2)).toBe(0); // out of range: taken as a restart
-    expect(g.seen('A', 'w', 5 + 2 ** 31, 3)).toBe(0);
-    expect(g.seen('A', 'w', 4 + 2 ** 31 + 2 ** 31 - 1, 4)).toBe(2 ** 31 - 3); // the largest gap it counts
-    expect(g.lost).toBe(2 + 4 + 2 ** 31 - 3);
+    expect(g.seen('A', 'w', 4 + 2 ** 31, 2)).toBe(0); // half the range ahead is behind: ignored
+    expect(g.seen('A', 'w', 4 + 2 ** 31 - 1, 3)).toBe(2 ** 31 - 2); // the largest gap it counts
+    expect(g.lost).toBe(2 + 4 + 2 ** 31 - 2);
   });
 
   it('forgets a topic on request and after forgetMs of silence; then its next message starts afresh', () => {
@@ -92,10 +95,11 @@ describe('SequenceNumbers', () => {
     expect(s.size).toBe(3);
     expect(s.take('a')).toBe(0);
     expect(s.take('d')).toBe(1);
-    // A receiver that followed 'a' up to 2 takes the restart as a step back, not a gap.
+    // A receiver that followed 'a' up to 2 counts nothing for the restart, and follows 3 on.
     const g = new GapCounter(10, MIN);
     g.seen('o', 'a', 2, 0);
-    expect(g.seen('o', 'a', 0, 1) + g.seen('o', 'a', 1, 2)).toBe(0);
+    expect(g.seen('o', 'a', 0, 1) + g.seen('o', 'a', 1, 2) + g.seen('o', 'a', 2, 3) + g.seen('o', 'a', 3, 4)).toBe(0);
+    expect(g.seen('o', 'a', 5, 5)).toBe(1);
   });
 });
 

@@ -10,7 +10,13 @@
 
 /** 2^32: sequence numbers are unsigned 32-bit and wrap around. */
 const SEQ_RANGE = 2 ** 32;
-/** A forward step of less than half the range is a gap; anything else is a restart or a repeat. */
+/**
+ * A forward step of less than half the range is progress (more than 1: a gap). Anything else is
+ * behind the last number: a repeat (ioredis resending a publish whose reply a broken connection
+ * lost) or the sender's counter started over (sequences.ts). Neither moves the last number on,
+ * so neither counts anything, then or later: after a restarted counter this stream's gaps go
+ * uncounted until it passes the old number again.
+ */
 const HALF_RANGE = 2 ** 31;
 
 interface Stream {
@@ -59,7 +65,7 @@ export class GapCounter {
   /**
    * Records message `seq` from `origin` on `topic`, heard at `now`; returns how many messages of
    * that stream were skipped (also added to {@link lost}). The first message of a stream, a
-   * repeat, and a step backwards (the origin's counter started over) count nothing.
+   * repeat, and a number behind the last count nothing.
    */
   seen(origin: string, topic: string, seq: number, now: number): number {
     this.#expire(now);
@@ -78,8 +84,10 @@ export class GapCounter {
       this.#streams++;
     } else {
       const step = (seq - s.seq + SEQ_RANGE) % SEQ_RANGE;
-      if (step > 1 && step < HALF_RANGE) skipped = step - 1;
-      s.seq = seq;
+      if (step > 0 && step < HALF_RANGE) {
+        skipped = step - 1;
+        s.seq = seq;
+      }
       s.at = now;
       t.origins.delete(origin);
     }

@@ -1,8 +1,8 @@
 // The sender's side of gap counting (gaps.ts): the next sequence number of each channel this
 // process publishes on. Numbered per channel because a receiver hears only the channels it
 // subscribes. Bounded: past `max` channels the one published on least recently is forgotten,
-// and numbers it from 0 again when next used, which a receiver takes as a restart (a step
-// backwards), not as a gap.
+// and numbers it from 0 again when next used: a receiver sees numbers behind the last, which it
+// neither counts nor follows until they pass the old one (gaps.ts).
 
 /** Per-channel sequence numbers of the messages this process publishes. */
 export class SequenceNumbers {
