@@ -291,6 +291,55 @@ describe.skipIf(!HAVE_REDIS).each(CLIENTS)('redisAdapter in this process, $name'
       await r.stop();
     }
   });
+  it('counts as lost neither what is published while unsubscribed nor a restarted sender', async () => {
+    const r = await startRedis();
+    const ca = await newClient(r.url);
+    const b = createServer({ threads: 1, message: (ws, data) => void (String(data) === 'on' ? ws.subscribe('u') : ws.unsubscribe('u')) });
+    const servers = [b];
+    try {
+      b.adapt(redisAdapter({ url: r.url }));
+      await b.listen(0, '127.0.0.1');
+      const sender = async (): Promise<ReturnType<typeof createServer>> => {
+        const a = createServer({ threads: 1 });
+        servers.push(a);
+        a.adapt(redisAdapter({ client: ca }));
+        await a.listen(0, '127.0.0.1'); // a server publishes only while listening
+        await until('A ready', () => a.stats().adapter?.state === 'ready');
+        return a;
+      };
+      const a = await sender();
+      const c = await connect('ws', `ws://127.0.0.1:${b.address()!.port}/`);
+      const bs = (): AdapterStats => b.stats().adapter!;
+      c.send('on');
+      await until('B subscribed', () => numsub('corews:u', false, r) === 1);
+      for (let i = 0; i < 5; i++) a.publish('u', `x${i}`);
+      await until('5 at B', () => bs().received === 5);
+      c.send('off');
+      await until('B unsubscribed', () => numsub('corews:u', false, r) === 0);
+      for (let i = 5; i < 55; i++) a.publish('u', `x${i}`); // nobody here to miss them
+      c.send('on');
+      await until('B subscribed again', () => numsub('corews:u', false, r) === 1);
+      for (let i = 55; i < 60; i++) a.publish('u', `x${i}`);
+      await until('10 at B', () => bs().received === 10);
+      expect(bs().lost).toBe(0);
+      // A sender that starts over (a new process: a new origin id) numbers from 0: no gap either.
+      await a.close();
+      const a2 = await sender();
+      a2.publish('u', 'y0');
+      a2.publish('u', 'y1');
+      await until('12 at B', () => bs().received === 12);
+      expect(bs().lost).toBe(0);
+      const got: string[] = [];
+      for (let i = 0; i < 12; i++) got.push(String((await c.next()).data));
+      expect(got).toEqual(['x0', 'x1', 'x2', 'x3', 'x4', 'x55', 'x56', 'x57', 'x58', 'x59', 'y0', 'y1']);
+    } finally {
+      await closeAllClients();
+      await Promise.all(servers.map((s) => s.close()));
+      ca.disconnect();
+      await r.stop();
+    }
+  });
+
   it('Redis restarted under a steady publisher: delivery resumes, and sent = received + lost at the receiver exactly', async () => {
     const r = await startRedis();
     const [ca, cb] = await Promise.all([newClient(r.url), newClient(r.url)]);
