@@ -2,17 +2,13 @@
 // (test/fixtures/redis-node.cjs) on it, with real WebSocket clients on each; then two servers
 // in this process on one Redis. Each suite runs twice: the adapter on its own connection from
 // `url` (ioredis, the devDependency, 6), and on a client of ioredis 5 passed in as `client`.
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createServer, type AdapterStats } from '../src/index';
 import { redisAdapter } from '../src/redis/index';
-import { spawnLines, type LineChild } from './helpers/child';
 import { closeAllClients, connect, sleep, type TestClient } from './helpers/clients';
-import { haveRedis, redisMajor, startRedis, type RedisServer } from './helpers/redis-server';
-
-const FIXTURE = path.join(__dirname, 'fixtures', 'redis-node.cjs');
-const HAVE_REDIS = haveRedis();
+import { HAVE_REDIS, requireRedisServer, until, useRedisNodes, type RedisNode, type RedisNodes } from './helpers/redis-nodes';
+import { redisMajor, startRedis, type RedisServer } from './helpers/redis-server';
 
 /** The ways the suites connect: `module` undefined is options.url, else a client of that module. */
 const CLIENTS: { name: string; module: 'ioredis' | 'ioredis5' | undefined }[] = [
@@ -29,54 +25,33 @@ async function newClient(url: string): Promise<Redis> {
   return c;
 }
 
-interface Node {
-  child: LineChild;
-  port: number;
-  ask(line: string): Promise<string>;
+interface Node extends RedisNode {
   client(id: string, topics: string[]): Promise<TestClient>;
   stats(): Promise<AdapterStats>;
 }
 
+/** The running suite's fixture and Redis (set by its beforeAll). */
+let cluster: RedisNodes;
 let redis: RedisServer;
-const nodes: Node[] = [];
 
 async function node(name: string, extra: Record<string, unknown> = {}): Promise<Node> {
-  const cfg = { url: redis.url, name, clientModule, ...extra };
-  const child = spawnLines(process.execPath, [FIXTURE, JSON.stringify(cfg)], 120_000);
-  const port = Number(await child.next('PORT'));
-  const n: Node = {
-    child,
-    port,
-    async ask(line) {
-      const word = line.split(' ')[0].toUpperCase();
-      child.command(line);
-      return child.next(word);
-    },
-    async client(id, topics) {
-      const c = await connect('ws', `ws://127.0.0.1:${port}/?id=${id}&sub=${topics.join(',')}`);
-      expect(await child.next('OPEN')).toBe(id);
+  const n = await cluster.start({ name, clientModule, ...extra });
+  return Object.assign(n, {
+    async client(id: string, topics: string[]) {
+      const c = await connect('ws', `ws://127.0.0.1:${n.port}/?id=${id}&sub=${topics.join(',')}`);
+      expect(await n.child.next('OPEN')).toBe(id);
       return c;
     },
     async stats() {
-      return JSON.parse(await n.ask('stats'));
+      return JSON.parse(await n.ask('stats')) as AdapterStats;
     },
-  };
-  nodes.push(n);
-  return n;
+  });
 }
 
 /** Subscribers Redis counts on a channel (PUBSUB NUMSUB, or SHARDNUMSUB). */
 function numsub(channel: string, sharded = false, server = redis): number {
   const out = server.cli('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', channel);
   return Number(out[1] ?? 0);
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function texts(c: TestClient, count: number): Promise<string[]> {
@@ -88,26 +63,14 @@ async function texts(c: TestClient, count: number): Promise<string[]> {
   return out;
 }
 
-// Without redis-server the file fails and says so (.ci/run installs it).
-it.runIf(!HAVE_REDIS)('needs redis-server (Debian: redis-server, redis-tools)', () => {
-  throw new Error('redis-server is not installed');
-});
+requireRedisServer();
 
 describe.skipIf(!HAVE_REDIS).each(CLIENTS)('redisAdapter across processes, $name', ({ module }) => {
-  beforeAll(async () => {
+  const mine = useRedisNodes(closeAllClients);
+  beforeAll(() => {
     clientModule = module;
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    await closeAllClients();
-    for (const n of nodes.splice(0)) {
-      n.child.kill();
-      await n.child.exited;
-    }
-    redis.cli('FLUSHALL');
-  });
-  afterAll(async () => {
-    await redis?.stop();
+    cluster = mine;
+    redis = mine.redis;
   });
 
   it('a publish from each process reaches the subscribers on all, text and binary kept', async () => {
