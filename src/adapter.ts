@@ -27,6 +27,14 @@ export interface AdapterStats {
   buffered: number;
   /** Local publishes given up: past the buffer's bound, failed on the wire, or left at close. */
   dropped: number;
+  /**
+   * Messages known to have been published by another process and not received here: each
+   * process numbers its messages per topic, and a jump in those numbers on a topic this process
+   * stayed subscribed to is counted (the sender's drops, and what a Redis restart or a
+   * resubscription still under way lost). Counted when the next message of that sender on that
+   * topic arrives. Optional for other adapters; `corews/redis` reports it.
+   */
+  lost?: number;
   /** Publish → delivery here of the last message received, in ms (across hosts it includes clock skew). */
   lagMs: number;
   /** Times the broker was reached again after it was lost. */

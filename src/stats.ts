@@ -137,6 +137,9 @@ export function prometheus(s: ServerStats): string {
     metric('corews_adapter_received_total', 'counter', 'Messages from other processes delivered here.', [['', a.received]]);
     metric('corews_adapter_buffered', 'gauge', 'Local publishes waiting for the broker.', [['', a.buffered]]);
     metric('corews_adapter_dropped_total', 'counter', 'Local publishes the adapter gave up.', [['', a.dropped]]);
+    if (a.lost !== undefined) {
+      metric('corews_adapter_lost_total', 'counter', 'Messages other processes published that never arrived here.', [['', a.lost]]);
+    }
     metric('corews_adapter_lag_milliseconds', 'gauge', 'Publish to delivery here of the last message received.', [['', a.lagMs]]);
     metric('corews_adapter_reconnects_total', 'counter', 'Times the broker was reached again after it was lost.', [['', a.reconnects]]);
   }

@@ -1,63 +1,57 @@
 // corews/redis's adapter with a real redis-server and several corews server processes
-// (test/fixtures/redis-node.cjs) on it, with real WebSocket clients on each.
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../src/index';
+// (test/fixtures/redis-node.cjs) on it, with real WebSocket clients on each; then two servers
+// in this process on one Redis. Each suite runs twice: the adapter on its own connection from
+// `url` (ioredis, the devDependency, 6), and on a client of ioredis 5 passed in as `client`.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createServer, type AdapterStats } from '../src/index';
 import { redisAdapter } from '../src/redis/index';
-import { spawnLines, type LineChild } from './helpers/child';
 import { closeAllClients, connect, sleep, type TestClient } from './helpers/clients';
-import { haveRedis, redisMajor, startRedis, type RedisServer } from './helpers/redis-server';
+import { HAVE_REDIS, requireRedisServer, until, useRedisNodes, type RedisNode, type RedisNodes } from './helpers/redis-nodes';
+import { redisMajor, startRedis, type RedisServer } from './helpers/redis-server';
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'redis-node.cjs');
-const HAVE_REDIS = haveRedis();
+/** The ways the suites connect: `module` undefined is options.url, else a client of that module. */
+const CLIENTS: { name: string; module: 'ioredis' | 'ioredis5' | undefined }[] = [
+  { name: `url (ioredis ${require('ioredis/package.json').version})`, module: undefined },
+  { name: `client: ioredis ${require('ioredis5/package.json').version}`, module: 'ioredis5' },
+];
+let clientModule: 'ioredis' | 'ioredis5' | undefined;
 
-interface Node {
-  child: LineChild;
-  port: number;
-  ask(line: string): Promise<string>;
-  client(id: string, topics: string[]): Promise<TestClient>;
-  stats(): Promise<{ state: string; published: number; received: number; buffered: number; dropped: number; lagMs: number; reconnects: number }>;
+/** A client of the suite's module (ioredis 6 for the url suite), typed as the adapter takes it. */
+async function newClient(url: string): Promise<Redis> {
+  const mod = (await import(clientModule ?? 'ioredis')) as { Redis: new (url: string) => Redis };
+  const c = new mod.Redis(url);
+  c.on('error', () => {}); // down while Redis restarts: the adapter reports it
+  return c;
 }
 
+interface Node extends RedisNode {
+  client(id: string, topics: string[]): Promise<TestClient>;
+  stats(): Promise<AdapterStats>;
+}
+
+/** The running suite's fixture and Redis (set by its beforeAll). */
+let cluster: RedisNodes;
 let redis: RedisServer;
-const nodes: Node[] = [];
 
 async function node(name: string, extra: Record<string, unknown> = {}): Promise<Node> {
-  const child = spawnLines(process.execPath, [FIXTURE, JSON.stringify({ url: redis.url, name, ...extra })], 120_000);
-  const port = Number(await child.next('PORT'));
-  const n: Node = {
-    child,
-    port,
-    async ask(line) {
-      const word = line.split(' ')[0].toUpperCase();
-      child.command(line);
-      return child.next(word);
-    },
-    async client(id, topics) {
-      const c = await connect('ws', `ws://127.0.0.1:${port}/?id=${id}&sub=${topics.join(',')}`);
-      expect(await child.next('OPEN')).toBe(id);
+  const n = await cluster.start({ name, clientModule, ...extra });
+  return Object.assign(n, {
+    async client(id: string, topics: string[]) {
+      const c = await connect('ws', `ws://127.0.0.1:${n.port}/?id=${id}&sub=${topics.join(',')}`);
+      expect(await n.child.next('OPEN')).toBe(id);
       return c;
     },
     async stats() {
-      return JSON.parse(await n.ask('stats'));
+      return JSON.parse(await n.ask('stats')) as AdapterStats;
     },
-  };
-  nodes.push(n);
-  return n;
+  });
 }
 
 /** Subscribers Redis counts on a channel (PUBSUB NUMSUB, or SHARDNUMSUB). */
 function numsub(channel: string, sharded = false, server = redis): number {
   const out = server.cli('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', channel);
   return Number(out[1] ?? 0);
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function texts(c: TestClient, count: number): Promise<string[]> {
@@ -69,25 +63,14 @@ async function texts(c: TestClient, count: number): Promise<string[]> {
   return out;
 }
 
-// Without redis-server the file fails and says so (.ci/run installs it).
-it.runIf(!HAVE_REDIS)('needs redis-server (Debian: redis-server, redis-tools)', () => {
-  throw new Error('redis-server is not installed');
-});
+requireRedisServer();
 
-describe.skipIf(!HAVE_REDIS)('redisAdapter across processes', () => {
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    await closeAllClients();
-    for (const n of nodes.splice(0)) {
-      n.child.kill();
-      await n.child.exited;
-    }
-    redis.cli('FLUSHALL');
-  });
-  afterAll(async () => {
-    await redis?.stop();
+describe.skipIf(!HAVE_REDIS).each(CLIENTS)('redisAdapter across processes, $name', ({ module }) => {
+  const mine = useRedisNodes(closeAllClients);
+  beforeAll(() => {
+    clientModule = module;
+    cluster = mine;
+    redis = mine.redis;
   });
 
   it('a publish from each process reaches the subscribers on all, text and binary kept', async () => {
@@ -234,11 +217,14 @@ describe.skipIf(!HAVE_REDIS)('redisAdapter across processes', () => {
   });
 });
 
-describe.skipIf(!HAVE_REDIS)('redisAdapter in this process', () => {
+describe.skipIf(!HAVE_REDIS).each(CLIENTS)('redisAdapter in this process, $name', ({ module }) => {
+  beforeAll(() => {
+    clientModule = module;
+  });
+
   it('publishes on a client of yours (options.client) and leaves it open at close', async () => {
     const r = await startRedis();
-    const { Redis } = await import('ioredis');
-    const mine = new Redis(r.url);
+    const mine = await newClient(r.url);
     const one = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
     const two = createServer({ threads: 1, open: (ws) => void ws.subscribe('t') });
     try {
@@ -265,6 +251,115 @@ describe.skipIf(!HAVE_REDIS)('redisAdapter in this process', () => {
       await closeAllClients();
       await Promise.all([one.close(), two.close()]);
       mine.disconnect();
+      await r.stop();
+    }
+  });
+  it('counts as lost neither what is published while unsubscribed nor a restarted sender', async () => {
+    const r = await startRedis();
+    const ca = await newClient(r.url);
+    const b = createServer({ threads: 1, message: (ws, data) => void (String(data) === 'on' ? ws.subscribe('u') : ws.unsubscribe('u')) });
+    const servers = [b];
+    try {
+      b.adapt(redisAdapter({ url: r.url }));
+      await b.listen(0, '127.0.0.1');
+      const sender = async (): Promise<ReturnType<typeof createServer>> => {
+        const a = createServer({ threads: 1 });
+        servers.push(a);
+        a.adapt(redisAdapter({ client: ca }));
+        await a.listen(0, '127.0.0.1'); // a server publishes only while listening
+        await until('A ready', () => a.stats().adapter?.state === 'ready');
+        return a;
+      };
+      const a = await sender();
+      const c = await connect('ws', `ws://127.0.0.1:${b.address()!.port}/`);
+      const bs = (): AdapterStats => b.stats().adapter!;
+      c.send('on');
+      await until('B subscribed', () => numsub('corews:u', false, r) === 1);
+      for (let i = 0; i < 5; i++) a.publish('u', `x${i}`);
+      await until('5 at B', () => bs().received === 5);
+      c.send('off');
+      await until('B unsubscribed', () => numsub('corews:u', false, r) === 0);
+      for (let i = 5; i < 55; i++) a.publish('u', `x${i}`); // nobody here to miss them
+      c.send('on');
+      await until('B subscribed again', () => numsub('corews:u', false, r) === 1);
+      for (let i = 55; i < 60; i++) a.publish('u', `x${i}`);
+      await until('10 at B', () => bs().received === 10);
+      expect(bs().lost).toBe(0);
+      // A sender that starts over (a new process: a new origin id) numbers from 0: no gap either.
+      await a.close();
+      const a2 = await sender();
+      a2.publish('u', 'y0');
+      a2.publish('u', 'y1');
+      await until('12 at B', () => bs().received === 12);
+      expect(bs().lost).toBe(0);
+      const got: string[] = [];
+      for (let i = 0; i < 12; i++) got.push(String((await c.next()).data));
+      expect(got).toEqual(['x0', 'x1', 'x2', 'x3', 'x4', 'x55', 'x56', 'x57', 'x58', 'x59', 'y0', 'y1']);
+    } finally {
+      await closeAllClients();
+      await Promise.all(servers.map((s) => s.close()));
+      ca.disconnect();
+      await r.stop();
+    }
+  });
+
+  it('Redis restarted under a steady publisher: delivery resumes, and sent = received + lost at the receiver exactly', async () => {
+    const r = await startRedis();
+    const [ca, cb] = await Promise.all([newClient(r.url), newClient(r.url)]);
+    const a = createServer({ threads: 1 });
+    const b = createServer({ threads: 1, open: (ws) => void ws.subscribe('steady') });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      a.adapt(redisAdapter({ client: ca, maxBuffered: 20 }));
+      b.adapt(redisAdapter({ client: cb }));
+      await Promise.all([a.listen(0, '127.0.0.1'), b.listen(0, '127.0.0.1')]);
+      const c = await connect('ws', `ws://127.0.0.1:${b.address()!.port}/`);
+      await until('B subscribed', () => numsub('corews:steady', false, r) === 1);
+      await until('A ready', () => a.stats().adapter?.state === 'ready');
+      const bs = (): AdapterStats => b.stats().adapter!;
+      let sent = 0;
+      const publish = (): void => void a.publish('steady', `m${sent++}`);
+      timer = setInterval(publish, 2); // about 300 a second while the machine keeps up
+      await until('50 delivered before the restart', () => bs().received >= 50);
+
+      const pid = r.pid;
+      await r.stop(); // SIGTERM by PID: every connection breaks, Redis keeps nothing
+      await sleep(400); // A buffers 20, then drops
+      await r.restart();
+      expect(r.pid).not.toBe(pid);
+      const atRestart = bs().received;
+      await until('both ready', () => a.stats().adapter?.state === 'ready' && bs().state === 'ready');
+      await until('B resubscribed', () => numsub('corews:steady', false, r) === 1);
+      await until('delivery resumed', () => bs().received >= atRestart + 50);
+      clearInterval(timer);
+      timer = undefined;
+      publish(); // the last one, after which no gap is left uncounted
+      await until('the last message at B', () => bs().received + bs().lost! === sent, 10_000).catch(() => {});
+
+      const sa = a.stats().adapter!;
+      const sb = bs();
+      console.log(`redis restart, ${clientModule ?? 'ioredis'}: sent ${sent}, A dropped ${sa.dropped} (buffered ${sa.buffered}), `
+        + `B received ${sb.received}, lost ${sb.lost}, reconnects A ${sa.reconnects} B ${sb.reconnects}`);
+      expect(sb.received + sb.lost!).toBe(sent);
+      expect(sa.dropped).toBeGreaterThan(0);
+      expect(sb.lost).toBeGreaterThanOrEqual(sa.dropped); // A's drops, and what Redis lost on top
+      expect(sa.reconnects).toBe(1);
+      expect(sb.reconnects).toBe(1);
+      expect(b.metrics()).toContain(`corews_adapter_lost_total ${sb.lost}`);
+      // The client got every message B received, in the order published, ending with the last.
+      const got: number[] = [];
+      for (let i = 0; i < sb.received; i++) got.push(Number(String((await c.next()).data).slice(1)));
+      expect(got.at(-1)).toBe(sent - 1);
+      expect(got.every((n, i) => i === 0 || n > got[i - 1])).toBe(true);
+      expect(got.length + sb.lost!).toBe(sent);
+      await sleep(50);
+      expect(c.queued).toBe(0);
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
+      await closeAllClients();
+      await Promise.all([a.close(), b.close()]);
+      ca.disconnect();
+      cb.disconnect();
       await r.stop();
     }
   });

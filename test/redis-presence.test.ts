@@ -1,71 +1,37 @@
 // Presence: redisPresence with a real redis-server and several processes
 // (test/fixtures/redis-node.cjs), and memoryPresence in this process.
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryPresence, redisPresence, type Presence } from '../src/redis/index';
-import { spawnLines, type LineChild } from './helpers/child';
 import { sleep } from './helpers/clients';
 import { afterRenewal } from './helpers/presence-renewal';
-import { haveRedis, startRedis, type RedisServer } from './helpers/redis-server';
+import { HAVE_REDIS, requireRedisServer, until, useRedisNodes, type RedisNode, type RedisNodes } from './helpers/redis-nodes';
+import type { RedisServer } from './helpers/redis-server';
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'redis-node.cjs');
-const HAVE_REDIS = haveRedis();
 const LEASE_MS = 1200;
 
-interface Node {
-  child: LineChild;
-  ask(line: string): Promise<string>;
+interface Node extends RedisNode {
   /** The presence events this process printed so far, as "join room member". */
   events(): string[];
 }
 
+/** The suite's fixture and Redis (set by its beforeAll). */
+let cluster: RedisNodes;
 let redis: RedisServer;
-const nodes: Node[] = [];
 
 async function node(name: string): Promise<Node> {
-  const cfg = { url: redis.url, name, noAdapter: true, presence: { leaseMs: LEASE_MS } };
-  const child = spawnLines(process.execPath, [FIXTURE, JSON.stringify(cfg)], 120_000);
-  await child.next('PORT');
-  const n: Node = {
-    child,
-    ask(line) {
-      child.command(line);
-      return child.next(line.split(' ')[0].toUpperCase());
-    },
-    events: () => child.lines.filter((l) => l.startsWith('PEVENT ')).map((l) => l.slice(7)),
-  };
-  nodes.push(n);
-  return n;
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  const n = await cluster.start({ name, noAdapter: true, presence: { leaseMs: LEASE_MS } });
+  return Object.assign(n, { events: () => n.child.lines.filter((l) => l.startsWith('PEVENT ')).map((l) => l.slice(7)) });
 }
 
 const members = async (n: Node, room: string): Promise<string[]> => JSON.parse(await n.ask(`pmembers ${room}`));
 
-// Without redis-server the file fails and says so (.ci/run installs it).
-it.runIf(!HAVE_REDIS)('needs redis-server (Debian: redis-server, redis-tools)', () => {
-  throw new Error('redis-server is not installed');
-});
+requireRedisServer();
 
 describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    for (const n of nodes.splice(0)) {
-      n.child.kill();
-      await n.child.exited;
-    }
-    redis.cli('FLUSHALL');
-  });
-  afterAll(async () => {
-    await redis?.stop();
+  const mine = useRedisNodes();
+  beforeAll(() => {
+    cluster = mine;
+    redis = mine.redis;
   });
 
   it('join and leave events reach the watching processes once per change; several holders make one member', async () => {

@@ -8,7 +8,9 @@ import type { Redis } from 'ioredis';
 import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
 import { describe } from '../options';
 import { connect, end, loadIoredis } from './ioredis';
+import { GapCounter } from './gaps';
 import { checkBoolean, checkInteger, checkObject, checkString, checkUrl } from './options';
+import { SequenceNumbers } from './sequences';
 import { decode, encode } from './wire';
 
 /** Options of {@link redisAdapter}. */
@@ -29,6 +31,12 @@ export interface RedisAdapterOptions {
 }
 
 const CALLER = 'redisAdapter';
+/** (origin, topic) pairs whose sequence numbers a receiver remembers, at most (about 100 B each). */
+const MAX_STREAMS = 10_000;
+/** A topic or origin not heard from for this long is forgotten by the receiver (10 min). */
+const FORGET_MS = 600_000;
+/** Channels a sender numbers, at most; the least recently used starts over past it. */
+const MAX_NUMBERED_CHANNELS = 100_000;
 
 /**
  * A scale-out adapter over Redis pub/sub, for `server.adapt(redisAdapter({ url }))`: publishes
@@ -72,6 +80,8 @@ class RedisAdapter implements PubSubAdapter {
   #host: AdapterHost | undefined;
   /** Channel and message of each publish made while Redis was unreachable, in order. */
   #buffer: [string, Buffer][] = [];
+  readonly #seqs = new SequenceNumbers(MAX_NUMBERED_CHANNELS);
+  readonly #gaps = new GapCounter(MAX_STREAMS, FORGET_MS);
   #everReady = false;
   #closed = false;
   #lastState: AdapterStats['state'] = 'connecting';
@@ -114,16 +124,22 @@ class RedisAdapter implements PubSubAdapter {
 
   unsubscribe(topic: string): void {
     const sub = this.#sub;
-    if (this.#closed || sub === undefined || sub.status !== 'ready') return; // a new connection has none
+    if (this.#closed || sub === undefined) return;
+    // What is published while this process is not subscribed is not missed: forget the topic's
+    // numbers, now and again at the reply (a message in flight before it may have set them anew).
+    const forget = (): void => this.#gaps.forget(topic);
+    forget();
+    if (sub.status !== 'ready') return; // a new connection has none
     const channel = this.#o.channelPrefix + topic;
-    (this.#o.sharded ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).catch(() => {});
+    (this.#o.sharded ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).then(forget, forget);
   }
 
   publish(topic: string, data: Uint8Array | string, binary: boolean): void {
     if (this.#closed) return;
     // Framed here, into a buffer of our own: the caller may reuse `data` once we return.
-    const message = encode(this.#origin, binary, data);
+    // Numbered before it may be dropped here: a receiver counts a drop anywhere on the way as lost.
     const channel = this.#o.channelPrefix + topic;
+    const message = encode(this.#origin, this.#seqs.take(channel), binary, data);
     if (this.#buffer.length === 0 && this.#state() === 'ready') this.#send(channel, message);
     else if (this.#buffer.length < this.#o.maxBuffered) this.#buffer.push([channel, message]);
     else this.#dropped++;
@@ -136,6 +152,7 @@ class RedisAdapter implements PubSubAdapter {
       received: this.#received,
       buffered: this.#buffer.length,
       dropped: this.#dropped,
+      lost: this.#gaps.lost,
       lagMs: this.#lagMs,
       reconnects: this.#reconnects,
     };
@@ -197,6 +214,7 @@ class RedisAdapter implements PubSubAdapter {
     if (channel.length < this.#prefix.length || !channel.subarray(0, this.#prefix.length).equals(this.#prefix)) return;
     const topic = channel.toString('utf8', this.#prefix.length);
     this.#received++;
+    if (m.seq !== undefined) this.#gaps.seen(m.origin.toString('latin1'), topic, m.seq, Date.now());
     this.#lagMs = Math.max(0, Date.now() - m.sentAt);
     this.#host!.deliver(topic, m.payload, m.binary);
   }
