@@ -55,8 +55,9 @@ export function duplicateSubscriber(client: Redis | Cluster, sharded: boolean): 
       lazyConnect: true,
       enableOfflineQueue: false,
       shardedSubscribers: sharded,
-      // ioredis's own resubscribe stays on: a restarted node's shard connection is resubscribed
-      // by it alone (the Cluster's 'ready', where the adapter resubscribes, does not come again).
+      // ioredis's sharded subscriber group resubscribes its channels itself when a master comes
+      // back or slots move (the Cluster's 'ready', where the adapter resubscribes, does not come
+      // again): test/redis-cluster.test.ts restarts a master.
     });
   } else {
     sub = client.duplicate({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, lazyConnect: true, autoResubscribe: false });

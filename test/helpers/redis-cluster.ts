@@ -11,6 +11,7 @@ export interface ClusterNode {
   readonly port: number;
   /** This node's id (CLUSTER MYID). */
   readonly id: string;
+  /** The running server's PID (changes on restart). */
   readonly pid: number;
   /** Runs one command with redis-cli against this node alone; its stdout lines. */
   cli(...args: string[]): string[];
@@ -24,6 +25,11 @@ export interface RedisCluster {
   owner(key: string): ClusterNode;
   /** The key's slot (CLUSTER KEYSLOT). */
   slot(key: string): number;
+  /**
+   * Stops the node (SIGTERM: it saves nodes.conf, so it keeps its id and slots) and starts it
+   * again on the same ports and dir; resolves once every node reports cluster_state:ok.
+   */
+  restart(node: ClusterNode): Promise<void>;
   /** Stops every node (SIGTERM by PID, SIGKILL after 5 s) and removes the temp dirs. */
   stop(): Promise<void>;
 }
@@ -48,23 +54,31 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   };
   try {
     const ports: number[] = [];
+    const relaunch: (() => Promise<ChildProcess>)[] = [];
     for (let i = 0; i < masters; i++) {
       // Two ports a node: clients, and the cluster bus (chosen too, not port + 10000).
       const [port, bus] = [await freePort(), await freePort()];
+      const nodeDir = mkdtempSync(path.join(dir, `n${port}-`));
       ports.push(port);
-      procs.push(await launch(port, bus, mkdtempSync(path.join(dir, `n${port}-`))));
+      relaunch.push(() => launch(port, bus, nodeDir));
+      procs.push(await relaunch[i]());
     }
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { timeout: 30_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-    const deadline = Date.now() + 20_000;
-    while (!ports.every((p) => cli(p, ['CLUSTER', 'INFO']).includes('cluster_state:ok'))) {
-      if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok within 20 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const allOk = async (): Promise<void> => {
+      const deadline = Date.now() + 20_000;
+      while (!ports.every((p) => cli(p, ['CLUSTER', 'INFO']).includes('cluster_state:ok'))) {
+        if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok within 20 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await allOk();
     const nodes: ClusterNode[] = ports.map((port, i) => ({
       port,
       id: cli(port, ['CLUSTER', 'MYID'])[0],
-      pid: procs[i].pid!,
+      get pid() {
+        return procs[i].pid!;
+      },
       cli: (...args: string[]) => cli(port, args),
     }));
     const slot = (key: string): number => Number(cli(ports[0], ['CLUSTER', 'KEYSLOT', key])[0]);
@@ -84,6 +98,12 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           }
         }
         throw new Error(`no master serves slot ${s}`);
+      },
+      async restart(node) {
+        const i = nodes.indexOf(node);
+        await kill(procs[i]);
+        procs[i] = await relaunch[i]();
+        await allOk();
       },
       stop,
     };
