@@ -17,9 +17,9 @@ export interface RedisAdapterOptions {
   url?: string;
   /**
    * An ioredis client of yours to publish on (instead of `url`): a `Redis`, or a `Cluster` for
-   * Redis Cluster. The adapter subscribes on `client.duplicate()` (on a Cluster, one with
-   * `shardedSubscribers: true` when `sharded`, so each SSUBSCRIBE goes to the master that owns
-   * the channel's slot) and leaves `client` open at close.
+   * Redis Cluster (with `sharded: true`, which a Cluster needs). The adapter subscribes on
+   * `client.duplicate()` (on a Cluster, one with `shardedSubscribers: true`, so each SSUBSCRIBE
+   * goes to the master that owns the channel's slot) and leaves `client` open at close.
    */
   client?: Redis | Cluster;
   /**
@@ -51,9 +51,14 @@ export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
   }
   if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
   const sharded = checkBoolean(o.sharded, 'sharded', CALLER, false);
-  // ioredis before 5.6 sends every SSUBSCRIBE of a Cluster to one node: the other slots' fail.
-  if (sharded && client !== undefined && isCluster(client as Redis | Cluster) && !('shardedSubscribers' in (client as Cluster).options)) {
-    throw new TypeError(`${CALLER}: options.sharded with an ioredis Cluster as options.client needs ioredis 5.6 or later (its shardedSubscribers)`);
+  if (client !== undefined && isCluster(client as Redis | Cluster)) {
+    // A Cluster sends each PUBLISH (it has no key) to a random node: one publisher's messages
+    // take different paths through the cluster bus and arrive out of order. SPUBLISH has one.
+    if (!sharded) throw new TypeError(`${CALLER}: an ioredis Cluster as options.client needs options.sharded: true (PUBLISH on a Cluster loses the order of publishes)`);
+    // ioredis before 5.6 sends every SSUBSCRIBE of a Cluster to one node: the other slots' fail.
+    if (!('shardedSubscribers' in (client as Cluster).options)) {
+      throw new TypeError(`${CALLER}: options.sharded with an ioredis Cluster as options.client needs ioredis 5.6 or later (its shardedSubscribers)`);
+    }
   }
   const resolved: Resolved = {
     url,
