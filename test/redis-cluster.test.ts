@@ -80,6 +80,9 @@ function spread(base: string, key: (name: string) => string): { name: string; ow
 /** Sharded subscribers of the channel on the master that owns it. */
 const shardSubs = (n: ClusterNode, channel: string): number => Number(n.cli('PUBSUB', 'SHARDNUMSUB', channel)[1]);
 
+/** Plain subscribers of the channel in the whole cluster (PUBSUB NUMSUB counts a node's own). */
+const eventSubs = (channel: string): number => cluster.nodes.reduce((sum, n) => sum + Number(n.cli('PUBSUB', 'NUMSUB', channel)[1]), 0);
+
 // Without redis-server 7 the file fails and says so (.ci/run installs it).
 it.runIf(!HAVE)('needs redis-server 7 and redis-cli (Debian: redis-server, redis-tools)', () => {
   throw new Error('redis-server 7 / redis-cli is not installed');
@@ -201,7 +204,7 @@ describe.skipIf(!HAVE)('corews/redis on a Redis Cluster', () => {
       node('B', { noAdapter: true, presence: { leaseMs: LEASE_MS } }),
     ]);
     for (const { name } of rooms) await a.ask(`pwatch ${name}`);
-    await sleep(300); // A's SUBSCRIBEs (no reply is printed for them)
+    await until("A's SUBSCRIBEs", () => rooms.every(({ name }) => eventSubs(`corews:presence:e:{r${name}}`) === 1));
     for (const { name, owner } of rooms) {
       await b.ask(`pjoin ${name} alice`);
       await b.ask(`pjoin ${name} bob`);
@@ -223,7 +226,7 @@ describe.skipIf(!HAVE)('corews/redis on a Redis Cluster', () => {
       node('B', { noAdapter: true, presence: { leaseMs: LEASE_MS } }),
     ]);
     for (const { name } of rooms) await a.ask(`pwatch ${name}`);
-    await sleep(300);
+    await until("A's SUBSCRIBEs", () => rooms.every(({ name }) => eventSubs(`corews:presence:e:{r${name}}`) === 1));
     for (const { name } of rooms) await b.ask(`pjoin ${name} carol`);
     await until('joins seen', () => a.events().length === rooms.length);
     b.child.proc.kill('SIGKILL');
