@@ -37,7 +37,7 @@ describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
   it('join and leave events reach the watching processes once per change; several holders make one member', async () => {
     const [a, b, c] = await Promise.all([node('A'), node('B'), node('C')]);
     await a.ask('pwatch lobby');
-    await until('A subscribed to the room', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{lobby}')[1]) === 1);
+    await until('A subscribed to the room', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{rlobby}')[1]) === 1);
     await b.ask('pjoin lobby alice');
     await until('A sees the join', () => a.events().length === 1);
     await until('B sees its own join', () => b.events().length === 1);
@@ -82,7 +82,7 @@ describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
     const [a, b] = await Promise.all([node('A'), node('B')]);
     await a.ask('pjoin keep dave');
     await b.ask('pwatch keep');
-    await until('B subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{keep}')[1]) === 2);
+    await until('B subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{rkeep}')[1]) === 2);
     await sleep(LEASE_MS * 4);
     expect(await members(b, 'keep')).toEqual(['dave']);
     expect(b.events().filter((e) => e.startsWith('leave'))).toEqual([]);
@@ -91,7 +91,7 @@ describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
   it('a process killed with SIGKILL just after a renewal: its members leave within the lease on the others, announced once', async () => {
     const [a, b, c] = await Promise.all([node('A'), node('B'), node('C')]);
     await Promise.all([a.ask('pwatch room'), c.ask('pwatch room')]);
-    await until('A and C subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{room}')[1]) === 2);
+    await until('A and C subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{rroom}')[1]) === 2);
     await b.ask('pjoin room bob');
     await b.ask('pjoin room carol');
     await c.ask('pjoin room carol'); // carol is held by C as well: she stays
@@ -117,7 +117,7 @@ describe.skipIf(!HAVE_REDIS)('redisPresence across processes', () => {
   it('close() leaves everything the process holds', async () => {
     const [a, b] = await Promise.all([node('A'), node('B')]);
     await b.ask('pwatch x');
-    await until('B subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{x}')[1]) === 1);
+    await until('B subscribed', () => Number(redis.cli('PUBSUB', 'NUMSUB', 'corews:presence:e:{rx}')[1]) === 1);
     await a.ask('pjoin x eve');
     await a.ask('pjoin x frank');
     await until('joins seen', () => b.events().length === 2);

@@ -4,10 +4,10 @@
 // A process subscribes a topic's channel only while it has a local subscriber.
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { AdapterHost, AdapterStats, PubSubAdapter } from '../adapter';
 import { describe } from '../options';
-import { connect, end, loadIoredis } from './ioredis';
+import { connect, duplicateSubscriber, end, isCluster, loadIoredis } from './ioredis';
 import { GapCounter } from './gaps';
 import { checkBoolean, checkInteger, checkObject, checkString, checkUrl } from './options';
 import { SequenceNumbers } from './sequences';
@@ -18,11 +18,17 @@ export interface RedisAdapterOptions {
   /** The Redis server, `redis://[user:pass@]host:port[/db]` or `rediss://…`; default localhost:6379. */
   url?: string;
   /**
-   * An ioredis client of yours to publish on (instead of `url`); the adapter subscribes on
-   * `client.duplicate()` and leaves `client` open at close.
+   * An ioredis client of yours to publish on (instead of `url`): a `Redis`, or a `Cluster` for
+   * Redis Cluster (with `sharded: true`, which a Cluster needs). The adapter subscribes on
+   * `client.duplicate()` (on a Cluster, one with `shardedSubscribers: true`, so each SSUBSCRIBE
+   * goes to the master that owns the channel's slot) and leaves `client` open at close.
    */
-  client?: Redis;
-  /** SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub) instead of SUBSCRIBE/PUBLISH; default false. */
+  client?: Redis | Cluster;
+  /**
+   * SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub) instead of SUBSCRIBE/PUBLISH; default false.
+   * On Redis Cluster each topic's messages then stay on the shard that owns its slot instead of
+   * being broadcast to every node.
+   */
   sharded?: boolean;
   /** Local publishes held while Redis is unreachable, then dropped and counted; default 10 000. */
   maxBuffered?: number;
@@ -49,13 +55,23 @@ export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
   const client = o.client;
   if (client !== undefined && (client === null || typeof client !== 'object'
     || typeof (client as Redis).publish !== 'function' || typeof (client as Redis).duplicate !== 'function')) {
-    throw new TypeError(`${CALLER}: options.client must be an ioredis client, got ${describe(client)}`);
+    throw new TypeError(`${CALLER}: options.client must be an ioredis Redis or Cluster client, got ${describe(client)}`);
   }
   if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
+  const sharded = checkBoolean(o.sharded, 'sharded', CALLER, false);
+  if (client !== undefined && isCluster(client as Redis | Cluster)) {
+    // A Cluster sends each PUBLISH (it has no key) to a random node: one publisher's messages
+    // take different paths through the cluster bus and arrive out of order. SPUBLISH has one.
+    if (!sharded) throw new TypeError(`${CALLER}: an ioredis Cluster as options.client needs options.sharded: true (PUBLISH on a Cluster loses the order of publishes)`);
+    // ioredis before 5.6 sends every SSUBSCRIBE of a Cluster to one node: the other slots' fail.
+    if (!('shardedSubscribers' in (client as Cluster).options)) {
+      throw new TypeError(`${CALLER}: options.sharded with an ioredis Cluster as options.client needs ioredis 5.6 or later (its shardedSubscribers)`);
+    }
+  }
   const resolved: Resolved = {
     url,
-    client: client as Redis | undefined,
-    sharded: checkBoolean(o.sharded, 'sharded', CALLER, false),
+    client: client as Redis | Cluster | undefined,
+    sharded,
     maxBuffered: checkInteger(o.maxBuffered, 'maxBuffered', CALLER, 10_000, 0, 2 ** 31 - 1),
     channelPrefix: checkString(o.channelPrefix, 'channelPrefix', CALLER, 'corews:'),
   };
@@ -65,7 +81,7 @@ export function redisAdapter(options?: RedisAdapterOptions): PubSubAdapter {
 
 interface Resolved {
   url: string | undefined;
-  client: Redis | undefined;
+  client: Redis | Cluster | undefined;
   sharded: boolean;
   maxBuffered: number;
   channelPrefix: string;
@@ -75,8 +91,8 @@ class RedisAdapter implements PubSubAdapter {
   readonly #o: Resolved;
   readonly #origin = randomBytes(8);
   readonly #prefix: Buffer;
-  #pub: Redis | undefined;
-  #sub: Redis | undefined;
+  #pub: Redis | Cluster | undefined;
+  #sub: Redis | Cluster | undefined;
   #host: AdapterHost | undefined;
   /** Channel and message of each publish made while Redis was unreachable, in order. */
   #buffer: [string, Buffer][] = [];
@@ -102,8 +118,7 @@ class RedisAdapter implements PubSubAdapter {
     const o = this.#o;
     const own = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false };
     const pub = o.client ?? connect(CALLER, o.url, own);
-    const sub = o.client !== undefined ? o.client.duplicate({ ...own, lazyConnect: true, autoResubscribe: false }) : connect(CALLER, o.url, { ...own, autoResubscribe: false });
-    if (o.client !== undefined) sub.on('error', () => {});
+    const sub = o.client !== undefined ? duplicateSubscriber(o.client, o.sharded) : connect(CALLER, o.url, { ...own, autoResubscribe: false });
     this.#pub = pub;
     this.#sub = sub;
     pub.on('ready', () => this.#pubReady());
@@ -197,10 +212,10 @@ class RedisAdapter implements PubSubAdapter {
 
   #subReady(): void {
     const topics = this.#host?.topics() ?? [];
-    if (topics.length > 0) {
-      const channels = topics.map((t) => this.#o.channelPrefix + t);
-      (this.#o.sharded ? this.#sub!.ssubscribe(...channels) : this.#sub!.subscribe(...channels)).catch(() => {});
-    }
+    const channels = topics.map((t) => this.#o.channelPrefix + t);
+    // One SSUBSCRIBE per channel: on a cluster the channels of one command must share a slot.
+    if (this.#o.sharded) for (const channel of channels) this.#sub!.ssubscribe(channel).catch(() => {});
+    else if (channels.length > 0) this.#sub!.subscribe(...channels).catch(() => {});
     this.#flush();
     this.#track();
   }

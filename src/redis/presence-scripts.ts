@@ -2,11 +2,14 @@
 // seen (and announced) exactly once however many processes race. Times come from the
 // Redis server's clock (TIME), so hosts with skewed clocks agree on which lease is live.
 //
-// Keys of one room R (P is the prefix; both keys share R's hash tag for Redis Cluster):
-//   P m:{R}                     sorted set: member -> the latest expiry of its holders (ms)
-//   P h:<length of R>:{R}:<member>  sorted set: holder (a process id) -> its expiry (ms)
-// The length makes every (room, member) its own key whatever characters they hold.
-// Events go to the channel P e:{R} as one byte 'j' or 'l' and then the member.
+// Keys of one room R (P is the prefix, which holds no '{'; all keys of R share the hash tag
+// {rR}, so on Redis Cluster each script's keys are in one slot, on the master that runs it):
+//   P m:{rR}                     sorted set: member -> the latest expiry of its holders (ms)
+//   P h:<length of R>:{rR}:<member>  sorted set: holder (a process id) -> its expiry (ms)
+// The length makes every (room, member) its own key whatever characters they hold. SWEEP
+// builds holders keys from their prefix (ARGV): undeclared, but in the declared key's slot.
+// Events go to the channel P e:{rR} as one byte 'j' or 'l' and then the member (PUBLISH:
+// on a cluster it reaches subscribers on every node).
 // Leases expire; expired members are found with ZRANGEBYSCORE on the room's set by
 // whichever living process sweeps the room (no KEYS or SCAN of the keyspace). Each
 // write sets the keys' PEXPIRE to four holds (two leases), long after every hold in them

@@ -9,8 +9,9 @@
 // slack for late timers and round trips to Redis.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { connect, end } from './ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { connect, end, isCluster } from './ioredis';
+import { describe } from '../options';
 import { checkInteger, checkObject, checkString, checkUrl } from './options';
 import { checkNames, Holds, type Presence } from './presence';
 import { JOIN, LEAVE, SWEEP } from './presence-scripts';
@@ -20,19 +21,27 @@ export interface RedisPresenceOptions {
   /** The Redis server, `redis://…` or `rediss://…`; default localhost:6379. */
   url?: string;
   /**
+   * An ioredis client of yours (instead of `url`): a `Redis`, or a `Cluster` for Redis Cluster.
+   * The tracker opens its two connections with `client.duplicate()` and leaves `client` open.
+   */
+  client?: Redis | Cluster;
+  /**
    * The longest time, in ms, from the death of a process until the living announce its members'
    * leaves; default 15 000. A hold lives half of it without renewal and is renewed every quarter, so
    * a process whose event loop stalls for more than a quarter of it may see its members leave and
    * come back.
    */
   leaseMs?: number;
-  /** Prefix of every key and channel; default `'corews:presence:'`. */
+  /**
+   * Prefix of every key and channel; default `'corews:presence:'`. It may not hold `{`: each
+   * room's keys share the room as their Redis Cluster hash tag, which a `{` before it would end.
+   */
   prefix?: string;
 }
 
 const CALLER = 'redisPresence';
 
-type Scripted = Redis & {
+type Scripted = (Redis | Cluster) & {
   presenceJoin(members: string, holders: string, holder: string, holdMs: number, member: string, channel: string): Promise<number>;
   presenceLeave(members: string, holders: string, holder: string, member: string, channel: string): Promise<number>;
   presenceSweep(members: string, channel: string, list: '0' | '1', holdersPrefix: string): Promise<string[] | number>;
@@ -46,9 +55,15 @@ type Scripted = Redis & {
 export function redisPresence(options?: RedisPresenceOptions): Presence {
   const o = checkObject(options, CALLER);
   const url = checkUrl(o.url, CALLER);
+  const client = o.client;
+  if (client !== undefined && (client === null || typeof client !== 'object' || typeof (client as Redis).duplicate !== 'function')) {
+    throw new TypeError(`${CALLER}: options.client must be an ioredis Redis or Cluster client, got ${describe(client)}`);
+  }
+  if (client !== undefined && url !== undefined) throw new TypeError(`${CALLER}: options.url and options.client exclude each other`);
   const leaseMs = checkInteger(o.leaseMs, 'leaseMs', CALLER, 15_000, 100, 2 ** 31 - 1);
   const prefix = checkString(o.prefix, 'prefix', CALLER, 'corews:presence:');
-  return new RedisPresence(url, leaseMs, prefix);
+  if (prefix.includes('{')) throw new RangeError(`${CALLER}: options.prefix may not contain '{' (the room is each key's hash tag), got ${JSON.stringify(prefix)}`);
+  return new RedisPresence(url, client as Redis | Cluster | undefined, leaseMs, prefix);
 }
 
 class RedisPresence extends EventEmitter implements Presence {
@@ -58,7 +73,7 @@ class RedisPresence extends EventEmitter implements Presence {
   /** This process's id as a holder. */
   readonly #holder = randomBytes(8).toString('hex');
   readonly #cmd: Scripted;
-  readonly #sub: Redis;
+  readonly #sub: Redis | Cluster;
   /** Holds of this process, by holdKey(room, member). */
   readonly #holds = new Holds<string>();
   /** Rooms with events wanted: one count per watch() and one per member held in the room. */
@@ -71,17 +86,17 @@ class RedisPresence extends EventEmitter implements Presence {
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
-  constructor(url: string | undefined, leaseMs: number, prefix: string) {
+  constructor(url: string | undefined, client: Redis | Cluster | undefined, leaseMs: number, prefix: string) {
     super();
     this.#holdMs = Math.ceil(leaseMs / 2);
     this.#prefix = prefix;
     // Commands wait for the server while it is down (join/leave resolve once it is back);
     // the subscriber resubscribes its channels by itself.
-    this.#cmd = connect(CALLER, url, { lazyConnect: false }) as Scripted;
+    this.#cmd = (client === undefined ? connect(CALLER, url, { lazyConnect: false }) : open(client)) as Scripted;
     this.#cmd.defineCommand('presenceJoin', { numberOfKeys: 2, lua: JOIN });
     this.#cmd.defineCommand('presenceLeave', { numberOfKeys: 2, lua: LEAVE });
     this.#cmd.defineCommand('presenceSweep', { numberOfKeys: 1, lua: SWEEP });
-    this.#sub = connect(CALLER, url, { lazyConnect: false });
+    this.#sub = client === undefined ? connect(CALLER, url, { lazyConnect: false }) : open(client);
     this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.#event(channel.toString(), message));
     this.#timer = setInterval(() => this.#tick(), Math.max(25, Math.floor(leaseMs / 4)));
     this.#timer.unref();
@@ -137,11 +152,11 @@ class RedisPresence extends EventEmitter implements Presence {
   }
 
   #members(room: string): string {
-    return `${this.#prefix}m:{${room}}`;
+    return `${this.#prefix}m:${tag(room)}`;
   }
 
   #holdersPrefix(room: string): string {
-    return `${this.#prefix}h:${room.length}:{${room}}:`;
+    return `${this.#prefix}h:${room.length}:${tag(room)}:`;
   }
 
   #holdersKey(room: string, member: string): string {
@@ -149,7 +164,7 @@ class RedisPresence extends EventEmitter implements Presence {
   }
 
   #channel(room: string): string {
-    return `${this.#prefix}e:{${room}}`;
+    return `${this.#prefix}e:${tag(room)}`;
   }
 
   #renew(room: string, member: string): Promise<number> {
@@ -192,6 +207,23 @@ class RedisPresence extends EventEmitter implements Presence {
     }
     for (const room of this.#rooms.keys()) this.#cmd.presenceSweep(this.#members(room), this.#channel(room), '0', this.#holdersPrefix(room)).catch(() => {});
   }
+}
+
+/**
+ * The room's Redis Cluster hash tag, shared by all of its keys so that each script's keys are in
+ * one slot. Never empty (an empty `{}` would hash whole keys apart): the room after an `r`. A `}`
+ * in the room ends the tag early, the same way in every key of the room.
+ */
+function tag(room: string): string {
+  return `{r${room}}`;
+}
+
+/** A connection of our own like the caller's, connecting now; its errors are states, not throws. */
+function open(client: Redis | Cluster): Redis | Cluster {
+  const own = isCluster(client) ? client.duplicate([], { lazyConnect: true }) : client.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+  own.on('error', () => {});
+  own.connect().catch(() => {});
+  return own;
 }
 
 /** One string for a room and a member, whatever characters they hold: the room's length first. */

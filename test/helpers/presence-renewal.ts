@@ -9,7 +9,7 @@ export async function afterRenewal(url: string, room: string, member: string, pr
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   try {
-    const key = `${prefix}m:{${room}}`;
+    const key = `${prefix}m:{r${room}}`;
     const first = await redis.zscore(key, member);
     if (first === null) throw new Error(`${member} is not in ${room}`);
     const deadline = Date.now() + 30_000;
