@@ -11,6 +11,9 @@
 //
 //   node bench/profile-echo.mjs [--size 1024] [--connections 100] [--depth 8] [--text]
 //                               [--window 8] [--warmup 6] [--out DIR] [--threads 1] [--no-valgrind]
+//                               [--fanout] [--c]
+// --fanout: the fan-out load instead (--connections subscribers, --depth the
+// publisher's lead), divided by deliveries; --c: bench/c's C floor as the server.
 // Prints one JSON line; the callgrind files stay in DIR (default a temp dir)
 // for callgrind_annotate. Needs valgrind. Kernel time (the socket copies) is
 // not counted: callgrind sees user space only.
@@ -18,13 +21,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchArgv, freePort, ROOT } from './common.mjs';
+import { benchArgv, buildC, freePort, ROOT } from './common.mjs';
 
-const args = { size: 1024, connections: 100, depth: 8, text: false, window: 8, warmup: 6, out: null, threads: 1, valgrind: true };
+const args = { size: 1024, connections: 100, depth: 8, text: false, window: 8, warmup: 6, out: null, threads: 1, valgrind: true, fanout: false, c: false };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i].replace(/^--/, '');
   if (a === 'text') args.text = true;
   else if (a === 'no-valgrind') args.valgrind = false;
+  else if (a === 'fanout' || a === 'c') args[a] = true;
   else if (a in args) args[a] = a === 'out' ? process.argv[++i] : Number(process.argv[++i]);
   else throw new Error(`unknown argument ${process.argv[i]}`);
 }
@@ -33,7 +37,7 @@ fs.mkdirSync(out, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const port = await freePort();
-const serverArgv = [process.execPath, path.join(ROOT, 'bench', 'servers', 'corews.mjs')];
+const serverArgv = args.c ? [buildC('echo_server', ['-lcrypto']), String(port)] : [process.execPath, path.join(ROOT, 'bench', 'servers', 'corews.mjs')];
 const valgrind = ['valgrind', '--tool=callgrind', '--separate-threads=yes', '--instr-atstart=no', `--callgrind-out-file=${path.join(out, 'callgrind.out.%p')}`];
 const argv0 = args.valgrind ? [...valgrind, ...serverArgv] : serverArgv;
 const server = spawn(argv0[0], argv0.slice(1), {
@@ -57,7 +61,7 @@ const waitLine = async (prefix, ms) => {
 };
 const stats = async () => {
   server.stdin.write('stats\n');
-  return JSON.parse(await waitLine('stats ', 60000)).messages;
+  return JSON.parse(await waitLine('stats ', 60000))[args.fanout ? 'deliveries' : 'messages'];
 };
 const faults = () => {
   const s = fs.readFileSync(`/proc/${server.pid}/stat`, 'utf8');
@@ -68,7 +72,7 @@ const control = (...a) => args.valgrind && execFileSync('callgrind_control', [..
 try {
   await waitLine('listening ', 120000);
   const total = args.warmup + args.window + 30;
-  const argv = benchArgv('echo', `ws://127.0.0.1:${port}/`, {
+  const argv = benchArgv(args.fanout ? 'fanout' : 'echo', `ws://127.0.0.1:${port}/`, {
     connections: args.connections, depth: args.depth, size: args.size, ...(args.text ? { text: true } : { binary: true }), duration: total, warmup: 0,
   });
   const client = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,5 +1,5 @@
 // Commands from JS: the inbox's buffers taken and run in order (sends go to
-// the write path's cork, publishes to fan-out), and what commands that never
+// the write path's cork, publishes gathered for fan-out), and what commands that never
 // run still hold (publish references, handed-off fds) released.
 #include "worker.h"
 
@@ -26,8 +26,16 @@ void Worker::process_commands() {
       std::memcpy(&h, commands.data() + pos, sizeof h);
       const uint8_t* payload = commands.data() + pos + sizeof h;
       pos += sizeof h + pad8(h.len);
+      if (h.type == CommandType::kPublish) {
+        PublishPayload p;
+        std::memcpy(&p, payload, sizeof p);
+        gather_publish(h, p);
+        continue;
+      }
+      run_gathered_publishes();  // the publishes before this command go first
       run_command(h, payload);
     }
+    run_gathered_publishes();
     release_publishes(commands, pos);  // what a stop (env teardown, shutdown deadline) left unrun
   }
   uncork();
@@ -67,13 +75,6 @@ void Worker::run_command(const CommandHeader& h, const uint8_t* payload) {
   }
   if (h.type == CommandType::kReportRefusals) {
     report_refusals_ = h.code != 0;
-    return;
-  }
-  if (h.type == CommandType::kPublish) {
-    uncork();  // what was sent before this publish goes first
-    PublishPayload p;
-    std::memcpy(&p, payload, sizeof p);
-    publish(h, p);
     return;
   }
   Connection* c = lookup(h.slot, h.gen);

@@ -5,7 +5,16 @@
 // anything else is written to it) each subscriber's chain goes out in one
 // writev, straight from the shared frames: no copy and no allocation per
 // delivery; only what the kernel does not take is queued.
+//
+// Consecutive publishes to one topic (same sender, same flags, no
+// compression possible) are gathered first and joined into one frame block:
+// each subscriber is then admitted, linked and counted once per run of
+// publishes instead of once per publish, and gets them in one iovec. The
+// bound stays exact: a subscriber that the whole run would take past it gets
+// the run's publishes one by one, each admitted as before.
 #include "worker.h"
+
+#include <cstring>
 
 #include "worker_tuning.h"
 
@@ -14,7 +23,90 @@ namespace corews::server {
 namespace {
 constexpr uint32_t kNoLink = ~uint32_t(0);
 constexpr int kMaxPublishIov = 64;
+// Publishes are joined while their frames total at most this (one copy per
+// run, on the worker, not one per subscriber); a larger frame goes alone.
+constexpr size_t kJoinBytes = 16 * 1024;
 }  // namespace
+
+void Worker::gather_publish(const CommandHeader& h, const PublishPayload& p) {
+  auto* frame = static_cast<core::SharedBytes*>(p.frame);
+  // With permessage-deflate on, a subscriber may get its own compressed copy
+  // of each publish: those go one by one, as they come.
+  const bool joinable = (p.flags & kSendNoCompress) != 0 || !deflate_.enabled();
+  GatheredPublishes& g = gathered_;
+  if (!g.frames.empty() && (!joinable || p.topic != g.topic || p.flags != g.flags || h.slot != g.header.slot ||
+                            h.gen != g.header.gen || g.bytes + frame->size() > kJoinBytes)) {
+    run_gathered_publishes();
+  }
+  if (!joinable || frame->size() > kJoinBytes) {
+    uncork();  // what was sent before this publish goes first
+    publish(h, p);
+    return;
+  }
+  if (g.frames.empty()) {
+    g.header = h;
+    g.topic = p.topic;
+    g.flags = p.flags;
+  }
+  g.frames.push_back(frame);
+  g.bytes += frame->size();
+}
+
+void Worker::run_gathered_publishes() {
+  GatheredPublishes& g = gathered_;
+  if (g.frames.empty()) return;
+  uncork();  // what was sent before these publishes goes first
+  if (g.frames.size() == 1) {
+    publish(g.header, PublishPayload{g.topic, g.flags, g.frames[0]});
+  } else {
+    publish_joined(g);
+  }
+  g.frames.clear();
+  g.bytes = 0;
+}
+
+// The gathered frames, copied once into one block that every subscriber is
+// owed as a whole. The commands' references to the originals are dropped at
+// the end; one that a subscriber had to get one by one holds its own.
+void Worker::publish_joined(const GatheredPublishes& g) {
+  core::SharedBytes* joined = core::SharedBytes::create(g.bytes);
+  size_t at_byte = 0;
+  for (core::SharedBytes* f : g.frames) {
+    std::memcpy(joined->data() + at_byte, f->data(), f->size());
+    at_byte += f->size();
+  }
+  joined->set_size(at_byte);
+  publish_frames_held_.push_back(joined);  // its creator's reference becomes the batch's
+  const uint32_t whole = uint32_t(publish_frames_held_.size() - 1);
+  const size_t count = g.frames.size();
+  // Admitted as a whole when the last publish would be: each is admitted
+  // while what is queued and owed before it is under the bound.
+  const size_t before_last = g.bytes - g.frames.back()->size();
+  const size_t bound = config_->max_backpressure;
+  uint64_t messages = 0, bytes = 0;
+  if (const std::vector<Subscriber>* subs = topics_.subscribers(g.topic)) {
+    for (const Subscriber& s : *subs) {
+      Connection* c = s.c;
+      if (c->state != ConnState::kOpen) continue;
+      if (c->slot == g.header.slot && c->gen == g.header.gen) continue;  // ws.publish skips its sender
+      if (c->queued_bytes() + owed_publish_bytes(c) + before_last < bound) {
+        messages += count;
+        bytes += g.bytes;
+        owe_publish(c, whole, g.bytes);
+        continue;
+      }
+      for (core::SharedBytes* f : g.frames) {
+        if (c->state != ConnState::kOpen || !admit(c)) continue;
+        messages += 1;
+        bytes += f->size();
+        owe_publish(c, hold_publish_frame(f), f->size());
+      }
+    }
+  }
+  WorkerStats::add(stats_.messages_out, messages);
+  WorkerStats::add(stats_.bytes_out, bytes);
+  for (core::SharedBytes* f : g.frames) f->unref();
+}
 
 // Index of `bytes` among the batch's frames; the batch takes a reference.
 uint32_t Worker::hold_publish_frame(core::SharedBytes* bytes) {
@@ -30,6 +122,7 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
   const uint32_t plain = uint32_t(publish_frames_held_.size() - 1);
   std::array<uint32_t, 16> compressed_at;  // by window bits, once compressed
   compressed_at.fill(kNoLink);
+  uint64_t messages = 0, bytes_out = 0;
   // Connections that close meanwhile stay listed (and are skipped) until the
   // end of the iteration, so this list does not change under the loop.
   if (const std::vector<Subscriber>* subs = topics_.subscribers(p.topic)) {
@@ -48,11 +141,13 @@ void Worker::publish(const CommandHeader& h, const PublishPayload& p) {
           at = cached;
         }
       }
-      WorkerStats::add(stats_.messages_out);
-      WorkerStats::add(stats_.bytes_out, bytes->size());
+      messages += 1;
+      bytes_out += bytes->size();
       owe_publish(c, at, bytes->size());
     }
   }
+  WorkerStats::add(stats_.messages_out, messages);
+  WorkerStats::add(stats_.bytes_out, bytes_out);
   end_publish();
 }
 
@@ -86,6 +181,7 @@ void Worker::write_owed_publishes(Connection* c) {
   c->published_at = 0;
   if (c->state == ConnState::kDead) return;
   bool queue = c->out_pending();  // behind what waits: no write now
+  const bool was_idle = !queue;
   if (!queue) c->write_progress_ms = now_ms_;  // if a queue starts, its clock starts too
   while (link != kNoLink) {
     iovec iov[kMaxPublishIov];
@@ -116,6 +212,10 @@ void Worker::write_owed_publishes(Connection* c) {
       queue = true;
     }
   }
+  // The usual case, all taken by a socket that had nothing waiting (nor holds
+  // any now, as a TLS transport could): the queue JS sees, the drain state and
+  // what the poller watches are as they were.
+  if (was_idle && !queue && !c->output_full && !c->drain_armed && !c->out_pending()) return;
   note_queue(c);
   update_interest(c);
 }

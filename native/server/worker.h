@@ -210,6 +210,11 @@ class Worker {
   void end_publish();  // drops the publish's compressed frames
 
   // fanout.cpp: publishes, owed to subscribers until the command batch ends.
+  struct GatheredPublishes;
+  // A publish command: gathered with the consecutive ones it can join, or run now.
+  void gather_publish(const struct CommandHeader& h, const struct PublishPayload& p);
+  void run_gathered_publishes();  // before any other command, and at the batch's end
+  void publish_joined(const GatheredPublishes& g);
   void publish(const struct CommandHeader& h, const struct PublishPayload& p);
   uint32_t hold_publish_frame(core::SharedBytes* bytes);
   void owe_publish(Connection* c, uint32_t frame, size_t len);
@@ -272,6 +277,16 @@ class Worker {
     uint32_t head, tail;
     size_t bytes;
   };
+  // Consecutive publishes to one topic, from one sender, with the same flags,
+  // not yet run (each frame a command's reference).
+  struct GatheredPublishes {
+    CommandHeader header;
+    uint32_t topic = 0;
+    uint32_t flags = 0;
+    std::vector<core::SharedBytes*> frames;
+    size_t bytes = 0;
+  };
+  GatheredPublishes gathered_;
   std::vector<core::SharedBytes*> publish_frames_held_;
   std::vector<PublishLink> publish_links_;
   std::vector<PublishTarget> published_;
