@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import os from 'node:os';
 import { bodyBytes, checkStatus, headerLines, isBodyStream, readRequest, type RequestParts } from './http';
 import { HttpConnections, streamBody } from './http_stream';
+import { arenaBuffer } from './arena_buffer';
 import { bridgeUpgrade, isTlsSocket } from './bridge';
 import { binding } from './loader';
 import { EventType, META_FIELDS, MessageFlag, Opcode, ReportControl, type NativeServer } from './native';
@@ -562,9 +563,9 @@ export class Server<UserData = unknown> {
         switch (type) {
           case EventType.Message: {
             const ws = sockets[slot];
-            const binary = (num & MessageFlag.Binary) !== 0;
-            const data = binary ? Buffer.from(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
             if (ws !== undefined && ws._gen === gen && o.message) {
+              const binary = (num & MessageFlag.Binary) !== 0;
+              const data = binary ? arenaBuffer(arena as ArrayBuffer, meta[i + 4], meta[i + 5]) : values[first];
               // Read before the worker took the pause: held until resume(), in order.
               if (!ws._hold(data, binary)) this.#deliver(ws, data, binary);
             }
@@ -575,7 +576,7 @@ export class Server<UserData = unknown> {
             const ws = sockets[slot];
             const handler = type === EventType.Ping ? o.ping : o.pong;
             if (ws !== undefined && ws._gen === gen && handler) {
-              const data = arena ? Buffer.from(arena, meta[i + 4], meta[i + 5]) : Buffer.alloc(0);
+              const data = arena ? arenaBuffer(arena, meta[i + 4], meta[i + 5]) : Buffer.alloc(0);
               try {
                 handler(ws, data);
               } catch (err) {

@@ -1,7 +1,7 @@
 // A server-side WebSocket connection. JS holds a handle (worker, slot,
 // generation), never a native pointer: once the connection is gone every
 // operation is a harmless no-op that says so in its return value.
-import { CompressMode, Opcode, type NativeServer } from './native';
+import { CompressMode, Opcode, sendMode, type NativeServer } from './native';
 import { describe } from './options';
 import type { TopicRegistry } from './topics';
 
@@ -208,8 +208,8 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? data : toBytes(data);
     // A BACKPRESSURE answer asks the worker for a drain once this send is written.
     const backpressure = buffered > DRAIN_LOW_MARK;
-    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes, binary ? Opcode.Binary : Opcode.Text,
-      backpressure, compress);
+    this._accepted += link.native.send(this._worker, this._slot, this._gen, bytes,
+      sendMode(binary ? Opcode.Binary : Opcode.Text, backpressure, compress));
     link.commandQueued();
     return backpressure ? SendStatus.BACKPRESSURE : SendStatus.SENT;
   }
@@ -225,7 +225,7 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes.byteLength > 125) throw new RangeError(`ping: payload must be at most 125 bytes, got ${bytes.byteLength}`);
     if (this._state !== 1) return false;
-    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Ping, false, CompressMode.Never);
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, sendMode(Opcode.Ping, false, CompressMode.Never));
     this.#link.commandQueued();
     return true;
   }
@@ -241,7 +241,7 @@ export class WebSocket<UserData = unknown> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes.byteLength > 125) throw new RangeError(`pong: payload must be at most 125 bytes, got ${bytes.byteLength}`);
     if (this._state !== 1) return false;
-    this.#link.native.send(this._worker, this._slot, this._gen, bytes, Opcode.Pong, false, CompressMode.Never);
+    this.#link.native.send(this._worker, this._slot, this._gen, bytes, sendMode(Opcode.Pong, false, CompressMode.Never));
     this.#link.commandQueued();
     return true;
   }

@@ -32,14 +32,11 @@ uint32_t u32(const Napi::CallbackInfo& info, size_t i) {
 
 // Bytes of a Uint8Array (JS normalises every binary input to one).
 bool bytes_of(napi_env env, napi_value v, const uint8_t*& data, size_t& len) {
-  bool is_typed = false;
-  napi_is_typedarray(env, v, &is_typed);
-  if (!is_typed) return false;
+  // napi_get_typedarray_info refuses what is not a typed array by itself, so
+  // no napi_is_typedarray first; the buffer and offset are not asked for.
   napi_typedarray_type type;
   void* p = nullptr;
-  napi_value ab;
-  size_t offset;
-  napi_get_typedarray_info(env, v, &type, &len, &p, &ab, &offset);
+  if (napi_get_typedarray_info(env, v, &type, &len, &p, nullptr, nullptr) != napi_ok) return false;
   data = static_cast<const uint8_t*>(p);
   return type == napi_uint8_array;
 }
@@ -241,8 +238,10 @@ server::CommandBuffer* NativeServer::outbox(const Napi::CallbackInfo& info) {
   return w < outboxes_.size() ? &outboxes_[w] : nullptr;
 }
 
-// send(worker, slot, gen, data: string | Uint8Array, opcode, wantsDrain, compress) → frame bytes queued (0: none)
-// compress: 0 by the threshold, 1 always, 2 never (with permessage-deflate).
+// send(worker, slot, gen, data: string | Uint8Array, mode) → frame bytes queued (0: none)
+// mode (src/native.ts sendMode): the opcode in bits 0-3, wantsDrain in bit 4,
+// compress in bits 5-6 (0 by the threshold, 1 always, 2 never, with
+// permessage-deflate): one argument read where three took three N-API calls.
 // The frame is built here, on the JS thread, because the data must be copied
 // anyway before JS can change it; the worker then only writes.
 //
@@ -252,12 +251,12 @@ server::CommandBuffer* NativeServer::outbox(const Napi::CallbackInfo& info) {
 // private-symbol lookup that was a quarter of the call's instructions, see
 // docs/where-the-time-goes.md). Plain N-API, so nothing in it throws C++.
 napi_value NativeServer::SendCallback(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 5;
+  napi_value argv[5];
   void* self = nullptr;
   if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &self) != napi_ok || self == nullptr) return nullptr;
   // Arguments JS left out read as undefined (napi_get_cb_info fills them in):
-  // every number below is then 0 and the boolean false.
+  // every number below is then 0.
   return static_cast<NativeServer*>(self)->send(env, argv);
 }
 
@@ -279,10 +278,9 @@ napi_value NativeServer::send(napi_env env, napi_value* argv) {
   if (w >= outboxes_.size()) return queued(env, 0);
   server::CommandBuffer& box = outboxes_[w];
   uint32_t slot = arg_u32(env, argv[1]), gen = arg_u32(env, argv[2]);
-  auto op = proto::Opcode(arg_u32(env, argv[4]));
-  bool wants_drain = false;
-  napi_get_value_bool(env, argv[5], &wants_drain);  // JS passes a boolean
-  uint8_t flags = (wants_drain ? server::kSendWantsDrain : 0) | compress_flags(arg_u32(env, argv[6]));
+  uint32_t mode = arg_u32(env, argv[4]);
+  auto op = proto::Opcode(mode & 15);
+  uint8_t flags = ((mode & 16) != 0 ? server::kSendWantsDrain : 0) | compress_flags((mode >> 5) & 3);
   CommandWriter writer(box);
   napi_value data = argv[3];
   napi_valuetype type;
