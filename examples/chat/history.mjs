@@ -134,6 +134,12 @@ async function redisCache(url, size) {
   // waiting for reconnects (the push is skipped, a read falls back to PostgreSQL).
   const redis = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
   redis.on('error', () => {}); // reconnects by itself
+  // Connected before the first push (without an offline queue it would fail), or given
+  // up on at the first error: the chat starts anyway, reading PostgreSQL till Redis is back.
+  await new Promise((resolve) => {
+    redis.once('ready', resolve);
+    redis.once('error', resolve);
+  });
   const key = (room) => `chat:recent:${room}`;
   return {
     kind: 'Redis lists',
