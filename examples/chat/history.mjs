@@ -5,6 +5,14 @@
 // Ids come from a per-room counter row, bumped in the same statement as the
 // insert: the row lock serializes a room's inserts across processes, so a
 // room's ids commit in order and any snapshot of it is a prefix by id.
+//
+// Under load a room's messages are stored in batches (batch.mjs): what arrives
+// while the room's previous INSERT is on its way goes in the next one, a single
+// multi-row statement that bumps the counter by the batch's size, so the ids stay
+// gap-free and in arrival order. The cache is pushed after the batch is stored and
+// nobody waits for it: delivery does not depend on Redis being up.
+
+import { RoomBatches } from './batch.mjs';
 
 /** Schema versions, applied in order; `chat_migrations` records which ran. */
 const MIGRATIONS = [
@@ -106,10 +114,10 @@ function memoryCache(size) {
   const lists = new Map();
   return {
     kind: 'in-memory',
-    async push(room, msg) {
+    async push(room, msgs) {
       let l = lists.get(room);
       if (!l) lists.set(room, (l = []));
-      l.push(msg);
+      l.push(...msgs);
       if (l.length > size) l.splice(0, l.length - size);
     },
     async recent(room) {
@@ -122,13 +130,23 @@ function memoryCache(size) {
 /** The last-N cache in Redis lists (`chat:recent:<room>`, newest first), shared by every process. */
 async function redisCache(url, size) {
   const { default: Redis } = await import('ioredis');
-  const redis = new Redis(url, { maxRetriesPerRequest: 2 });
-  redis.on('error', () => {}); // reconnects by itself; a failed command falls back to PostgreSQL
+  // No offline queue: while Redis is unreachable a command fails at once instead of
+  // waiting for reconnects (the push is skipped, a read falls back to PostgreSQL).
+  const redis = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  redis.on('error', () => {}); // reconnects by itself
+  // Connected before the first push (without an offline queue it would fail), or given
+  // up on at the first error: the chat starts anyway, reading PostgreSQL till Redis is back.
+  await new Promise((resolve) => {
+    redis.once('ready', resolve);
+    redis.once('error', resolve);
+  });
   const key = (room) => `chat:recent:${room}`;
   return {
     kind: 'Redis lists',
-    async push(room, msg) {
-      await redis.multi().lpush(key(room), JSON.stringify(msg)).ltrim(key(room), 0, size - 1).exec();
+    /** One LPUSH of the batch (oldest first, so the newest is at the head) and one LTRIM, in one round trip. */
+    async push(room, msgs) {
+      const k = key(room);
+      await redis.multi().lpush(k, ...msgs.map((m) => JSON.stringify(m))).ltrim(k, 0, size - 1).exec();
     },
     async recent(room) {
       const raw = await redis.lrange(key(room), 0, size - 1);
@@ -142,11 +160,31 @@ const byId = (a, b) => a.id - b.id;
 const rowToMessage = (r) => ({ channel: r.room, user: r.user_name, text: r.text, id: Number(r.id), ts: Number(r.ts) });
 
 /**
+ * True when `cached` (sorted by id) can stand for the room's last `size` messages up
+ * to at least `upTo`: full (a short one may be cold: a restarted Redis), one run of ids
+ * (a push skipped while Redis was unreachable leaves a hole), and not behind what this
+ * process has already delivered (pushes land after delivery).
+ */
+function cacheHolds(cached, size, upTo) {
+  if (cached.length !== size) return false;
+  for (let i = 1; i < cached.length; i++) if (cached[i].id !== cached[i - 1].id + 1) return false;
+  return cached[cached.length - 1].id >= upTo;
+}
+
+/** One multi-row INSERT of a room's batch: the counter moves by the batch's size, ids in array order. */
+const INSERT_BATCH = `
+  WITH seq AS (UPDATE chat_rooms SET last_id = last_id + $2 WHERE name = $1 RETURNING last_id)
+  INSERT INTO chat_messages (room, id, user_name, text, ts)
+  SELECT $1, seq.last_id - $2 + m.ord, m.user_name, m.text, m.ts
+  FROM seq, unnest($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS m(user_name, text, ts, ord)
+  RETURNING id`;
+
+/**
  * Opens the store: `add(room, user, text)` stores a message and returns it with
- * its id and ts; `recent(room, since?)` the last `size` messages (or all after
- * `since`), oldest first. The cache answers when it can prove it holds them:
- * only a full cache (`size` entries) is trusted, as one that is short may be
- * cold (a restarted Redis), so a young room reads PostgreSQL.
+ * its id and ts (a room's adds resolve in id order); `recent(room, since?, upTo?)`
+ * the last `size` messages (or all after `since`), oldest first, holding every id
+ * up to `upTo` at least. The cache answers when it can prove it holds them
+ * (cacheHolds), else PostgreSQL does.
  */
 export async function openHistory({ databaseUrl, dataDir, redisUrl, rooms, size }) {
   const db = await openDatabase({ databaseUrl, dataDir });
@@ -162,27 +200,25 @@ export async function openHistory({ databaseUrl, dataDir, redisUrl, rooms, size 
     return rows.map(rowToMessage).sort(byId);
   }
 
+  const batches = new RoomBatches(async (room, items) => {
+    const rows = await db.query(INSERT_BATCH, [room, items.length, items.map((m) => m.user), items.map((m) => m.text), items.map((m) => m.ts)]);
+    const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    const msgs = items.map((m, i) => ({ channel: room, user: m.user, text: m.text, id: ids[i], ts: m.ts }));
+    cache.push(room, msgs).catch(() => {}); // not awaited: a cache push that fails leaves a hole cacheHolds() sees
+    return msgs;
+  });
+
   return {
     describe: `history in ${db.kind} (migrations applied now: ${applied.join(', ') || 'none'}), last ${size} per room cached in ${cache.kind}`,
-    async add(room, user, text) {
-      const ts = Date.now();
-      const [row] = await db.query(
-        `WITH seq AS (UPDATE chat_rooms SET last_id = last_id + 1 WHERE name = $1 RETURNING last_id)
-         INSERT INTO chat_messages (room, id, user_name, text, ts) SELECT $1, last_id, $2, $3, $4 FROM seq RETURNING id`,
-        [room, user, text, ts],
-      );
-      const msg = { channel: room, user, text, id: Number(row.id), ts };
-      await cache.push(room, msg).catch(() => {});
-      return msg;
-    },
-    async recent(room, since) {
+    add: (room, user, text) => batches.add(room, { user, text, ts: Date.now() }),
+    async recent(room, since, upTo = 0) {
       let cached;
       try {
         cached = (await cache.recent(room)).sort(byId);
       } catch {
         cached = [];
       }
-      if (cached.length === size && (since === undefined || since >= cached[0].id - 1)) {
+      if (cacheHolds(cached, size, upTo) && (since === undefined || since >= cached[0].id - 1)) {
         return since === undefined ? cached : cached.filter((m) => m.id > since);
       }
       return fromDb(room, since);

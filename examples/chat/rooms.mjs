@@ -26,12 +26,12 @@ export class Rooms {
      * delivered from another), and `ahead` the ids above w that did. A room's ids have no
      * gaps (history.mjs), so w tells when a join may go live: once w reaches the last id of
      * its history, no message of that history can still be on its way to be delivered twice.
+     * `top` is the highest id that passed: a join's history must reach it, as what passed
+     * before the join began is not buffered for it.
      */
-    this.marks = new Map([...lastIds].map(([room, w]) => [room, { w, ahead: new Set() }]));
+    this.marks = new Map([...lastIds].map(([room, w]) => [room, { w, top: w, ahead: new Set() }]));
     /** `room\nuser` → local connections holding that user in that room. */
     this.holders = new Map();
-    /** room → the tail of its publish chain (this process publishes a room's messages in id order). */
-    this.chains = new Map();
     /** room → { running, again }: presence lists are fetched one at a time per room, the latest wins. */
     this.presenceJobs = new Map();
     const changed = (room) => this.#sendPresence(room);
@@ -57,6 +57,7 @@ export class Rooms {
     }
     const mark = this.marks.get(room);
     if (mark) {
+      if (id > mark.top) mark.top = id;
       if (id === mark.w + 1) {
         mark.w = id;
         while (mark.ahead.delete(mark.w + 1)) mark.w++;
@@ -83,7 +84,9 @@ export class Rooms {
     joins.add(join);
     let history;
     try {
-      [history] = await Promise.all([this.history.recent(channel, since), this.#hold(channel, user)]);
+      // What passed before this join was staged is not in its buffer: the history must hold it.
+      const upTo = this.marks.get(channel)?.top ?? 0;
+      [history] = await Promise.all([this.history.recent(channel, since, upTo), this.#hold(channel, user)]);
     } catch (err) {
       joins.delete(join);
       if (state.rooms.get(channel) === join) state.rooms.delete(channel);
@@ -104,6 +107,9 @@ export class Rooms {
       last = Math.max(last, m.id);
       ws.send(messageJson(m));
     }
+    // The history is one run of ids up to `last` (a snapshot of PostgreSQL, or a cache
+    // that cacheHolds() accepted): a buffered id at or below it is in it or older than it.
+    join.last = last;
     const mark = this.marks.get(channel);
     if (!mark || mark.w >= last) {
       this.#goLive(channel, join);
@@ -126,7 +132,7 @@ export class Rooms {
     join.waitFor = undefined;
     if (ws.data.rooms.get(channel) !== join || ws.readyState !== 1) return;
     for (const { id, json } of join.buffer) {
-      if (join.sent.has(id) || (join.since !== undefined && id <= join.since)) continue;
+      if (id <= join.last || join.sent.has(id) || (join.since !== undefined && id <= join.since)) continue;
       join.sent.add(id);
       ws.send(json);
     }
@@ -147,6 +153,7 @@ export class Rooms {
     mark.w = w;
     for (const id of mark.ahead) if (id <= w) mark.ahead.delete(id);
     while (mark.ahead.delete(mark.w + 1)) mark.w++;
+    if (mark.w > mark.top) mark.top = mark.w;
   }
 
   leave(ws, channel) {
@@ -171,23 +178,19 @@ export class Rooms {
     ws.data.rooms.clear();
   }
 
-  /** Stores and publishes a message from `ws`, which must have joined `channel` (else false). */
+  /**
+   * Stores and publishes a message from `ws`, which must have joined `channel` (else null).
+   * A room's adds resolve in id order (history.mjs batches them), so this process publishes
+   * them in id order without waiting for one before storing the next.
+   */
   message(ws, channel, text) {
     const join = ws.data.rooms.get(channel);
     if (!join) return null;
-    const prev = this.chains.get(channel) ?? Promise.resolve();
-    const done = prev.then(async () => {
-      const msg = await this.history.add(channel, join.user, text);
+    return this.history.add(channel, join.user, text).then((msg) => {
       const json = messageJson(msg);
       this.server.publish(roomTopic(channel), json);
       this.seen(channel, json, msg.id);
     });
-    const tail = done.catch(() => {});
-    this.chains.set(channel, tail);
-    void tail.then(() => {
-      if (this.chains.get(channel) === tail) this.chains.delete(channel);
-    });
-    return done;
   }
 
   async #hold(room, user) {

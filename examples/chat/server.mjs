@@ -39,7 +39,8 @@ const config = {
   databaseUrl: env.DATABASE_URL || undefined,
   dataDir: path.resolve(env.CHAT_DATA_DIR || path.join(here, '.data')),
   leaseMs: intEnv('PRESENCE_LEASE_MS', 15_000, 100),
-  // Per connection: 10 messages a second, bursts of 20; 50 errors within 10 s close it.
+  // Per connection: 10 messages a second, bursts of 20 (joins and leaves: the same, counted apart);
+  // 50 errors within 10 s close it.
   rate: intEnv('RATE', 10, 1),
   burst: intEnv('BURST', 20, 1),
   maxErrors: 50,
@@ -85,14 +86,22 @@ const server = createServer({
     return { headers: { 'content-type': file[1], 'cache-control': 'no-cache' }, body: await readFile(path.join(here, 'public', file[0])) };
   },
   open(ws) {
-    ws.data = { ...Rooms.connection(), bucket: new TokenBucket(config.rate, config.burst), errors: new ErrorWindow(config.maxErrors, config.errorWindowMs) };
+    ws.data = {
+      ...Rooms.connection(),
+      // Chat messages only: joins and leaves do not spend a client's message burst. They
+      // have a bucket of their own, as each join reads the history.
+      bucket: new TokenBucket(config.rate, config.burst),
+      joins: new TokenBucket(config.rate, config.burst),
+      errors: new ErrorWindow(config.maxErrors, config.errorWindowMs),
+    };
   },
   message(ws, data, isBinary) {
     let msg;
     try {
       msg = parseClientMessage(data, isBinary, limits);
-      if (!ws.data.bucket.take()) {
-        throw new ChatError(ErrorCode.RATE_LIMITED, `at most ${config.rate} messages a second (bursts of ${config.burst})`);
+      if (!(msg.type === 'message' ? ws.data.bucket : ws.data.joins).take()) {
+        const what = msg.type === 'message' ? 'messages' : 'joins and leaves';
+        throw new ChatError(ErrorCode.RATE_LIMITED, `at most ${config.rate} ${what} a second (bursts of ${config.burst})`);
       }
       if (msg.type !== 'join' && !ws.data.rooms.has(msg.channel)) {
         throw new ChatError(ErrorCode.NOT_JOINED, `join "${msg.channel}" first`);

@@ -58,4 +58,19 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export function startCluster(options?: ClusterOptions): Promise<Cluster>;
+/** The cluster's options with parts left out (bench/chat.mjs). */
+export interface PartialClusterOptions extends ClusterOptions {
+  /** false: no redis-server, each chat process on its own (in-process pub/sub and cache). */
+  redis?: boolean;
+  /** false: no nginx; `url` and `wsUrl` are the first chat process's. */
+  nginx?: boolean;
+}
+
+/** A cluster started with PartialClusterOptions: what was left out is null. */
+export interface PartialCluster extends Omit<Cluster, 'redis' | 'nginx'> {
+  readonly redis: Restartable | null;
+  readonly nginx: Nginx | null;
+}
+
+export function startCluster(options?: ClusterOptions & { redis?: true; nginx?: true }): Promise<Cluster>;
+export function startCluster(options: PartialClusterOptions): Promise<PartialCluster>;

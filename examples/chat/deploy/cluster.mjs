@@ -20,7 +20,9 @@ import { startRedis } from './redis.mjs';
  * Starts the cluster. Options: `processes` (chat processes, ≥ 2 by default 2),
  * `port` (nginx's; 0 or none: a free one), `env` (extra environment for the chat
  * processes), `dir` (else a new temporary folder), `keep` (leave the folder
- * and its logs on stop). On a failure, what had started is stopped again.
+ * and its logs on stop), `redis: false` (no redis-server: each chat process on its
+ * own, as bench/chat.mjs's one-process scenario runs), `nginx: false` (clients go to
+ * the chat processes directly). On a failure, what had started is stopped again.
  */
 export async function startCluster(options = {}) {
   const processes = options.processes ?? 2;
@@ -32,8 +34,8 @@ export async function startCluster(options = {}) {
     started.length = 0;
   };
   try {
-    const redis = await startRedis({ dir, port: await freePort() });
-    started.push(redis);
+    const redis = options.redis === false ? null : await startRedis({ dir, port: await freePort() });
+    if (redis) started.push(redis);
     const postgres = await startPostgres({ dir, port: await freePort() });
     started.push(postgres);
     const chats = [];
@@ -42,21 +44,21 @@ export async function startCluster(options = {}) {
         dir,
         port: await freePort(),
         name: `chat-${i + 1}`,
-        redisUrl: redis.url,
+        redisUrl: redis?.url ?? '',
         databaseUrl: postgres.url,
         env: options.env,
       });
       started.push(chat);
       chats.push(chat);
     }
-    const nginx = await startNginx({ dir, port: options.port || (await freePort()), upstreams: chats.map((c) => c.port) });
-    started.push(nginx);
+    const nginx = options.nginx === false ? null : await startNginx({ dir, port: options.port || (await freePort()), upstreams: chats.map((c) => c.port) });
+    if (nginx) started.push(nginx);
     return {
       dir,
-      /** The web UI, through nginx. */
-      url: nginx.url,
-      /** The WebSocket endpoint, through nginx. */
-      wsUrl: `ws://127.0.0.1:${nginx.port}/`,
+      /** The web UI, through nginx (without nginx: the first chat process). */
+      url: nginx ? nginx.url : `http://127.0.0.1:${chats[0].port}/`,
+      /** The WebSocket endpoint, through nginx (without: the first chat process). */
+      wsUrl: nginx ? `ws://127.0.0.1:${nginx.port}/` : chats[0].url,
       redis,
       postgres,
       chats,
