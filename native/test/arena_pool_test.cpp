@@ -10,6 +10,7 @@
 using namespace corews;
 using harness::Handle;
 using harness::WorkerHarness;
+using server::Arena;
 using server::ArenaPool;
 using server::EventType;
 
