@@ -24,7 +24,7 @@ napi_value string_at(napi_env env, const uint8_t* p, size_t len, bool ascii) {
 
 // An arena the GC holds, and the pool it goes back to when the GC is done.
 struct HeldArena {
-  std::vector<uint8_t> bytes;
+  server::Arena bytes;
   std::shared_ptr<server::ArenaPool> pool;
   ~HeldArena() {
     if (pool) pool->give(std::move(bytes));
@@ -43,7 +43,7 @@ constexpr size_t kCopyArenaBytes = 4096;
 // The arena as an ArrayBuffer the GC owns, without a copy where the runtime
 // allows external buffers and the arena is large; its finalizer gives the
 // arena back to the worker's pool. Null when the env can no longer make one.
-napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena, const std::shared_ptr<server::ArenaPool>& pool) {
+napi_value arena_to_js(napi_env env, server::Arena&& arena, const std::shared_ptr<server::ArenaPool>& pool) {
   napi_value ab = nullptr;
   if (arena.size() > kCopyArenaBytes) {
     auto* owned = new HeldArena{std::move(arena), pool};

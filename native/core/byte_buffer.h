@@ -41,6 +41,10 @@ class ByteBuffer {
     size_ += n;
     return p;
   }
+  // Room for `need` bytes in all, so that appending up to there does not reallocate.
+  void reserve(size_t need) {
+    if (need > capacity_) grow(need);
+  }
   void append(const void* p, size_t n) {
     if (n) std::memcpy(extend(n), p, n);
   }

@@ -24,8 +24,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <concepts>
 #include <cstring>
-#include <vector>
+
+#include "../core/byte_buffer.h"
 
 #include "close_code.h"
 #include "frame.h"
@@ -75,6 +77,16 @@ class FrameParser {
           finish_frame(h, nullptr, 0);
           continue;
         }
+        if constexpr (kPlaces<Handler>) {
+          if (frame_left_ <= len && placeable()) {
+            size_t n = size_t(frame_left_);
+            if (place_whole(h, data, n)) {
+              data += n;
+              len -= n;
+              continue;
+            }
+          }
+        }
       }
       size_t n = frame_left_ < len ? size_t(frame_left_) : len;
       consume_payload(h, data, n);
@@ -82,6 +94,107 @@ class FrameParser {
       len -= n;
     }
   }
+
+  // Reading the rest of a large frame straight into place: while a plain
+  // (uncompressed) data frame's payload is coming, room in the message buffer
+  // for up to `most` of its bytes, which the caller reads into and hands back
+  // with feed_room(). Null when not in such a payload. The bytes take one
+  // copy from the kernel instead of two (kernel to read buffer, read buffer
+  // to message buffer); at most the frame's remaining bytes are asked for, so
+  // the next frame's header is never read into a message.
+  uint64_t payload_left() const {
+    if (stopped_ || !in_payload_ || is_control(frame_op_) || msg_compressed_) return 0;
+    return frame_left_;
+  }
+  uint8_t* payload_room(size_t most, size_t* room) {
+    if (payload_left() == 0) return nullptr;
+    size_t n = frame_left_ < most ? size_t(frame_left_) : most;
+    if (message_.empty()) message_.reserve(reserve_for_message());
+    *room = n;
+    return message_.extend(n);
+  }
+  // `got` bytes of a payload_room() of `room` came in (0: none, the read
+  // failed or would block). They are unmasked in place and checked as if fed.
+  template <class Handler>
+  void feed_room(Handler& h, size_t room, size_t got) {
+    if (got == 0) return give_back_room(room);
+    message_.shrink_by(room - got);
+    uint8_t* at = message_.data() + message_.size() - got;
+    size_t offset = size_t(frame_len_ - frame_left_);
+    if (masked_) apply_mask(at, got, mask_, offset);
+    frame_left_ -= got;
+    buffered(h, at, got);
+  }
+  // Nothing came into a payload_room() of `room` bytes.
+  void give_back_room(size_t room) {
+    message_.shrink_by(room);
+    if (message_.empty()) message_.release();  // a connection between messages keeps no buffer
+  }
+
+ private:
+  // A handler that can take a whole message's payload straight into its own
+  // memory (the worker: into the batch's arena) has
+  //   uint8_t* place_message(size_t len);  // room for len bytes, or null
+  //   void unplace_message();              // the placed message failed: give the room back
+  //   void on_placed_message(Opcode op, uint8_t* data, size_t len, bool ascii);
+  // and its messages whose frame lies whole in the input are unmasked from the
+  // input into that room in one pass, instead of in place and then copied.
+  template <class Handler>
+  static constexpr bool kPlaces = requires(Handler& h, uint8_t* p, size_t n) {
+    { h.place_message(n) } -> std::same_as<uint8_t*>;
+    h.unplace_message();
+    h.on_placed_message(kOpBinary, p, n, true);
+  };
+
+  // The frame just begun is a whole message of its own, kept as it is.
+  bool placeable() const {
+    return frame_fin_ && frame_op_ != kOpContinuation && !is_control(frame_op_) && !msg_compressed_;
+  }
+
+  // A whole single-frame message of n bytes at `data`: unmasked into the
+  // handler's room, checked, handed out. False when the handler had no room
+  // (nothing consumed: the ordinary path takes the frame).
+  template <class Handler>
+  bool place_whole(Handler& h, const uint8_t* data, size_t n) {
+    uint8_t* dst = h.place_message(n);
+    if (dst == nullptr) return false;
+    if (masked_) {
+      mask_copy(dst, data, n, mask_word(mask_, 0));
+    } else {
+      std::memcpy(dst, data, n);
+    }
+    frame_left_ = 0;
+    in_payload_ = false;
+    bool ascii = false;
+    if (msg_op_ == kOpText) {
+      if (!utf8_.feed(dst, n)) {
+        h.unplace_message();
+        fail(h, kCloseInvalidPayload, "invalid UTF-8 in a text message");
+        return true;
+      }
+      if (!utf8_.complete()) {
+        h.unplace_message();
+        fail(h, kCloseInvalidPayload, "text message ends inside a UTF-8 sequence");
+        return true;
+      }
+      ascii = utf8_.ascii();
+    }
+    Opcode op = Opcode(msg_op_);
+    msg_op_ = 0;
+    msg_size_ = 0;
+    h.on_placed_message(op, dst, n, ascii);
+    return true;
+  }
+
+  // What to reserve for a message buffer as its first bytes arrive: the
+  // frame's announced length, so it fills without reallocating, but no more
+  // than kMostReserved, so a peer that announces a large frame and sends
+  // little has the server map little (a reservation touches no pages).
+  size_t reserve_for_message() const {
+    uint64_t want = frame_fin_ ? frame_left_ : frame_left_ + kMaxFrameHeader;
+    return want < kMostReserved ? size_t(want) : kMostReserved;
+  }
+  static constexpr size_t kMostReserved = 1u << 20;
 
  private:
   // Collects header bytes; once the header is whole, validates it and enters
@@ -201,31 +314,58 @@ class FrameParser {
   template <class Handler>
   void consume_payload(Handler& h, uint8_t* data, size_t n) {
     size_t offset = size_t(frame_len_ - frame_left_);
-    if (masked_) apply_mask(data, n, mask_, offset);
     frame_left_ -= n;
 
     if (is_control(frame_op_)) {
-      std::memcpy(control_ + control_len_, data, n);
+      unmask_to(control_ + control_len_, data, n, offset);
       control_len_ += uint8_t(n);
       if (frame_left_ == 0) finish_frame(h, nullptr, 0);
       return;
     }
     if (msg_compressed_) {
+      if (masked_) apply_mask(data, n, mask_, offset);
       wire_size_ += n;
       check_inflate(h, inflater_->write(data, n, inflate_limit(), &FrameParser::take_inflated, this));
       if (!stopped_ && frame_left_ == 0) finish_frame(h, nullptr, 0);
       return;
     }
-    if (msg_op_ == kOpText && !utf8_.feed(data, n)) {
+    bool whole = frame_fin_ && frame_left_ == 0 && offset == 0 && message_.empty();
+    if (whole) {
+      // A message whole in the input, for a handler that does not place:
+      // unmasked in place and handed out without a copy.
+      if (masked_) apply_mask(data, n, mask_, offset);
+      if (msg_op_ == kOpText && !utf8_.feed(data, n)) {
+        return fail(h, kCloseInvalidPayload, "invalid UTF-8 in a text message");
+      }
+      msg_size_ += n;
+      finish_frame(h, data, n);
+      return;
+    }
+    // Part of a message that spans reads or frames: unmasked from the input
+    // into the message buffer in one pass.
+    if (message_.empty()) message_.reserve(reserve_for_message());
+    uint8_t* at = message_.extend(n);
+    unmask_to(at, data, n, offset);
+    buffered(h, at, n);
+  }
+
+  // n payload bytes at `offset` in the frame, from `src` unmasked to `dst`.
+  void unmask_to(uint8_t* dst, const uint8_t* src, size_t n, size_t offset) const {
+    if (masked_) {
+      mask_copy(dst, src, n, mask_word(mask_, offset));
+    } else if (n) {
+      std::memcpy(dst, src, n);
+    }
+  }
+
+  // n payload bytes of the current data frame, already unmasked at the end of
+  // the message buffer.
+  template <class Handler>
+  void buffered(Handler& h, const uint8_t* at, size_t n) {
+    if (msg_op_ == kOpText && !utf8_.feed(at, n)) {
       return fail(h, kCloseInvalidPayload, "invalid UTF-8 in a text message");
     }
     msg_size_ += n;
-    bool whole = frame_fin_ && frame_left_ == 0 && offset == 0 && message_.empty();
-    if (whole) {
-      finish_frame(h, data, n);  // the common case: no copy
-      return;
-    }
-    message_.insert(message_.end(), data, data + n);
     if (frame_left_ == 0) finish_frame(h, nullptr, 0);
   }
 
@@ -263,7 +403,7 @@ class FrameParser {
     if (data == nullptr) {
       // Hand out the buffered message, then release its memory: an idle
       // connection keeps no buffer.
-      std::vector<uint8_t> message;
+      core::ByteBuffer message;
       message.swap(message_);
       h.on_message(op, message.data(), message.size(), ascii);
     } else {
@@ -294,7 +434,7 @@ class FrameParser {
     FrameParser& p = *static_cast<FrameParser*>(self);
     // §8.1 of RFC 6455: fail fast, here at the first bad chunk of output.
     if (p.msg_op_ == kOpText && !p.utf8_.feed(data, n)) return false;
-    p.message_.insert(p.message_.end(), data, data + n);
+    p.message_.append(data, n);
     p.msg_size_ += n;
     return true;
   }
@@ -339,7 +479,7 @@ class FrameParser {
   void fail(Handler& h, uint16_t code, const char* reason) {
     stopped_ = true;
     in_payload_ = false;
-    std::vector<uint8_t>().swap(message_);
+    message_.release();
     // A half-inflated message leaves the stream out of step with the peer.
     if (msg_compressed_ && inflater_) inflater_->abandon();
     msg_compressed_ = false;
@@ -348,7 +488,7 @@ class FrameParser {
 
   FrameParserOptions options_;
   MessageInflater* inflater_ = nullptr;  // permessage-deflate negotiated when set
-  std::vector<uint8_t> message_;  // only while a message spans reads or frames, or is compressed
+  core::ByteBuffer message_;  // only while a message spans reads or frames, or is compressed
   uint64_t msg_size_ = 0;         // bytes of the current message so far (inflated, when compressed)
   uint64_t wire_size_ = 0;        // compressed bytes of the current compressed message
   uint64_t frame_len_ = 0;

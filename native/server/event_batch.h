@@ -56,10 +56,11 @@ struct EventBatch {
   int64_t first_message_ns = 0;  // when the batch's first message was complete (for the JS hop latency)
   uint32_t messages = 0;
   std::vector<Event> events;
-  std::vector<uint8_t> arena;
+  Arena arena;
   // Where the arena goes back when JS is done with it (the worker's pool);
   // null: freed. An arena handed to the GC takes the pool along (batch_to_js).
   std::shared_ptr<ArenaPool> pool;
+  size_t placed_at_ = 0;  // where the last place() began
 
   EventBatch() = default;
   EventBatch(const EventBatch&) = delete;
@@ -74,6 +75,23 @@ struct EventBatch {
     has_binary |= (flags & kMessageBinary) != 0;
     ++messages;
     events.push_back({EventType::kMessage, slot, gen, flags, offset, uint32_t(len)});
+  }
+
+  // Room at the arena's end for a message's n bytes, written in place (the
+  // frame parser unmasks into it), then either committed as a message with
+  // commit_placed() or given back with unplace(). Nothing else may touch the
+  // arena in between.
+  uint8_t* place(size_t n) {
+    placed_at_ = arena.size();
+    arena.resize(placed_at_ + n);  // uninitialised (UninitAllocator): no memset
+    return arena.data() + placed_at_;
+  }
+  void unplace() { arena.resize(placed_at_); }
+  void commit_placed(uint32_t slot, uint32_t gen, uint32_t flags) {
+    uint32_t offset = uint32_t(placed_at_);
+    has_binary |= (flags & kMessageBinary) != 0;
+    ++messages;
+    events.push_back({EventType::kMessage, slot, gen, flags, offset, uint32_t(arena.size() - placed_at_)});
   }
 
   // A control frame's payload (kPing, kPong): at most 125 bytes, handed to JS as binary.

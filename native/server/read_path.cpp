@@ -27,7 +27,16 @@ void Worker::on_readable(Connection* c) {
     pause_reading(c);  // JS is behind: leave the bytes in the kernel, TCP pushes back
     return;
   }
-  IoResult r = c->transport->read_some(read_buffer_.data(), read_buffer_.size());
+  // The rest of a large frame is read straight into the parser's message
+  // buffer: one copy from the kernel instead of two (through the read buffer).
+  size_t room = 0;
+  uint8_t* into = nullptr;
+  if (framed && c->parser.payload_left() >= kDirectReadMin) into = c->parser.payload_room(read_buffer_.size(), &room);
+  IoResult r = into ? c->transport->read_some(into, room) : c->transport->read_some(read_buffer_.data(), read_buffer_.size());
+  if (into && (r.status != IoResult::kDone)) {
+    c->parser.give_back_room(room);
+    into = nullptr;
+  }
   // A TLS read may leave records to write (its handshake) or bytes to read.
   if ((c->transport->own_interest() & ~c->interest) && r.status != IoResult::kError) update_interest(c);
   if (c->transport->holds_input()) note_held_input(c);
@@ -68,7 +77,11 @@ void Worker::on_readable(Connection* c) {
     case ConnState::kOpen:
     case ConnState::kClosing: {
       ParserEvents events{*this, c};
-      c->parser.feed(events, data, r.bytes);
+      if (into) {
+        c->parser.feed_room(events, room, r.bytes);
+      } else {
+        c->parser.feed(events, data, r.bytes);
+      }
       if (batch_->cost() > kFlushArenaBytes) flush_batch();
       break;
     }

@@ -10,6 +10,10 @@ constexpr size_t kMaxCorkIov = 64;  // sends to one connection written by one wr
 // copy) into fresh pages (faulted in and zeroed) every time; batches handed
 // over at about 1 MiB reuse the allocator's memory instead.
 constexpr size_t kFlushArenaBytes = 1u << 20;
+// A frame with at least this much payload still to come is read straight into
+// the parser's message buffer (read_path.cpp): below it the extra read that
+// stops at the frame's end would cost more than the copy it saves.
+constexpr size_t kDirectReadMin = 16 * 1024;
 constexpr size_t kDrainLowMark = 16 * 1024;  // a JS send reports BACKPRESSURE above it; drain fires back under it
 
 }  // namespace corews::server

@@ -10,6 +10,7 @@
 using namespace corews;
 using harness::Handle;
 using harness::WorkerHarness;
+using server::Arena;
 using server::ArenaPool;
 using server::EventType;
 
@@ -31,14 +32,14 @@ TEST(arena_pool_keeps_at_most_its_bound) {
   ArenaPool pool(2, 1 << 16);
   CHECK_EQ(pool.take().capacity(), 0u);  // empty: a fresh vector
   for (int i = 0; i < 5; ++i) {
-    std::vector<uint8_t> a(1000, 7);
+    Arena a(1000, 7);
     pool.give(std::move(a));
   }
   CHECK_EQ(pool.pooled(), 2u);
-  std::vector<uint8_t> huge(1 << 17);
+  Arena huge(1 << 17);
   pool.give(std::move(huge));  // past `largest`: freed, not kept
   CHECK_EQ(pool.pooled(), 2u);
-  std::vector<uint8_t> a = pool.take();
+  Arena a = pool.take();
   CHECK(a.empty());  // given back cleared
   CHECK(a.capacity() >= 1000u);
   CHECK_EQ(pool.reused(), 1u);

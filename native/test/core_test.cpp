@@ -436,7 +436,7 @@ TEST(event_batch_layout) {
     CHECK_EQ(e[3].size, 2u);
   }
   // Arena: payload, then length-prefixed strings (native-endian u32, no padding).
-  std::vector<uint8_t> expect = {'h', 'i', '!'};
+  server::Arena expect = {'h', 'i', '!'};
   auto put = [&expect](std::string_view s) {
     uint32_t n = uint32_t(s.size());
     uint8_t len[4];

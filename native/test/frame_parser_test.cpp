@@ -103,12 +103,21 @@ struct Run {
   int anomalies = 0;
 };
 
+// How a run hands the parser its bytes: plain feed(); feed() with a handler
+// that places whole messages in memory of its own (the worker's arena); or
+// the rest of every data frame's payload through payload_room() /
+// feed_room(), as the worker reads a large frame straight into place
+// (headers and control frames byte by byte, half of each room filled at a
+// time, so short reads give room back too).
+enum class Feed { kPlain, kPlacing, kRoom };
+
 // Feeds `stream` cut at `cuts`; each piece is its own exact-size heap
 // allocation, freed right after its feed(), so ASan catches the parser
 // reading past a piece or keeping a pointer into it.
-Run run(const FrameParserOptions& o, const Bytes& stream, const std::vector<size_t>& cuts) {
+template <class Handler>
+Run run_with(const FrameParserOptions& o, const Bytes& stream, const std::vector<size_t>& cuts, Feed how) {
   FrameParser p(o);
-  Recorder r;
+  Handler r;
   r.parser = &p;
   size_t start = 0;
   for (size_t k = 0; k <= cuts.size(); ++k) {
@@ -116,6 +125,22 @@ Run run(const FrameParserOptions& o, const Bytes& stream, const std::vector<size
     size_t n = end - start;
     if (n == 0) {
       p.feed(r, nullptr, 0);
+    } else if (how == Feed::kRoom) {
+      size_t at = start;
+      while (at < end && !p.stopped()) {
+        size_t room = 0;
+        uint8_t* into = p.payload_left() > 0 ? p.payload_room(end - at, &room) : nullptr;
+        if (into) {
+          size_t got = room > 1 ? room / 2 : room;
+          std::memcpy(into, stream.data() + at, got);
+          p.feed_room(r, room, got);
+          at += got;
+        } else {
+          std::unique_ptr<uint8_t[]> one(new uint8_t[1]{stream[at]});
+          p.feed(r, one.get(), 1);
+          ++at;
+        }
+      }
     } else {
       std::unique_ptr<uint8_t[]> piece(new uint8_t[n]);
       std::memcpy(piece.get(), stream.data() + start, n);
@@ -124,6 +149,11 @@ Run run(const FrameParserOptions& o, const Bytes& stream, const std::vector<size
     start = end;
   }
   return {r.events, p.stopped(), r.anomalies};
+}
+
+Run run(const FrameParserOptions& o, const Bytes& stream, const std::vector<size_t>& cuts, Feed how = Feed::kPlain) {
+  if (how == Feed::kPlain) return run_with<Recorder>(o, stream, cuts, how);
+  return run_with<PlacingRecorder>(o, stream, cuts, how);
 }
 
 uint64_t g_rng = 0x2545f4914f6cdd1dull;
@@ -152,6 +182,8 @@ bool compare(const Run& got, const std::vector<Ev>& expected, const char* mode, 
 void expect_events_at(const char* file, int line, const FrameParserOptions& o, const Bytes& stream,
                       const std::vector<Ev>& expected) {
   compare(run(o, stream, {}), expected, "whole", file, line);
+  compare(run(o, stream, {}, Feed::kPlacing), expected, "whole, placed", file, line);
+  compare(run(o, stream, {}, Feed::kRoom), expected, "whole, read into place", file, line);
   const size_t n = stream.size();
   std::vector<size_t> positions;
   if (n <= 2500) {
@@ -166,7 +198,9 @@ void expect_events_at(const char* file, int line, const FrameParserOptions& o, c
   for (size_t pos : positions) {
     if (!split_ok) break;  // one report per stream is enough
     std::string mode = check::strf("split at %zu of %zu", pos, n);
-    split_ok = compare(run(o, stream, {pos}), expected, mode.c_str(), file, line);
+    split_ok = compare(run(o, stream, {pos}), expected, mode.c_str(), file, line) &&
+               compare(run(o, stream, {pos}, Feed::kPlacing), expected, (mode + ", placed").c_str(), file, line) &&
+               compare(run(o, stream, {pos}, Feed::kRoom), expected, (mode + ", into place").c_str(), file, line);
   }
   std::vector<size_t> every;
   for (size_t i = 1; i < n; ++i) every.push_back(i);
@@ -176,6 +210,7 @@ void expect_events_at(const char* file, int line, const FrameParserOptions& o, c
     uint32_t step = r < 2 ? 20 : 200;
     for (size_t i = rnd(step) + 1; i < n; i += rnd(step) + 1) cuts.push_back(i);
     if (!compare(run(o, stream, cuts), expected, "random chunks", file, line)) break;
+    if (!compare(run(o, stream, cuts, Feed::kPlacing), expected, "random chunks, placed", file, line)) break;
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +106,34 @@ struct Recorder {
     if (parser && !parser->stopped()) ++anomalies;
     event(Err(code));
     ended = true;
+  }
+};
+
+// A Recorder that takes whole single-frame messages into memory of its own,
+// as the worker does into its batch arena (FrameParser's place_message):
+// each room its own exact-size heap allocation, so ASan catches a write past it.
+struct PlacingRecorder : Recorder {
+  std::vector<std::unique_ptr<uint8_t[]>> rooms;
+  const uint8_t* placed = nullptr;
+  size_t placed_len = 0;
+  int placed_messages = 0;
+
+  uint8_t* place_message(size_t len) {
+    if (placed) ++anomalies;  // one at a time
+    rooms.emplace_back(new uint8_t[len]);
+    placed = rooms.back().get();
+    placed_len = len;
+    return rooms.back().get();
+  }
+  void unplace_message() {
+    if (!placed) ++anomalies;
+    placed = nullptr;
+  }
+  void on_placed_message(Opcode op, uint8_t* data, size_t len, bool ascii) {
+    if (data != placed || len != placed_len) ++anomalies;  // the room it was given, whole
+    placed = nullptr;
+    ++placed_messages;
+    event(Msg(op, copy(data, len), ascii));
   }
 };
 

@@ -107,7 +107,7 @@ inline const char* event_name(EventType t) {
 // Decodes a batch as native/addon/batch_to_js.cpp reads it. Returns false
 // (and stops) on an event whose offsets leave the arena.
 inline bool decode_batch(const server::EventBatch& b, size_t index, std::vector<RecordedEvent>& out) {
-  const std::vector<uint8_t>& a = b.arena;
+  const auto& a = b.arena;
   for (const server::Event& e : b.events) {
     RecordedEvent r{e.type, e.slot, e.gen, e.num, {}, {}, index};
     if (server::is_payload_event(e.type)) {
