@@ -160,7 +160,7 @@ const SCENARIOS = [
   { id: 'wss-connect-rsa', label: 'wss handshakes (RSA 2048), 100 at a time', mode: 'connect', tls: 'rsa', args: { connections: 100 }, rows: [rate('handshake'), cpu('handshake')] },
   { id: 'fanout-1000-d1', label: 'fan-out 32 B to 1,000, lead 1', mode: 'fanout', args: { connections: 1000, depth: 1, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
   { id: 'fanout-1000-d16', label: 'fan-out 32 B to 1,000, lead 16', mode: 'fanout', args: { connections: 1000, depth: 16, size: 32, binary: true }, rows: [rate('delivery'), cpu('delivery')] },
-  { id: 'idle-10k', label: 'idle, 10,000 conns', mode: 'idle', args: { connections: 10000 }, rows: [['RSS B/conn', (r) => r.bytesPerConnection, 'lower']] },
+  { id: 'idle-10k', label: 'idle, 10,000 conns', mode: 'idle', args: { connections: 10000 }, rows: [['RSS B/conn', (r) => r.bytesPerConnection, 'lower'], ['anon RSS B/conn', (r) => r.anonBytesPerConnection, 'lower']] },
   ...deflateScenarios({ rate, cpu }), // bench/deflate.mjs
 ].filter((s) => opts.only === null || opts.only.some((o) => s.id.startsWith(o)));
 
@@ -200,6 +200,17 @@ function cpuTicks(pid) {
 
 function rssBytes(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/**
+ * The private part of the RSS (RssAnon: heaps, stacks, the JS heap), without
+ * the file-backed pages: those are the runtime's own code paged in as it is
+ * first run (several MB of the node binary while the first 10,000 connections
+ * open, none of it per connection, shared with every other process).
+ */
+function anonRssBytes(pid) {
+  const m = /RssAnon:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
@@ -393,6 +404,7 @@ async function runIdle(server, sc) {
     const url = `ws://${HOST}:${srv.port}/`;
     await srv.gc();
     const rss0 = rssBytes(srv.pid);
+    const anon0 = anonRssBytes(srv.pid);
     const hold = (n) => startClient(benchArgv('idle', url, { ...sc.clientArgs, connections: n, duration: 300, warmup: 0 }), 400000);
     const until = (n) => waitFor(`${n} open connections on ${server.name}`, async () => (await srv.stats()).open >= n, 60000);
     clients.push(hold(first));
@@ -400,12 +412,14 @@ async function runIdle(server, sc) {
     await srv.gc();
     await sleep(200);
     const rss1 = rssBytes(srv.pid);
+    const anon1 = anonRssBytes(srv.pid);
     clients.push(hold(total - first));
     const okB = await until(total);
     await sleep(300); // let the last handshakes' buffers settle
     await srv.gc();
     await sleep(200);
     const rss2 = rssBytes(srv.pid);
+    const anon2 = anonRssBytes(srv.pid);
     const seen = (await srv.stats()).open;
     for (const c of clients) c.proc.kill('SIGINT');
     const reports = await Promise.all(clients.map((c) => c.report));
@@ -420,6 +434,8 @@ async function runIdle(server, sc) {
       rssBytes: { fresh: rss0, [`at${first}`]: rss1, [`at${total}`]: rss2 },
       bytesPerConnection: (rss2 - rss1) / (total - first),
       bytesPerConnectionFromFresh: (rss2 - rss0) / total,
+      anonRssBytes: { fresh: anon0, [`at${first}`]: anon1, [`at${total}`]: anon2 },
+      anonBytesPerConnection: (anon2 - anon1) / (total - first),
     };
   } finally {
     for (const c of clients) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
@@ -437,6 +453,8 @@ async function runLimits() {
   const srv = await startServer(server);
   const clients = [];
   try {
+    const rss0 = rssBytes(srv.pid);
+    const anon0 = anonRssBytes(srv.pid);
     // Every connection is one descriptor; the process already holds a few
     // (stdio, epoll, eventfds, listeners, Node's own), and keeps a margin.
     const limit = fdLimit(srv.pid);
@@ -454,6 +472,7 @@ async function runLimits() {
     await sleep(1000); // hold them a moment: nothing may drop
     const held = (await srv.stats()).open;
     const rss = rssBytes(srv.pid);
+    const anon = anonRssBytes(srv.pid);
     for (const c of clients) c.proc.kill('SIGINT');
     const reports = await Promise.all(clients.map((c) => c.report));
     return {
@@ -468,6 +487,9 @@ async function runLimits() {
       errors: reports.reduce((a, r) => a + r.errors, 0),
       openSeconds,
       rssBytes: rss,
+      // Per connection, from the fresh process (so one-off costs are in it).
+      bytesPerConnection: (rss - rss0) / Math.max(1, held),
+      anonBytesPerConnection: (anon - anon0) / Math.max(1, held),
     };
   } finally {
     for (const c of clients) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
@@ -695,13 +717,13 @@ const budget = (name, status, detail) => budgets.push({ name, status, detail });
   if (idle) {
     const ok = idle.errors === 0 && idle.open === idle.connections;
     budget('idle connection < 1 KiB (native+JS)', ok && idle.bytesPerConnection < KiB ? 'met' : 'not met',
-      `${fmtInt(idle.bytesPerConnection)} B per connection (RSS growth from 1,000 to ${fmtInt(idle.connections)} idle connections; ${fmtInt(idle.bytesPerConnectionFromFresh)} B counting from a fresh process)${ok ? '' : `; ${idle.open} open, ${idle.errors} errors`}`);
+      `${fmtInt(idle.bytesPerConnection)} B per connection (RSS growth from 1,000 to ${fmtInt(idle.connections)} idle connections; ${fmtInt(idle.bytesPerConnectionFromFresh)} B counting from a fresh process); private (anon) RSS ${fmtInt(idle.anonBytesPerConnection)} B${ok ? '' : `; ${idle.open} open, ${idle.errors} errors`}`);
   } else budget('idle connection < 1 KiB (native+JS)', 'not measured', 'the idle scenario did not run');
 
   if (limits && !limits.failed) {
     const ok = limits.complete && limits.errors === 0 && limits.heldAfter1s === limits.target && limits.clientOpen === limits.target;
     budget('concurrent connections up to the fd limit, no error', ok ? 'met' : 'not met',
-      `${fmtInt(limits.heldAfter1s)} of ${fmtInt(limits.target)} held for 1 s (fd limit ${fmtInt(limits.fdLimit)} − ${limits.fdsInUse} descriptors in use − ${limits.margin} margin; two client processes), ${limits.errors} errors, opened in ${limits.openSeconds.toFixed(1)} s, RSS ${(limits.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+      `${fmtInt(limits.heldAfter1s)} of ${fmtInt(limits.target)} held for 1 s (fd limit ${fmtInt(limits.fdLimit)} − ${limits.fdsInUse} descriptors in use − ${limits.margin} margin; two client processes), ${limits.errors} errors, opened in ${limits.openSeconds.toFixed(1)} s, RSS ${(limits.rssBytes / 2 ** 20).toFixed(0)} MiB (${fmtInt(limits.bytesPerConnection)} B per connection from a fresh process, private ${fmtInt(limits.anonBytesPerConnection)} B)`);
   } else budget('concurrent connections up to the fd limit, no error', 'not measured', limits?.failed ?? 'skipped (--no-limits)');
 
   const echoes = SCENARIOS.filter((s) => s.mode === 'echo' && !s.tls && !s.deflate);
@@ -807,7 +829,7 @@ lines.push('');
 lines.push('↑ higher is better, ↓ lower is better; ratios are corews ÷ peer (inline: corews-inline ÷ peer), ✓ where corews is better; ! see the notes.');
 lines.push('CPU µs/unit: server utime+stime over the whole client run ÷ messages (deliveries, handshakes) the server counted.');
 if (SERVERS.some((s) => s.name === 'c')) lines.push('c: bench/c/echo_server.c, the C floor (plain echo and fan-out rows only, · elsewhere).');
-lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC.');
+lines.push('RSS B/conn: server RSS growth from 1,000 to 10,000 idle connections ÷ 9,000, after a GC; anon: the private part of it (RssAnon), without the runtime\'s code pages.');
 if (PKI) lines.push(`wss: TLS 1.3 on each server's own TLS (corews and ws: Node's OpenSSL ${process.versions.openssl}; Bun: its own), certificates issued at run time by a test CA (P-256 unless the row says RSA); URLs wss://${TLS_HOST}/…${TLS_HOST === 'localhost' ? ' (SNI sent)' : ' (no SNI)'}; echo clients check the certificate (--ca), handshake clients do not (--insecure); every handshake is a full one (no resumption).`);
 lines.push(...deflateLegend(results, SCENARIOS, SERVERS));
 for (const n of [...new Set(notes)]) lines.push(`note: ${n}`);

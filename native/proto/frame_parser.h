@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <concepts>
 #include <cstring>
+#include <memory>
 
 #include "../core/byte_buffer.h"
 
@@ -54,6 +55,9 @@ class FrameParser {
   void stop() { stopped_ = true; }
   // True while a message or frame is half-received.
   bool mid_message() const { return msg_op_ != 0 || in_payload_ || header_have_ != 0; }
+  // Heap bytes held beyond the parser itself (a message being reassembled, a
+  // control frame split across reads): none between messages.
+  size_t held_bytes() const { return message_.capacity() + (control_ ? kMaxControlPayload : 0); }
 
   // permessage-deflate was negotiated (RFC 7692): messages whose first frame
   // has RSV1 set are inflated by `inflater`, which stays the caller's and
@@ -317,7 +321,15 @@ class FrameParser {
     frame_left_ -= n;
 
     if (is_control(frame_op_)) {
-      unmask_to(control_ + control_len_, data, n, offset);
+      // The usual case, the whole payload in this input, is unmasked in place
+      // and handed out from there; only one split across reads is gathered, in
+      // a buffer made for it, so that an idle connection holds none.
+      if (control_len_ == 0 && frame_left_ == 0) {
+        if (masked_) apply_mask(data, n, mask_, offset);
+        return finish_frame(h, data, n);
+      }
+      if (!control_) control_ = std::make_unique_for_overwrite<uint8_t[]>(kMaxControlPayload);
+      unmask_to(control_.get() + control_len_, data, n, offset);
       control_len_ += uint8_t(n);
       if (frame_left_ == 0) finish_frame(h, nullptr, 0);
       return;
@@ -370,21 +382,27 @@ class FrameParser {
   }
 
   // The frame's payload is complete. For a final data frame `data` holds the
-  // whole message when it was not buffered.
+  // whole message when it was not buffered; for a control frame, its payload
+  // when it was not gathered (null: gathered in control_, or empty).
   template <class Handler>
   void finish_frame(Handler& h, uint8_t* data, size_t n) {
     in_payload_ = false;
-    switch (frame_op_) {
-      case kOpPing:
-        h.on_ping(control_, control_len_);
-        return;
-      case kOpPong:
-        h.on_pong(control_, control_len_);
-        return;
-      case kOpClose:
-        return finish_close(h);
-      default:
-        break;
+    if (is_control(frame_op_)) {
+      // The gathered buffer goes once the frame is handled.
+      std::unique_ptr<uint8_t[]> gathered = std::move(control_);
+      static constexpr uint8_t kEmpty[1] = {0};
+      const uint8_t* payload = data != nullptr ? data : gathered ? gathered.get() : kEmpty;
+      size_t len = data != nullptr ? n : control_len_;
+      switch (frame_op_) {
+        case kOpPing:
+          h.on_ping(payload, len);
+          return;
+        case kOpPong:
+          h.on_pong(payload, len);
+          return;
+        default:
+          return finish_close(h, payload, len);
+      }
     }
     if (!frame_fin_) return;
     if (msg_compressed_) {
@@ -413,20 +431,20 @@ class FrameParser {
 
   // §5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
   template <class Handler>
-  void finish_close(Handler& h) {
-    if (control_len_ == 0) {
+  void finish_close(Handler& h, const uint8_t* payload, size_t len) {
+    if (len == 0) {
       stopped_ = true;
       h.on_close(kCloseNoStatus, nullptr, 0);
       return;
     }
-    if (control_len_ == 1) return fail(h, kCloseProtocolError, "close frame with a 1-byte payload");
-    uint16_t code = uint16_t(control_[0] << 8 | control_[1]);
+    if (len == 1) return fail(h, kCloseProtocolError, "close frame with a 1-byte payload");
+    uint16_t code = uint16_t(payload[0] << 8 | payload[1]);
     if (!is_valid_close_code(code)) return fail(h, kCloseProtocolError, "invalid close code");
-    if (!is_valid_utf8(control_ + 2, control_len_ - 2)) {
+    if (!is_valid_utf8(payload + 2, len - 2)) {
       return fail(h, kCloseInvalidPayload, "close reason is not valid UTF-8");
     }
     stopped_ = true;
-    h.on_close(code, control_ + 2, control_len_ - 2);
+    h.on_close(code, payload + 2, len - 2);
   }
 
   // The inflater's sink: inflated bytes of the current compressed message.
@@ -488,6 +506,8 @@ class FrameParser {
 
   FrameParserOptions options_;
   MessageInflater* inflater_ = nullptr;  // permessage-deflate negotiated when set
+  // A control frame's payload split across reads, only until it is complete.
+  std::unique_ptr<uint8_t[]> control_;
   core::ByteBuffer message_;  // only while a message spans reads or frames, or is compressed
   uint64_t msg_size_ = 0;         // bytes of the current message so far (inflated, when compressed)
   uint64_t wire_size_ = 0;        // compressed bytes of the current compressed message
@@ -505,7 +525,6 @@ class FrameParser {
   bool in_payload_ = false;
   bool stopped_ = false;
   bool msg_compressed_ = false;  // the current message's first frame had RSV1
-  uint8_t control_[kMaxControlPayload];
 };
 
 }  // namespace corews::proto

@@ -73,6 +73,9 @@ struct Connection : core::DeadlineNode {
   bool upgrade_request = false;    // JS's answer to it is the upgrade hook's
   bool http_idle = false;          // kept alive between HTTP requests, on the keep-alive timer
   uint8_t pong_len = 0;            // bytes of the pending pong frame
+  // Beside the flags, where it fills what would be padding (every byte of an
+  // idle connection counts: see docs/where-the-time-goes.md).
+  uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
   float tokens = 0;                // rate limit bucket
   uint32_t paused_at = 0;          // index in the worker's list of read-paused connections
   uint32_t published_at = 0;       // publishes owed in this command batch: 1 + index in the worker's list
@@ -81,7 +84,6 @@ struct Connection : core::DeadlineNode {
   int64_t tokens_at_ms = 0;
   uint64_t sends_taken = 0;        // bytes of JS sends taken from the inbox (for bufferedAmount)
   HeartbeatNode heartbeat;
-  uint16_t close_code = proto::kCloseAbnormal;  // what the close handler will be told
   proto::FrameParser parser;
   std::string http;                // request bytes, only until the handshake is decided
   std::unique_ptr<HttpExchange> exchange;  // an http hook request in progress, else null

@@ -667,6 +667,43 @@ TEST(parser_reassembles_split_messages) {
   }
 }
 
+// Control frames hold no buffer in the parser (an idle connection's memory):
+// one whose payload lies whole in the input is handed out from there, one
+// split across reads is gathered in a buffer that goes once it is handled.
+TEST(parser_control_frames_hold_no_buffer) {
+  CHECK(sizeof(FrameParser) <= 128);  // no 125-byte control buffer inside
+  for (const Role& r : kRoles) {
+    CTX("%s role", r.name);
+    Bytes ping = r.F(FIN | kOpPing, "are you there");
+    Bytes pong = r.F(FIN | kOpPong, pattern(125));
+    Bytes buf = cat({ping, pong});
+    FrameParser p(r.opts());
+    Recorder rec;
+    p.feed(rec, buf.data(), buf.size());
+    CHECK(rec.events == (std::vector<Ev>{Ping(B("are you there")), Pong(pattern(125))}));
+    if (CHECK_EQ(rec.ctl_ptrs.size(), 2u)) {
+      CHECK_EQ(rec.ctl_ptrs[0], buf.data() + ping.size() - 13);
+      CHECK_EQ(rec.ctl_ptrs[1], buf.data() + buf.size() - 125);
+    }
+    CHECK_EQ(p.held_bytes(), 0u);
+
+    // Split inside the payload: gathered while it spans reads, released after.
+    Bytes split = r.F(FIN | kOpPing, pattern(100, 3));
+    size_t cut = split.size() - 40;
+    p.feed(rec, split.data(), cut);
+    CHECK(p.held_bytes() > 0);
+    p.feed(rec, split.data() + cut, split.size() - cut);
+    CHECK(rec.events.back() == Ping(pattern(100, 3)));
+    CHECK_EQ(p.held_bytes(), 0u);
+
+    // A close's reason, whole in the input, points into it too.
+    Bytes close = r.F(FIN | kOpClose, "\x03\xe8" "bye");
+    p.feed(rec, close.data(), close.size());
+    CHECK(rec.events.back() == Close(1000, "bye"));
+    CHECK_EQ(rec.ctl_ptrs.back(), close.data() + close.size() - 3);
+  }
+}
+
 // ---- random streams -----------------------------------------------------------
 
 // Random well-formed streams (messages in random fragments, control frames

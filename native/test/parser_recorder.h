@@ -69,6 +69,7 @@ inline std::string to_string(const std::vector<Ev>& v) {
 struct Recorder {
   std::vector<Ev> events;
   std::vector<const uint8_t*> msg_ptrs;
+  std::vector<const uint8_t*> ctl_ptrs;  // payloads of pings, pongs and closes (a close's reason)
   FrameParser* parser = nullptr;
   int anomalies = 0;  // null data with a length, empty error reasons, calls after the end...
   bool ended = false;  // on_close or on_error seen
@@ -89,15 +90,18 @@ struct Recorder {
   }
   void on_ping(const uint8_t* data, size_t len) {
     if (len && !data) ++anomalies;
+    ctl_ptrs.push_back(data);
     event(Ping(copy(data, len)));
   }
   void on_pong(const uint8_t* data, size_t len) {
     if (len && !data) ++anomalies;
+    ctl_ptrs.push_back(data);
     event(Pong(copy(data, len)));
   }
   void on_close(uint16_t code, const uint8_t* reason, size_t len) {
     if (len && !reason) ++anomalies;
     if (parser && !parser->stopped()) ++anomalies;  // documented: stopped by then
+    ctl_ptrs.push_back(reason);
     event(Close(code, std::string_view(reinterpret_cast<const char*>(len ? reason : nullptr), len)));
     ended = true;
   }
