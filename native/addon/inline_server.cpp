@@ -35,6 +35,14 @@ void NativeServer::start_inline(Napi::Env env, napi_value dispatch) {
   napi_add_async_cleanup_hook(env, &NativeServer::OnInlineEnvCleanup, this, &inline_cleanup_);
 }
 
+// busyPoll(micros): the busyPollMicros option, after listen() (a no-op in
+// the threaded mode, where JS refuses the option first).
+void NativeServer::BusyPoll(const Napi::CallbackInfo& info) {
+  uint32_t micros = 0;
+  napi_get_value_uint32(info.Env(), info[0], &micros);
+  if (inline_) inline_->set_busy_poll(micros);
+}
+
 // join(), after the worker stopped (or when listen() failed half-way).
 void NativeServer::stop_inline(napi_env env) {
   bool held = inline_ != nullptr;

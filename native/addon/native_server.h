@@ -43,6 +43,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
+  void BusyPoll(const Napi::CallbackInfo& info);  // inline_server.cpp
   Napi::Value Adopt(const Napi::CallbackInfo& info);
   Napi::Value Bridge(const Napi::CallbackInfo& info);  // bridge_binding.cpp
   void Shutdown(const Napi::CallbackInfo& info);
