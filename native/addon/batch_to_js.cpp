@@ -61,6 +61,16 @@ napi_value arena_to_js(napi_env env, std::vector<uint8_t>&& arena, const std::sh
   return ab;
 }
 
+// Whether any event of the batch brings strings into `values` (the
+// loop below): all but binary messages, pings and pongs do.
+bool has_strings(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    bool binary_only = server::is_payload_event(e.type) && !(e.type == EventType::kMessage && !(e.num & server::kMessageBinary));
+    if (!binary_only) return true;
+  }
+  return false;
+}
+
 // Every N-API call can fail once the env is being torn down (a worker_thread
 // terminating under traffic); then the batch is dropped, as JS is gone.
 void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& batch, MetaArray& meta_array,
@@ -77,8 +87,9 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
 
   int32_t* m = nullptr;
   napi_value meta = meta_array.acquire(env, events.size() * kMetaFields, m);
-  napi_value values;
-  if (meta == nullptr || napi_create_array(env, &values) != napi_ok) return;
+  napi_value values = nullptr;
+  if (slab != nullptr && !has_strings(events)) values = slab->no_strings(env);
+  if (meta == nullptr || (values == nullptr && napi_create_array(env, &values) != napi_ok)) return;
   uint32_t vi = 0;
   for (const Event& e : events) {
     *m++ = int32_t(e.type);

@@ -25,7 +25,18 @@ napi_value PayloadSlab::place(napi_env env, const uint8_t* bytes, size_t len, ui
   return slab;
 }
 
+napi_value PayloadSlab::no_strings(napi_env env) {
+  napi_value array = nullptr;
+  if (empty_ != nullptr && napi_get_reference_value(env, empty_, &array) == napi_ok && array != nullptr) return array;
+  // Frozen: JS only reads a batch's values, and a write would show in the next batch.
+  if (napi_create_array(env, &array) != napi_ok || napi_object_freeze(env, array) != napi_ok) return nullptr;
+  if (napi_create_reference(env, array, 1, &empty_) != napi_ok) empty_ = nullptr;  // used once, not kept
+  return array;
+}
+
 void PayloadSlab::reset(napi_env env) {
+  if (empty_ != nullptr) napi_delete_reference(env, empty_);
+  empty_ = nullptr;
   if (ref_ != nullptr) napi_delete_reference(env, ref_);
   ref_ = nullptr;
   data_ = nullptr;
