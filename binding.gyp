@@ -56,6 +56,7 @@
         "native/addon/load_generator_binding.cpp",
         "native/addon/module.cpp",
         "native/addon/native_server.cpp",
+        "native/addon/payload_slab.cpp",
         "native/addon/tls_binding.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -5,7 +5,9 @@
 // floor: the kernel's loopback and the load generator, no WebSocket server
 // work worth the name). Every server runs pinned to the server core, the
 // variants' rounds interleaved so that the ratios come from the same minute;
-// the best run (by p50) of each is kept.
+// the best run (by p50) of each is kept. With --busy-poll N, corews-inline-busy
+// is inline mode with busyPollMicros: N, and each server's CPU per round trip
+// is printed too (what the spinning costs).
 import { buildC, freePort, pinned, SERVER_CPUS, startProcess, stopProcess } from './common.mjs';
 
 export const ROUND_TRIP = {
@@ -33,8 +35,12 @@ async function runC(ctx, sc) {
  */
 export async function runRoundTrip(ctx, servers, runLoad) {
   const sc = ROUND_TRIP;
+  const inline = servers.find((s) => s.name === 'corews-inline');
+  const busy = inline && ctx.opts.busyPoll > 0
+    ? [{ ...inline, name: 'corews-inline-busy', env: { ...inline.env, CRWS_BUSY_POLL: String(ctx.opts.busyPoll) } }] : [];
   const variants = [
-    ...['corews', 'corews-inline', 'bun'].map((n) => servers.find((s) => s.name === n)).filter((s) => s?.argv)
+    ...[...['corews', 'corews-inline'].map((n) => servers.find((s) => s.name === n)), ...busy, servers.find((s) => s.name === 'bun')]
+      .filter((s) => s?.argv)
       .map((s) => ({ name: s.name, run: () => runLoad(s, sc) })),
     { name: 'C echo', run: () => runC(ctx, sc) },
   ];
@@ -61,19 +67,22 @@ export async function runRoundTrip(ctx, servers, runLoad) {
   return out;
 }
 
-/** The section's lines: p50/p99 per server, inline ÷ each other, and inline's JS hop. */
+/** The section's lines: p50/p99 per server, inline (and inline busy-polling) ÷ each other, and inline's JS hop. */
 export function roundTripLines(rt, rounds, fmt) {
   const names = Object.keys(rt.cells);
   const get = (name, q) => rt.cells[name]?.result?.latencyUs?.[q] ?? null;
-  // inline ÷ each other server, where inline ran (--servers without corews-inline: none).
-  const others = names.includes('corews-inline') ? names.filter((x) => x !== 'corews-inline') : [];
-  const header = ['metric', ...names, ...others.map((x) => `inline/${x}`)];
+  // inline ÷ each other server, where inline ran (--servers without corews-inline: none);
+  // inline busy-polling ÷ the peers (Bun, C echo).
+  const others = names.includes('corews-inline') ? names.filter((x) => x !== 'corews-inline' && x !== 'corews-inline-busy') : [];
+  const pairs = [...others.map((x) => ['corews-inline', 'inline', x]),
+    ...(names.includes('corews-inline-busy') ? others.filter((x) => !x.startsWith('corews')).map((x) => ['corews-inline-busy', 'busy', x]) : [])];
+  const header = ['metric', ...names, ...pairs.map(([, short, x]) => `${short}/${x}`)];
+  const ratioOf = (a, b) => (a !== null && b ? `${(a / b).toFixed(2)}×${a <= b ? ' ✓' : ''}` : 'n/a');
   const rows = ['p50', 'p99'].map((q) => [`${q} µs ↓`, ...names.map((x) => fmt(get(x, q))),
-    ...others.map((x) => {
-      const a = get('corews-inline', q);
-      const b = get(x, q);
-      return a !== null && b ? `${(a / b).toFixed(2)}×${a <= b ? ' ✓' : ''}` : 'n/a';
-    })]);
+    ...pairs.map(([a, , x]) => ratioOf(get(a, q), get(x, q)))]);
+  // Server CPU per round trip (the C echo server's is not sampled): what busy-polling spends.
+  const cpu = (x) => rt.cells[x]?.result?.server?.cpuUsPerUnit ?? null;
+  if (names.includes('corews-inline-busy')) rows.push(['CPU µs/rt ↓', ...names.map((x) => (cpu(x) === null ? 'n/a' : fmt(cpu(x)))), ...pairs.map(() => '')]);
   const w = header.map((_, c) => Math.max(...[header, ...rows].map((r) => [...r[c]].length)));
   const line = (r) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]) : x.padStart(w[c]))).join('  ').trimEnd();
   const out = [`Unloaded round trip: ${rt.label} (this run, best p50 of ${rounds} interleaved round(s); C echo: bench/c/echo_server.c):`, '',

@@ -39,12 +39,13 @@ const USAGE = `usage: node bench/run.mjs [options]
   --warmup S          warm-up before the window (default 1)
   --only a,b          scenarios whose id starts with one of these (echo, latency, connect, fanout, idle, wss, deflate, attach, bridge, roundtrip)
   --servers a,b       servers to run (default corews,corews-inline,ws,bun,c; c: bench/c's C floor, plain echo and fan-out rows)
+  --busy-poll N       the round trip also runs corews-inline with busyPollMicros: N (corews-inline-busy; default 0: not)
   --no-micro          skip bench/micro.mjs at the end
   --no-limits         skip the fd-limit concurrency run
 `;
 
 function parseArgs(argv) {
-  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'corews-inline', 'ws', 'bun', 'c'], micro: true, limits: true };
+  const o = { rounds: 2, duration: 2, warmup: 1, only: null, servers: ['corews', 'corews-inline', 'ws', 'bun', 'c'], micro: true, limits: true, busyPoll: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -57,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Number(value());
     else if (a === '--only') o.only = value().split(',');
     else if (a === '--servers') o.servers = value().split(',');
+    else if (a === '--busy-poll') o.busyPoll = Number(value());
     else if (a === '--no-micro') o.micro = false;
     else if (a === '--no-limits') o.limits = false;
     else if (a === '--help' || a === '-h') {
@@ -64,6 +66,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  if (!Number.isInteger(o.busyPoll) || o.busyPoll < 0 || o.busyPoll > 10_000) throw new Error('--busy-poll must be an integer of 0–10000 (µs)');
   if (!(o.duration > 0) || !(o.warmup >= 0)) throw new Error('--duration must be > 0 and --warmup >= 0');
   return o;
 }

@@ -204,6 +204,8 @@ export interface NativeServer {
   publish(perWorker: Int32Array, topicId: number, data: string | Uint8Array, opcode: Opcode,
     senderWorker: number, senderSlot: number, senderGen: number, compress: CompressMode): void;
   flush(): void;
+  /** Inline mode only: the busyPollMicros option (after listen). */
+  busyPoll(micros: number): void;
   shutdown(code: number, reason: string, timeoutMs: number): void;
   join(): void;
   /** Per slot: [queued bytes, consumed send bytes]. */

@@ -231,6 +231,7 @@ export class Server<UserData = unknown> {
     const threads = this.#workers;
     const bound = this.#native.listen(address, port, this.#options.threads, this.#options.backlog, (worker, meta, values, arena, events) =>
       this.#dispatch(worker, meta, values, arena, events), noListener);
+    if (this.#options.busyPollMicros !== 0) this.#native.busyPoll(this.#options.busyPollMicros);
     this.#sockets = Array.from({ length: threads }, () => []);
     this.#counters.length = 0;
     for (let i = 0; i < threads; i++) this.#counters.push(this.#native.counters(i));

@@ -3,7 +3,7 @@
 // `?role=subscriber` connection.
 //   node bench/servers/corews.mjs      prints `listening <port>` on stdout
 // Env: CRWS_THREADS worker threads (default 1; 0: inline mode), PORT (default 0: any free
-// port), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
+// port), CRWS_BUSY_POLL the busyPollMicros option (inline mode; default 0), HOST (default 127.0.0.1), CRWS_FANOUT=loop to loop over the
 // subscribers even when native topics are available, BENCH_TLS_KEY and
 // BENCH_TLS_CERT (PEM files) to serve wss:// (the `tls` option), CRWS_ATTACH=1
 // to listen with a plain Node http.Server instead and take its upgrades with
@@ -42,6 +42,7 @@ const tls = certificate && !attach ? { tls: certificate } : {};
 const server = createServer({
   ...tls,
   threads,
+  ...(Number(process.env.CRWS_BUSY_POLL ?? 0) > 0 ? { busyPollMicros: Number(process.env.CRWS_BUSY_POLL) } : {}),
   perMessageDeflate: deflateOption(), // BENCH_DEFLATE (control.mjs)
   open(ws) {
     stats.opened++;

@@ -61,24 +61,42 @@ napi_value arena_to_js(napi_env env, server::Arena&& arena, const std::shared_pt
   return ab;
 }
 
+// Whether any event of the batch brings strings into `values` (the
+// loop below): all but binary messages, pings and pongs do.
+bool has_strings(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    bool binary_only = server::is_payload_event(e.type) && !(e.type == EventType::kMessage && !(e.num & server::kMessageBinary));
+    if (!binary_only) return true;
+  }
+  return false;
+}
+
 // Every N-API call can fail once the env is being torn down (a worker_thread
 // terminating under traffic); then the batch is dropped, as JS is gone.
 void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& batch, MetaArray& meta_array,
-                       napi_async_context async) {
+                       napi_async_context async, PayloadSlab* slab) {
   const std::vector<Event>& events = batch.events;
   const uint8_t* arena = batch.arena.data();
+  napi_value args[5];
+  // A small arena copied into the slab: JS reads it there, at `base` on.
+  uint32_t base = 0;
+  args[3] = nullptr;
+  if (batch.has_binary && slab != nullptr && batch.arena.size() <= PayloadSlab::kMaxArenaBytes) {
+    args[3] = slab->place(env, arena, batch.arena.size(), base);
+  }
 
   int32_t* m = nullptr;
   napi_value meta = meta_array.acquire(env, events.size() * kMetaFields, m);
-  napi_value values;
-  if (meta == nullptr || napi_create_array(env, &values) != napi_ok) return;
+  napi_value values = nullptr;
+  if (slab != nullptr && !has_strings(events)) values = slab->no_strings(env);
+  if (meta == nullptr || (values == nullptr && napi_create_array(env, &values) != napi_ok)) return;
   uint32_t vi = 0;
   for (const Event& e : events) {
     *m++ = int32_t(e.type);
     *m++ = int32_t(e.slot);
     *m++ = int32_t(e.gen);
     *m++ = int32_t(e.num);
-    *m++ = int32_t(e.offset);
+    *m++ = int32_t(e.offset + base);
     *m++ = int32_t(e.size);
     if (server::is_payload_event(e.type)) {
       // Pings and pongs are binary, read from the arena like binary messages.
@@ -98,14 +116,15 @@ void dispatch_in_scope(napi_env env, napi_value dispatch, server::EventBatch& ba
     }
   }
 
-  napi_value args[5];
   if (napi_create_uint32(env, batch.worker, &args[0]) != napi_ok ||
       napi_create_uint32(env, uint32_t(events.size()), &args[4]) != napi_ok) {
     return;
   }
   args[1] = meta;
   args[2] = values;
-  if (batch.has_binary) {
+  if (args[3] != nullptr) {
+    // in the slab
+  } else if (batch.has_binary) {
     args[3] = arena_to_js(env, std::move(batch.arena), batch.pool);
     if (args[3] == nullptr) return;
   } else if (napi_get_undefined(env, &args[3]) != napi_ok) {
@@ -169,12 +188,12 @@ void MetaArray::reset(napi_env env) {
 }
 
 void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch, MetaArray& meta,
-                    napi_async_context async) {
+                    napi_async_context async, PayloadSlab* slab) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   // The kept array is free again once JS returned, also when it threw.
   bool kept = !meta.busy();
-  dispatch_in_scope(env, dispatch, *batch, meta, async);
+  dispatch_in_scope(env, dispatch, *batch, meta, async, slab);
   if (kept) meta.release();
   napi_close_handle_scope(env, scope);
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "../server/event_batch.h"
+#include "payload_slab.h"
 
 namespace corews::addon {
 
@@ -39,7 +40,9 @@ class MetaArray {
 // `async`: called as a callback from the event loop (napi_make_callback:
 // microtasks run and async hooks see it when it returns), for inline mode,
 // whose calls come from a libuv callback rather than a threadsafe function.
+// `slab` (inline mode): small arenas are copied into it, and the meta offsets
+// point into the slab instead (payload_slab.h).
 void dispatch_batch(napi_env env, napi_value dispatch, std::unique_ptr<server::EventBatch> batch, MetaArray& meta,
-                    napi_async_context async = nullptr);
+                    napi_async_context async = nullptr, PayloadSlab* slab = nullptr);
 
 }  // namespace corews::addon

@@ -2,6 +2,12 @@
 
 #include <system_error>
 
+#ifndef _WIN32
+#include <poll.h>
+
+#include <cerrno>
+#endif
+
 namespace corews::addon {
 namespace {
 
@@ -35,10 +41,39 @@ InlineLoop* InlineLoop::start(uv_loop_t* loop, server::Worker& worker, InlineHos
 }
 
 void InlineLoop::step() {
-  if (worker_ == nullptr) return;
+  if (iterate() && busy_poll_ns_ != 0) busy_poll();
+}
+
+bool InlineLoop::iterate() {
+  if (worker_ == nullptr) return false;
   worker_->run_once(0);  // false once stopped: its last batch says so, and JS then closes us
+  bool brought = !pending_.empty();
   drain();
   arm();
+  return brought;
+}
+
+// The bound: one window of busy_poll_ns_ per libuv callback, measured from
+// the end of the iteration that opened it, whatever arrives meanwhile. So
+// libuv's other work (timers, other sockets, setImmediate) waits at most the
+// window plus the handlers run inside it, and an idle server never spins: a
+// window opens only after an iteration that handed JS a batch.
+void InlineLoop::busy_poll() {
+#ifdef _WIN32
+  return;  // no pollable descriptor there: inline mode does not start
+#else
+  uint64_t deadline = uv_hrtime() + busy_poll_ns_;
+  while (worker_ != nullptr && pending_.empty()) {
+    pollfd p{worker_->poll_fd(), POLLIN, 0};
+    int r = ::poll(&p, 1, 0);
+    if (r > 0) {
+      iterate();
+    } else if (r < 0 && errno != EINTR) {
+      return;
+    }
+    if (uv_hrtime() >= deadline) return;
+  }
+#endif
 }
 
 void InlineLoop::drain() {

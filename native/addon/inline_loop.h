@@ -15,6 +15,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 
@@ -47,6 +48,11 @@ class InlineLoop {
   // itself once libuv has closed its handles (never during this call, so it
   // may be called from inside a dispatch); on_closed then runs, if given.
   void close(void (*on_closed)(void* arg) = nullptr, void* arg = nullptr);
+  // busyPollMicros: after an iteration that brought JS something, keep
+  // polling the worker's descriptor (timeout 0) for up to `micros` µs before
+  // returning to libuv, handling whatever arrives meanwhile; 0 (the default)
+  // returns at once. See busy_poll() for the bound.
+  void set_busy_poll(uint32_t micros) { busy_poll_ns_ = uint64_t(micros) * 1000; }
 
   InlineLoop(const InlineLoop&) = delete;
   InlineLoop& operator=(const InlineLoop&) = delete;
@@ -56,6 +62,8 @@ class InlineLoop {
   ~InlineLoop() = default;
 
   void step();   // run_once(0), then its batches to JS
+  bool iterate();  // one run_once(0) and its batches to JS; true when JS got any
+  void busy_poll();
   void drain();  // pending batches to JS, each followed by the commands it queued
   void arm();    // the timer to the worker's next deadline; the poller's changes to the kernel
   static void on_idle(uv_idle_t* h);
@@ -68,6 +76,7 @@ class InlineLoop {
   uv_idle_t idle_{};
   int open_handles_ = 0;
   bool draining_ = false;
+  uint64_t busy_poll_ns_ = 0;
   std::deque<std::unique_ptr<server::EventBatch>> pending_;
   void (*on_closed_)(void*) = nullptr;
   void* on_closed_arg_ = nullptr;

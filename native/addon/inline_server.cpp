@@ -35,6 +35,14 @@ void NativeServer::start_inline(Napi::Env env, napi_value dispatch) {
   napi_add_async_cleanup_hook(env, &NativeServer::OnInlineEnvCleanup, this, &inline_cleanup_);
 }
 
+// busyPoll(micros): the busyPollMicros option, after listen() (a no-op in
+// the threaded mode, where JS refuses the option first).
+void NativeServer::BusyPoll(const Napi::CallbackInfo& info) {
+  uint32_t micros = 0;
+  napi_get_value_uint32(info.Env(), info[0], &micros);
+  if (inline_) inline_->set_busy_poll(micros);
+}
+
 // join(), after the worker stopped (or when listen() failed half-way).
 void NativeServer::stop_inline(napi_env env) {
   bool held = inline_ != nullptr;
@@ -50,6 +58,7 @@ void NativeServer::stop_inline(napi_env env) {
     napi_async_destroy(env, inline_async_);
     inline_async_ = nullptr;
   }
+  slab_.reset(env);
   if (inline_dispatch_) {
     napi_delete_reference(env, inline_dispatch_);
     inline_dispatch_ = nullptr;
@@ -79,7 +88,7 @@ void NativeServer::dispatch_inline(std::unique_ptr<server::EventBatch> batch) {
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
   napi_value dispatch = nullptr;
   if (napi_get_reference_value(env_, inline_dispatch_, &dispatch) == napi_ok && dispatch != nullptr) {
-    dispatch_batch(env_, dispatch, std::move(batch), meta_, inline_async_);
+    dispatch_batch(env_, dispatch, std::move(batch), meta_, inline_async_, &slab_);
   }
   napi_close_handle_scope(env_, scope);
   if (inline_ == nullptr) return;  // JS joined (the worker's last batch): nothing left to run

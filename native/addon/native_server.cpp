@@ -64,6 +64,7 @@ Napi::Function NativeServer::Define(Napi::Env env) {
                          InstanceMethod<&NativeServer::Unsubscribe>("unsubscribe"),
                          InstanceMethod<&NativeServer::Publish>("publish"),
                          InstanceMethod<&NativeServer::Flush>("flush"),
+                         InstanceMethod<&NativeServer::BusyPoll>("busyPoll"),
                          InstanceMethod<&NativeServer::Adopt>("adopt"),
                          InstanceMethod<&NativeServer::Bridge>("bridge"),
                          InstanceMethod<&NativeServer::Join>("join"),

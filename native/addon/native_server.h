@@ -43,6 +43,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   void Unsubscribe(const Napi::CallbackInfo& info);
   void Publish(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
+  void BusyPoll(const Napi::CallbackInfo& info);  // inline_server.cpp
   Napi::Value Adopt(const Napi::CallbackInfo& info);
   Napi::Value Bridge(const Napi::CallbackInfo& info);  // bridge_binding.cpp
   void Shutdown(const Napi::CallbackInfo& info);
@@ -75,6 +76,7 @@ class NativeServer : public Napi::ObjectWrap<NativeServer>, public server::Event
   std::shared_ptr<server::SharedLimits> limits_;
   std::vector<server::SlotCounters*> counters_;  // one per worker, shared with JS
   MetaArray meta_;  // the meta Int32Array every batch reuses (batch_to_js.h)
+  PayloadSlab slab_;  // inline mode: small payloads' shared ArrayBuffer (payload_slab.h)
   core::Histogram hop_ns_;  // frame complete → batch dispatched on the JS thread
   double deflate_max_memory_ = 0;  // perMessageDeflate.maxMemory, bytes for all workers together
   std::vector<std::unique_ptr<server::Worker>> workers_;
