@@ -13,6 +13,7 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Bench } from 'tinybench';
 import { machine, ROOT, writeResult } from './common.mjs';
+import { ascii, multiByte } from './utf8-inputs.mjs';
 
 const require = createRequire(import.meta.url);
 const hotPaths = require('node-gyp-build')(ROOT).hotPaths;
@@ -50,23 +51,6 @@ function maskedFrames(count, size) {
     frames.push(f);
   }
   return Buffer.concat(frames);
-}
-
-function ascii(size) {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = 32 + ((i * 7) % 95);
-  return b;
-}
-
-/** Valid UTF-8 of `size` bytes or a little less: 1-, 2-, 3- and 4-byte sequences mixed. */
-function multiByte(size) {
-  const unit = Buffer.from('Grüße, мир — 日本語のテキスト 😀 ');
-  const b = Buffer.alloc(size + unit.length);
-  let n = 0;
-  while (n < size) n += unit.copy(b, n);
-  let end = size;
-  while (end > 0 && (b[end] & 0xc0) === 0x80) end--; // do not cut a sequence
-  return b.subarray(0, end);
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

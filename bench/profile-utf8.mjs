@@ -9,24 +9,9 @@
 //   node bench/profile-utf8.mjs [--calls N]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ascii, multiByte } from './utf8-inputs.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-
-function ascii(size) {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = 32 + ((i * 7) % 95);
-  return b;
-}
-
-function multiByte(size) {
-  const unit = Buffer.from('Grüße, мир — 日本語のテキスト 😀 ');
-  const b = Buffer.alloc(size + unit.length);
-  let n = 0;
-  while (n < size) n += unit.copy(b, n);
-  let end = size;
-  while (end > 0 && (b[end] & 0xc0) === 0x80) end--;
-  return b.subarray(0, end);
-}
 
 const CASES = {
   '0 B': () => Buffer.alloc(0),
