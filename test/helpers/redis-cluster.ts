@@ -1,11 +1,11 @@
 // A real Redis Cluster for tests: three masters (no replicas) on free loopback ports,
 // cluster-enabled, each in a temp dir of its own (nodes.conf lives there), the slots
 // split by `redis-cli --cluster create`. Stopped by PID (never by name), dirs removed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './redis-server';
+import { freePort, launchRedis, stopRedis } from './redis-server';
 
 export interface ClusterNode {
   readonly port: number;
@@ -49,7 +49,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'corews-redis-cluster-'));
   const procs: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(procs.map(kill));
+    await Promise.all(procs.map(stopRedis));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -101,7 +101,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       },
       async restart(node) {
         const i = nodes.indexOf(node);
-        await kill(procs[i]);
+        await stopRedis(procs[i]);
         procs[i] = await relaunch[i]();
         await allOk();
       },
@@ -113,30 +113,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
 }
 
-async function launch(port: number, bus: number, dir: string): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1',
-    '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--dir', dir,
-    '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}: ${log}`);
-    if (cli(port, ['PING'])[0] === 'PONG') return proc;
-    if (Date.now() > deadline) {
-      await kill(proc);
-      throw new Error(`redis-server did not answer on port ${port} within 10 s: ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-  await gone;
-  clearTimeout(t);
+function launch(port: number, bus: number, dir: string): Promise<ChildProcess> {
+  return launchRedis(port, ['--cluster-port', String(bus), '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+    '--cluster-node-timeout', '2000', '--dir', dir]);
 }

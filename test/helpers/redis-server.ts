@@ -43,7 +43,7 @@ export function freePort(): Promise<number> {
 /** Starts redis-server on a free loopback port; `extra` are more `--name value` arguments. */
 export async function startRedis(extra: string[] = []): Promise<RedisServer> {
   const port = await freePort();
-  let proc = await launch(port, extra);
+  let proc = await launchRedis(port, extra);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -51,11 +51,11 @@ export async function startRedis(extra: string[] = []): Promise<RedisServer> {
       return proc.pid!;
     },
     async stop() {
-      await kill(proc);
+      await stopRedis(proc);
     },
     async restart() {
-      await kill(proc);
-      proc = await launch(port, extra);
+      await stopRedis(proc);
+      proc = await launchRedis(port, extra);
     },
     cli(...args) {
       const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 });
@@ -64,7 +64,11 @@ export async function startRedis(extra: string[] = []): Promise<RedisServer> {
   };
 }
 
-async function launch(port: number, extra: string[]): Promise<ChildProcess> {
+/**
+ * Spawns redis-server on `port` (loopback, nothing saved, quiet; `extra` are more `--name value`
+ * arguments) and resolves once it answers PING; a cluster node is one with cluster arguments.
+ */
+export async function launchRedis(port: number, extra: string[]): Promise<ChildProcess> {
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--protected-mode', 'no', '--loglevel', 'warning', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -75,7 +79,7 @@ async function launch(port: number, extra: string[]): Promise<ChildProcess> {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}: ${log}`);
     if (await answers(port)) return proc;
     if (Date.now() > deadline) {
-      await kill(proc);
+      await stopRedis(proc);
       throw new Error(`redis-server did not answer on port ${port} within 10 s: ${log}`);
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -103,7 +107,8 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-async function kill(proc: ChildProcess): Promise<void> {
+/** Stops a redis-server it launched: SIGTERM by PID, SIGKILL after 5 s; resolves once it has exited. */
+export async function stopRedis(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const gone = new Promise<void>((r) => proc.once('exit', () => r()));
   proc.kill('SIGTERM');
